@@ -1,0 +1,117 @@
+"""The one exception hierarchy every layer raises.
+
+Each message is written for the reader who must act on it (usually an AI assistant relaying
+it to a person): it says what happened and what to do next. Messages never contain the API
+key; callers must not interpolate secrets into them.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class TruthScanError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    #: True when the same request may succeed if simply sent again later.
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- rejected locally, before anything is spent -------------------------------------------
+
+
+class InvalidInputError(TruthScanError):
+    """An argument, file, URL or inline payload we refuse before any network call."""
+
+    code = "invalid_input"
+
+
+class UnsupportedFormatError(InvalidInputError):
+    code = "unsupported_format"
+
+
+class ImageSizeError(InvalidInputError):
+    code = "bad_size"
+
+
+class SourceNotAllowedError(InvalidInputError):
+    """A path outside the allowed directories, or a URL to a private address."""
+
+    code = "not_allowed"
+
+
+class SourceFetchError(InvalidInputError):
+    """A URL source could not be downloaded (HTTP error, timeout, too many redirects)."""
+
+    code = "fetch_failed"
+
+
+class ConfigurationError(TruthScanError):
+    """The server is not configured for this call (no API key, bad setting)."""
+
+    code = "configuration"
+
+
+# --- answered by the API --------------------------------------------------------------------
+
+
+class InvalidKeyError(TruthScanError):
+    code = "invalid_key"
+
+
+class NotEnoughCreditsError(TruthScanError):
+    code = "not_enough_credits"
+
+
+class BadRequestError(TruthScanError):
+    """TruthScan refused the request as malformed (400/406/422, …)."""
+
+    code = "bad_request"
+
+
+class NotFoundError(TruthScanError):
+    code = "not_found"
+
+
+class RateLimitedError(TruthScanError):
+    code = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnavailableError(TruthScanError):
+    """5xx, maintenance, a connection that failed, or an answer we could not read."""
+
+    code = "unavailable"
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float | None = None, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        #: False only when the request provably never reached the service (connect failed).
+        self.sent = sent
+
+
+class UploadExpiredError(TruthScanError):
+    """The presigned upload URL was refused (403/400): ask for a fresh one."""
+
+    code = "upload_expired"
+
+
+class ProcessingFailedError(TruthScanError):
+    code = "processing_failed"
+
+
+class TimedOutError(TruthScanError):
+    code = "timed_out"
