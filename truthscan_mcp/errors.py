@@ -96,9 +96,13 @@ class UnavailableError(TruthScanError):
     code = "unavailable"
     retryable = True
 
-    def __init__(self, message: str, retry_after: float | None = None, *, sent: bool = True) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, sent: bool = True, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        #: the HTTP status TruthScan answered with, when it answered at all
+        self.status = status
         #: False only when the request provably never reached the service (connect failed).
         self.sent = sent
 

@@ -1,0 +1,152 @@
+"""The `truthscan-mcp` command: serve (default), detect, demo, sandbox.
+
+argparse (stdlib) rather than a CLI framework: start-up time matters for a process that desktop
+apps spawn on every launch, and the command surface is small. Heavy imports (the MCP SDK, the
+HTTP stack) happen inside the sub-commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+# option → Settings field; every TRUTHSCAN_* variable is also a command-line option
+_SETTING_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--sandbox", "sandbox", {"action": "store_true", "help": "use the built-in API simulator (no key)"}),
+    ("--api-key", "api_key", {"help": "TruthScan API key (prefer TRUTHSCAN_API_KEY: options show in ps)"}),
+    ("--api-url", "api_url", {"help": "TruthScan API base URL"}),
+    ("--storage-url", "storage_url", {"help": "storage base URL sent to /detect"}),
+    ("--wait-seconds", "wait_seconds", {"type": float, "help": "default wait for a complete result"}),
+    ("--allowed-dirs", "allowed_dirs", {"help": f"directories for local paths ({os.pathsep}-separated)"}),
+    (
+        "--allow-private-urls",
+        "allow_private_urls",
+        {"action": "store_true", "help": "allow URL sources on private/loopback addresses"},
+    ),
+    ("--cache-path", "cache_path", {"help": "result cache file, or 'off'"}),
+    ("--log-level", "log_level", {"help": "DEBUG, INFO, WARNING, ERROR"}),
+    ("--http-token", "http_token", {"help": "bearer token for the HTTP transport"}),
+    ("--max-concurrency", "max_concurrency", {"type": int, "help": "parallel detections in a batch"}),
+]
+
+
+def _add_setting_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    group = parser.add_argument_group("configuration (each also a TRUTHSCAN_* variable)")
+    for flag, dest, kwargs in _SETTING_OPTIONS:
+        extra = dict(kwargs)
+        if suppress:
+            extra["default"] = argparse.SUPPRESS
+        group.add_argument(flag, dest=dest, **extra)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="truthscan-mcp",
+        description="MCP server for TruthScan AI image detection. Without a command, serves MCP over stdio.",
+    )
+    parser.add_argument("--version", action="version", version=f"truthscan-mcp {__version__}")
+    _add_setting_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _add_setting_options(p, suppress=True)
+        return p
+
+    serve = add("serve", "serve MCP (stdio by default, or streamable HTTP)")
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+
+    detect = add("detect", "detect AI-generated images from the terminal")
+    detect.add_argument("images", nargs="+", metavar="IMAGE", help="file path, file:// or http(s) URL")
+    detect.add_argument("--json", action="store_true", help="print the reports as JSON (for scripts)")
+    detect.add_argument("--no-deep-analysis", action="store_true", help="skip the deep-analysis reasoning")
+    detect.add_argument("--wait", type=float, default=None, help="seconds to wait (default 45)")
+    detect.add_argument("--force", action="store_true", help="bypass the cache and spend credits again")
+    detect.add_argument("--heatmap", action="store_true", help="wait for the heatmap too")
+
+    add("demo", "run a real MCP client session against this server (sandbox unless a key is set)")
+
+    sandbox = add("sandbox", "run the TruthScan API simulator as a standalone HTTP server")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8787)
+    sandbox.add_argument("--processing-seconds", type=float, default=None)
+    sandbox.add_argument("--analysis-seconds", type=float, default=None)
+    sandbox.add_argument("--heatmap-seconds", type=float, default=None)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Environment first, command-line options on top; a bad value exits with its name."""
+    from pydantic import ValidationError
+
+    from .settings import Settings
+
+    overrides: dict[str, Any] = {}
+    for _flag, dest, kwargs in _SETTING_OPTIONS:
+        value = getattr(args, dest, None)
+        if value is None or (kwargs.get("action") == "store_true" and value is False):
+            continue
+        overrides[dest] = value
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines: list[str] = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            lines.append(f"  TRUTHSCAN_{field.upper()} (--{field.replace('_', '-')}): {error['msg']}")
+        sys.stderr.write("truthscan-mcp: invalid configuration:\n" + "\n".join(lines) + "\n")
+        raise SystemExit(2) from None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "serve"
+    if command == "demo":
+        from .demo import run_demo
+
+        raise SystemExit(run_demo(args))
+    settings = settings_from(args)
+    from .logs import configure_logging
+
+    secrets = [s.get_secret_value() for s in (settings.api_key, settings.http_token) if s is not None]
+    configure_logging(settings.log_level, secrets)
+    if command == "serve":
+        from .serve import serve
+
+        serve(
+            settings,
+            transport=getattr(args, "transport", "stdio"),
+            host=getattr(args, "host", "127.0.0.1"),
+            port=getattr(args, "port", 8000),
+        )
+    elif command == "detect":
+        from .terminal import run_detect
+
+        raise SystemExit(run_detect(settings, args))
+    elif command == "sandbox":
+        from .sandbox import SandboxConfig
+        from .sandbox import serve as serve_sandbox
+
+        updates = {
+            k: v
+            for k, v in (
+                ("processing_seconds", args.processing_seconds),
+                ("analysis_seconds", args.analysis_seconds),
+                ("heatmap_seconds", args.heatmap_seconds),
+            )
+            if v is not None
+        }
+        serve_sandbox(host=args.host, port=args.port, config=SandboxConfig(**updates))
+    else:  # pragma: no cover - argparse rejects unknown commands
+        parser.error(f"unknown command {command}")

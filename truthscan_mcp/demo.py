@@ -1,0 +1,122 @@
+"""`truthscan-mcp demo`: a real MCP client session, exactly as a desktop app would run one.
+
+It spawns this server over stdio with the SDK's `Client`, then calls every tool on the two
+bundled sample images and prints what the assistant would see. Without TRUTHSCAN_API_KEY it
+runs on the built-in sandbox: no key, no network, and it says so on every verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+SAMPLES = ("ai-generated.png", "camera-photo.jpg")
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _text_of(result: Any) -> str:
+    return "\n".join(
+        getattr(block, "text", f"[{getattr(block, 'type', '?')} block]") for block in result.content
+    )
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def run_demo(args: argparse.Namespace | None = None) -> int:
+    return anyio.run(_demo, args)
+
+
+async def _demo(args: argparse.Namespace | None) -> int:
+    from mcp import Client, StdioServerParameters
+
+    live = bool(os.environ.get("TRUTHSCAN_API_KEY", "").strip()) and not getattr(args, "sandbox", False)
+    workdir = Path(tempfile.mkdtemp(prefix="truthscan-demo-"))
+    try:
+        for name in SAMPLES:
+            with resources.as_file(resources.files("truthscan_mcp.samples") / name) as sample:
+                shutil.copyfile(sample, workdir / name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRUTHSCAN_")}
+        if live:
+            env["TRUTHSCAN_API_KEY"] = os.environ["TRUTHSCAN_API_KEY"]
+            for key in ("TRUTHSCAN_API_URL", "TRUTHSCAN_STORAGE_URL"):
+                if key in os.environ:
+                    env[key] = os.environ[key]
+        env["TRUTHSCAN_ALLOWED_DIRS"] = str(workdir)
+        env["TRUTHSCAN_CACHE_PATH"] = str(workdir / "cache.sqlite3")
+        env["TRUTHSCAN_LOG_LEVEL"] = "WARNING"
+        server_args = ["-m", "truthscan_mcp"] + ([] if live else ["--sandbox"])
+        params = StdioServerParameters(command=sys.executable, args=server_args, env=env)
+
+        _out("truthscan-mcp demo — a real MCP client talking to this server over stdio")
+        if live:
+            _out("Mode: LIVE TruthScan API (TRUTHSCAN_API_KEY is set): detections spend real credits.")
+        else:
+            _out("Mode: SANDBOX. Set TRUTHSCAN_API_KEY for the real API. Every verdict below is")
+            _out("SIMULATED by the built-in simulator: it shows the workflow, not a real analysis.")
+        _out(f"Server: {sys.executable} {' '.join(server_args)}\n")
+
+        async with Client(params, mode="legacy") as client:
+            info = client.server_info
+            _out(f"Connected to {info.name if info else '?'} {info.version if info else ''}")
+            tools = await client.list_tools()
+            _out("Tools: " + ", ".join(t.name for t in tools.tools) + "\n")
+
+            for name, arguments in (("health", {}), ("check_credits", {})):
+                result = await client.call_tool(name, arguments)
+                _out(f"> {name}()")
+                _out(_indent(_text_of(result)) + "\n")
+
+            first_id: str | None = None
+            for sample in SAMPLES:
+                events: list[str] = []
+
+                async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                    events.append(f"{progress:.0f}% {message or ''}")
+
+                arguments: dict[str, Any] = {
+                    "path": str(workdir / sample),
+                    "deep_analysis": True,
+                    "wait_seconds": 60,
+                }
+                result = await client.call_tool("detect_image", arguments, progress_callback=on_progress)
+                _out(f"> detect_image(path={sample!r}, deep_analysis=True)")
+                _out(
+                    f"    progress: {len(events)} notifications, e.g. " + " | ".join(events[:1] + events[-2:])
+                )
+                _out(_indent(_text_of(result)) + "\n")
+                if result.structured_content and first_id is None:
+                    first_id = result.structured_content.get("id")
+                if result.is_error:
+                    return 1
+
+            if first_id:
+                result = await client.call_tool("get_result", {"id": first_id})
+                _out(f"> get_result(id={first_id!r})")
+                _out(_indent(_text_of(result)) + "\n")
+
+            result = await client.call_tool("detect_image", {"path": str(workdir / SAMPLES[0])})
+            _out(f"> detect_image(path={SAMPLES[0]!r}) again — same bytes")
+            _out(_indent(_text_of(result)) + "\n")
+
+            result = await client.call_tool("detect_image", {"path": str(workdir / "missing.png")})
+            _out("> detect_image(path='missing.png') — what an error looks like")
+            _out(_indent(_text_of(result)) + f"\n    (isError: {result.is_error})\n")
+        if not live:
+            _out("All verdicts above were SIMULATED by the sandbox.")
+        return 0
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

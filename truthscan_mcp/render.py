@@ -1,0 +1,123 @@
+"""Short plain-text renderings of results, for a model to read (and a person in a terminal).
+
+Some MCP clients drop `structuredContent` and show the model only the text block, so the
+text must carry everything essential — verdict, score, confidence, reasoning, indicators,
+recommendations, heatmap link, id, next step — while staying short: every character here is
+a token the assistant pays for in every turn that follows.
+"""
+
+from __future__ import annotations
+
+from .models import Credits, DetectionReport, Health
+
+_MAX_REASONING = 600
+_MAX_ITEMS = 4
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _items(values: list[str], limit: int = _MAX_ITEMS) -> str:
+    shown = [_clip(v, 120) for v in values[:limit]]
+    more = f" (+{len(values) - limit} more)" if len(values) > limit else ""
+    return "; ".join(shown) + more
+
+
+def render_report(report: DetectionReport) -> str:
+    lines: list[str] = []
+    tag = " [SIMULATED — sandbox, not a real TruthScan verdict]" if report.simulated else ""
+    cached = " (from local cache, no credits spent)" if report.cached else ""
+    name = f" for {report.source.name}" if report.source.name else ""
+    if report.status == "failed":
+        lines.append(f"Detection FAILED{name}{tag}: TruthScan could not process the image.")
+    elif report.verdict is not None:
+        conf = ""
+        if report.confidence is not None:
+            conf = f", confidence {report.confidence:.0f}"
+            if report.confidence_band:
+                conf += f" ({report.confidence_band})"
+        elif report.confidence_band:
+            conf = f", confidence {report.confidence_band}"
+        score = f"AI score {report.ai_score:.1f}/100" if report.ai_score is not None else "no score"
+        lines.append(f"Verdict{name}: {report.verdict} — {score}{conf}{tag}{cached}")
+    else:
+        lines.append(f"No verdict yet{name} (status: {report.status}){tag}")
+    lines.append(
+        "The score is a probability estimate from TruthScan's detectors, not proof; "
+        "quote the reasoning, do not overstate it."
+        if report.verdict is not None
+        else f"TruthScan is still {report.status}."
+    )
+    step = f"step {report.detection_step}/3" if report.detection_step else None
+    sig = report.signals
+    parts: list[str] = []
+    if sig.ml_model and (sig.ml_model.label or sig.ml_model.score is not None):
+        ml_score = f" {sig.ml_model.score:.1f}" if sig.ml_model.score is not None else ""
+        parts.append(f"ML model: {sig.ml_model.label or '?'}{ml_score}")
+    if sig.ocr and sig.ocr.label:
+        parts.append(f"OCR: {_clip(sig.ocr.label, 80)}")
+    if sig.metadata:
+        parts.append(f"metadata: {_items(sig.metadata, 2)}")
+    if parts or step:
+        lines.append("Signals" + (f" ({step})" if step else "") + ": " + " | ".join(parts))
+    analysis = report.analysis
+    if analysis is not None:
+        head = "Deep analysis"
+        extra = [
+            x
+            for x in (
+                analysis.agreement and f"agreement {analysis.agreement}",
+                analysis.confidence is not None and f"confidence {analysis.confidence:.0f}",
+            )
+            if x
+        ]
+        if extra:
+            head += f" ({', '.join(str(x) for x in extra)})"
+        if analysis.reasoning:
+            lines.append(f"{head}: {_clip(analysis.reasoning, _MAX_REASONING)}")
+        else:
+            lines.append(f"{head}.")
+        if analysis.key_indicators:
+            lines.append(f"Key indicators: {_items(analysis.key_indicators)}")
+        if analysis.visual_patterns:
+            lines.append(f"Visual patterns: {_items(analysis.visual_patterns, 3)}")
+        if analysis.recommendations:
+            lines.append(f"Recommendations: {_items(analysis.recommendations, 3)}")
+    elif report.analysis_status == "pending":
+        lines.append("Deep analysis: still pending.")
+    elif report.analysis_status in ("skipped", "failed"):
+        lines.append(f"Deep analysis: {report.analysis_status}.")
+    if report.heatmap_url and report.heatmap_status == "ready":
+        lines.append(f"Heatmap: {report.heatmap_url}")
+    elif report.heatmap_status in ("pending", "failed"):
+        lines.append(f"Heatmap: {report.heatmap_status}.")
+    if report.preview_url:
+        lines.append(f"Preview: {report.preview_url}")
+    for warning in report.warnings[:3]:
+        lines.append(f"Note: {_clip(warning, 200)}")
+    state = "complete" if report.complete else "INCOMPLETE"
+    lines.append(f"id: {report.id} ({state}, {report.elapsed_seconds:.1f}s)")
+    if report.next_step:
+        lines.append(f"Next step: {report.next_step}")
+    return "\n".join(lines)
+
+
+def render_credits(credits: Credits) -> str:
+    tag = " [SIMULATED sandbox account]" if credits.simulated else ""
+    return (
+        f"TruthScan credits: {credits.credits} available "
+        f"({credits.base_credits} base + {credits.boost_credits} boost){tag}. "
+        "Each detect_image of new image bytes spends credits; cached results spend none."
+    )
+
+
+def render_health(health: Health) -> str:
+    if health.reachable:
+        state = f"{health.status or 'unknown status'}, reachable in {health.latency_ms:.0f} ms"
+    else:
+        state = f"UNREACHABLE ({health.error or 'no answer'})"
+    key = "configured" if health.api_key_configured else "NOT configured (set TRUTHSCAN_API_KEY)"
+    mode = "sandbox simulator (verdicts are simulated)" if health.sandbox else "live TruthScan API"
+    return f"TruthScan: {state}. Mode: {mode}. API key: {key}. truthscan-mcp {health.server_version}."

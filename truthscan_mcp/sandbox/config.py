@@ -1,0 +1,81 @@
+"""The simulator's knobs, its counters, and the API limits it enforces.
+
+The limits live here, in one place, because the simulator must refuse exactly what the real
+service refuses: a client that passes against the sandbox but trips over a limit in
+production is worse than no sandbox at all.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Names under which requests are counted in `SandboxStats.requests` and matched by fault rules.
+API_ENDPOINTS: Final = ("presign", "upload", "detect", "query", "credits", "health", "heatmap")
+#: Plain storage reads (uploads, previews) are counted too, but cannot be faulted.
+STORAGE_ENDPOINT: Final = "storage"
+
+#: File name extensions `/get-presigned-url` accepts (compared case-insensitively).
+SUPPORTED_EXTENSIONS: Final = frozenset(
+    {"jpg", "jpeg", "png", "webp", "jfif", "heic", "heif", "avif", "bmp", "tiff", "tif"}
+)
+#: Content types the storage accepts on the presigned PUT.
+UPLOAD_CONTENT_TYPES: Final = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "image/heic",
+        "image/heif",
+        "image/avif",
+        "image/bmp",
+        "image/tiff",
+    }
+)
+MIN_IMAGE_BYTES: Final = 1024
+MAX_IMAGE_BYTES: Final = 10 * 1024 * 1024
+
+
+class SandboxConfig(BaseModel):
+    """Behaviour of one simulator instance; all times in seconds.
+
+    Mutable at runtime (assignments are validated) so a test can shorten the clock without
+    restarting the server. Timings are copied into each document when it is created, so
+    changing them never rewrites the history of documents already in flight.
+    """
+
+    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+
+    processing_seconds: float = Field(default=1.5, ge=0)
+    analysis_seconds: float = Field(default=1.0, ge=0)
+    heatmap_seconds: float = Field(default=1.0, ge=0)
+    base_credits: int = Field(default=1000, ge=0)
+    boost_credits: int = Field(default=100, ge=0)
+    detection_cost: int = Field(default=1, ge=0)
+    invalid_keys: frozenset[str] = frozenset({"invalid-key"})
+    presign_ttl_seconds: float = Field(default=900, ge=0)
+    flat_schema: bool = False
+    seed: int = 0
+
+
+def _zeroed_counters() -> dict[str, int]:
+    return dict.fromkeys((*API_ENDPOINTS, STORAGE_ENDPOINT), 0)
+
+
+class SandboxStats(BaseModel):
+    """What the simulator has seen, for assertions in tests and numbers in benchmarks.
+
+    `requests` counts every request to a named endpoint, faulted or not; the other counters
+    only count work that actually happened (an accepted detect, a stored upload, ...).
+    """
+
+    requests: dict[str, int] = Field(default_factory=_zeroed_counters)
+    accepted_detects: int = 0
+    credits_spent: int = 0
+    query_calls: int = 0
+    uploads: int = 0
+    #: Requests being served right now, and the most ever served at once (to check a
+    #: client's concurrency limit).
+    in_flight: int = 0
+    max_in_flight: int = 0

@@ -1,0 +1,121 @@
+"""The control plane under `/_sandbox/`: the Python API of `Sandbox`, over HTTP.
+
+A standalone simulator (`truthscan-mcp sandbox --port N`) runs in another process than the
+test or benchmark driving it, so faults, credits, config and stats must be reachable over
+HTTP too. These routes are not part of TruthScan's API and are never counted in the stats.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from truthscan_mcp.sandbox.config import SandboxConfig
+from truthscan_mcp.sandbox.faults import FaultRule
+from truthscan_mcp.sandbox.responses import read_json_model, validation_error
+
+if TYPE_CHECKING:
+    from truthscan_mcp.sandbox.app import Sandbox
+
+_RULES = TypeAdapter(list[FaultRule] | FaultRule)
+
+
+class CreditsRequest(BaseModel):
+    key: str = Field(min_length=1)
+    base: int = Field(ge=0)
+    boost: int = Field(default=0, ge=0)
+
+
+class ControlPlane:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/_sandbox/faults", self.add_faults, methods=["POST"]),
+            Route("/_sandbox/faults", self.list_faults, methods=["GET"]),
+            Route("/_sandbox/faults", self.clear_faults, methods=["DELETE"]),
+            Route("/_sandbox/stats", self.stats, methods=["GET"]),
+            Route("/_sandbox/reset", self.reset, methods=["POST"]),
+            Route("/_sandbox/config", self.get_config, methods=["GET"]),
+            Route("/_sandbox/config", self.patch_config, methods=["PATCH"]),
+            Route("/_sandbox/credits", self.set_credits, methods=["POST"]),
+        ]
+
+    async def add_faults(self, request: Request) -> Response:
+        wrapped = await _read_any(request)
+        if isinstance(wrapped, JSONResponse):
+            return wrapped
+        try:
+            parsed = _RULES.validate_python(wrapped)
+        except ValidationError as exc:
+            return _invalid(exc)
+        for rule in parsed if isinstance(parsed, list) else [parsed]:
+            self._sandbox.add_fault(rule)
+        return self._faults()
+
+    async def list_faults(self, request: Request) -> Response:
+        return self._faults()
+
+    async def clear_faults(self, request: Request) -> Response:
+        self._sandbox.clear_faults()
+        return self._faults()
+
+    async def stats(self, request: Request) -> Response:
+        return JSONResponse(self._sandbox.stats.model_dump(mode="json"))
+
+    async def reset(self, request: Request) -> Response:
+        self._sandbox.reset()
+        return JSONResponse({"status": "reset"})
+
+    async def get_config(self, request: Request) -> Response:
+        return JSONResponse(self._sandbox.config.model_dump(mode="json"))
+
+    async def patch_config(self, request: Request) -> Response:
+        patch = await _read_any(request)
+        if isinstance(patch, JSONResponse):
+            return patch
+        if not isinstance(patch, dict):
+            return validation_error(
+                [{"type": "dict_type", "loc": ["body"], "msg": "Input should be an object"}]
+            )
+        try:
+            merged = SandboxConfig.model_validate({**self._sandbox.config.model_dump(), **patch})
+        except ValidationError as exc:
+            return _invalid(exc)
+        self._sandbox.config = merged
+        return JSONResponse(merged.model_dump(mode="json"))
+
+    async def set_credits(self, request: Request) -> Response:
+        body = await read_json_model(request, CreditsRequest)
+        if isinstance(body, JSONResponse):
+            return body
+        self._sandbox.set_credits(body.key, body.base, body.boost)
+        return JSONResponse(
+            {"baseCredits": body.base, "boostCredits": body.boost, "credits": body.base + body.boost}
+        )
+
+    def _faults(self) -> JSONResponse:
+        return JSONResponse(
+            {"faults": [rule.model_dump(mode="json") for rule in self._sandbox.fault_rules()]}
+        )
+
+
+async def _read_any(request: Request) -> object:
+    """Any JSON value, or FastAPI's 422 when the body is not JSON."""
+    try:
+        return json.loads(await request.body() or b"null")
+    except ValueError:
+        return validation_error([{"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error"}])
+
+
+def _invalid(exc: ValidationError) -> JSONResponse:
+    errors = exc.errors(include_input=False, include_url=False)
+    return validation_error(
+        [{"type": e["type"], "loc": ["body", *e["loc"]], "msg": e["msg"]} for e in errors]
+    )

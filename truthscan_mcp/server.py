@@ -1,0 +1,352 @@
+"""The MCP adapter: declares the tools and turns workflow results into tool results.
+
+Deliberately thin. Everything that decides *what* happens lives in `workflow.py`; this module
+only maps arguments in, reports and errors out, and progress across.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+import httpx2
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
+from pydantic import Field
+
+from . import __version__
+from .client import TruthScanClient, make_http_client
+from .errors import TruthScanError
+from .models import Credits, DetectionReport, Health
+from .render import render_credits, render_health, render_report
+from .settings import SANDBOX_BASE_URL, Settings
+from .workflow import DetectOptions, Detector, Progress, ProgressCallback
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+logger = logging.getLogger(__name__)
+
+MAX_HEATMAP_BYTES = 2 * 1024 * 1024
+
+INSTRUCTIONS = """\
+truthscan-mcp answers "is this image AI-generated, and why?" with the TruthScan AI Image Detection API.
+
+- detect_image: give exactly one of `path` (a local file), `url` (http/https) or `data` (base64 or a
+  data: URI). It uploads the image, waits for TruthScan's verdict and deep-analysis reasoning, and
+  returns them in one result. It spends TruthScan credits, except when the same image bytes were
+  already checked (then the cached result is returned for free).
+- get_result: fetch (or keep waiting for) a result by its id — use it when detect_image handed off
+  with complete=false and a next_step. Free.
+- check_credits: the remaining TruthScan credits. health: whether TruthScan is reachable.
+
+A verdict is a probability with reasons, not proof. When you report it, give the verdict and the AI
+score, quote TruthScan's reasoning and key indicators, and do not overstate certainty. Results
+marked simulated come from the built-in sandbox and say nothing about the real image.
+"""
+
+DETECT_DESCRIPTION = """\
+Check whether an image is AI-generated, using TruthScan. Give exactly one source: `path` (a local
+file path or file:// URI, inside the allowed directories), `url` (http/https, downloaded by this
+server) or `data` (base64 or a data:image/...;base64, URI). Supported: JPEG, PNG, WebP, HEIC/HEIF,
+AVIF, BMP, TIFF, 1 KB to 10 MB.
+
+Returns the verdict (e.g. "AI Generated", "Real", "Digitally Edited"), an AI score 0-100, confidence,
+the detector signals and, with deep_analysis, TruthScan's reasoning, key indicators and
+recommendations. Spends TruthScan credits for new image bytes; the same bytes are answered from the
+local cache for free unless force=true. If the result is not complete within wait_seconds, it
+returns what it has with complete=false and a next_step: then call get_result with the id.\
+"""
+
+GET_RESULT_DESCRIPTION = """\
+Fetch a TruthScan detection result by its id (a UUID returned by detect_image), optionally waiting
+up to wait_seconds for it to complete (verdict and deep analysis). Spends no credits. Use it to
+finish a detection that detect_image handed off with complete=false, or to attach the heatmap.\
+"""
+
+CREDITS_DESCRIPTION = """\
+Show the TruthScan credits left on the configured API key (base, boost and total). Use it before a
+large batch, or when a detection failed for lack of credits. Spends nothing.\
+"""
+
+HEALTH_DESCRIPTION = """\
+Check that TruthScan is reachable and healthy, and how this server is configured (API key present,
+sandbox mode, version). Needs no API key and spends nothing. Use it to diagnose failures.\
+"""
+
+
+@dataclass
+class AppContext:
+    """What the lifespan owns: one HTTP connection pool shared by every call."""
+
+    settings: Settings
+    http: httpx2.AsyncClient
+    client: TruthScanClient
+    detector: Detector
+
+
+def _effective_settings(settings: Settings) -> Settings:
+    if settings.sandbox:
+        return settings.model_copy(
+            update={"api_url": SANDBOX_BASE_URL, "storage_url": f"{SANDBOX_BASE_URL}/storage"}
+        )
+    return settings
+
+
+@asynccontextmanager
+async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncGenerator[AppContext]:
+    """Build the shared client stack; also used by the command line's `detect`."""
+    transport: httpx2.AsyncBaseTransport | None = None
+    if settings.sandbox:
+        if sandbox is None:
+            from .sandbox import Sandbox
+
+            sandbox = Sandbox()
+        transport = httpx2.ASGITransport(app=sandbox.app)
+    settings = _effective_settings(settings)
+    key = settings.effective_api_key()
+    from pydantic import SecretStr
+
+    async with make_http_client(transport=transport) as http:
+        client = TruthScanClient(
+            http,
+            api_url=settings.api_url,
+            storage_url=settings.storage_url,
+            api_key=SecretStr(key) if key else None,
+        )
+        detector = Detector(client, settings, simulated=settings.sandbox)
+        yield AppContext(settings=settings, http=http, client=client, detector=detector)
+
+
+def _progress_to(ctx: Context) -> ProgressCallback:
+    async def send(progress: Progress) -> None:
+        await ctx.report_progress(progress.fraction * 100, 100, message=progress.message)
+
+    return send
+
+
+def _app(ctx: Context) -> AppContext:
+    return cast(AppContext, ctx.request_context.lifespan_context)
+
+
+async def _report_result(app: AppContext, report: DetectionReport, include_heatmap: bool) -> CallToolResult:
+    blocks: list[ContentBlock] = []
+    if include_heatmap:
+        if report.heatmap_status == "ready" and report.heatmap_url:
+            image = await app.client.fetch_image(report.heatmap_url, max_bytes=MAX_HEATMAP_BYTES)
+            if image is not None:
+                data, media_type = image
+                if not media_type.startswith("image/"):
+                    media_type = "image/png"
+                blocks.append(
+                    ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=media_type)
+                )
+            else:
+                report = report.model_copy(
+                    update={"warnings": [*report.warnings, "The heatmap could not be downloaded."]}
+                )
+        elif report.heatmap_status is None and report.status == "done":
+            report = report.model_copy(
+                update={
+                    "warnings": [
+                        *report.warnings,
+                        "No heatmap for this image (TruthScan makes them only for AI scores of 20 or more).",
+                    ]
+                }
+            )
+    text = TextContent(type="text", text=render_report(report))
+    return CallToolResult(content=[text, *blocks], structured_content=report.model_dump(mode="json"))
+
+
+def create_server(
+    settings: Settings | None = None, *, sandbox: Sandbox | None = None
+) -> MCPServer[AppContext]:
+    """The MCP server; `sandbox` lets tests share one simulator with the in-process mode."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
+        async with open_app(settings, sandbox) as app:
+            logger.info(
+                "truthscan-mcp %s ready (%s)",
+                __version__,
+                "sandbox" if settings.sandbox else app.settings.api_url,
+            )
+            yield app
+
+    mcp: MCPServer[AppContext] = MCPServer(
+        name="truthscan-mcp",
+        title="TruthScan AI image detection",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        website_url="https://truthscan.com",
+        lifespan=lifespan,
+        log_level=settings.log_level,
+    )
+
+    @mcp.tool(
+        name="detect_image",
+        title="Detect an AI-generated image",
+        description=DETECT_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Detect an AI-generated image",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def detect_image(  # pyright: ignore[reportUnusedFunction]
+        ctx: Context,
+        path: Annotated[
+            str | None,
+            Field(description="Local image file path (~ expanded) or file:// URI.", max_length=4096),
+        ] = None,
+        url: Annotated[
+            str | None,
+            Field(description="http(s) URL of the image; this server downloads it.", max_length=8192),
+        ] = None,
+        data: Annotated[
+            str | None,
+            Field(description="The image as base64, or a data:image/...;base64, URI."),
+        ] = None,
+        deep_analysis: Annotated[
+            bool, Field(description="Request and wait for TruthScan's deep-analysis reasoning.")
+        ] = True,
+        wait_seconds: Annotated[
+            float | None,
+            Field(
+                description="Seconds to wait for a complete result before handing off "
+                "(default from TRUTHSCAN_WAIT_SECONDS, 45; 0 = submit and return at once).",
+                ge=0,
+                le=600,
+            ),
+        ] = None,
+        include_heatmap: Annotated[
+            bool, Field(description="Attach the heatmap image when it is ready.")
+        ] = False,
+        preview: Annotated[bool, Field(description="Ask TruthScan for a preview URL.")] = False,
+        force: Annotated[
+            bool, Field(description="Bypass the local result cache and spend credits again.")
+        ] = False,
+    ) -> Annotated[CallToolResult, DetectionReport]:
+        app = _app(ctx)
+        options = DetectOptions(
+            deep_analysis=deep_analysis,
+            wait_seconds=app.settings.wait_seconds if wait_seconds is None else wait_seconds,
+            include_heatmap=include_heatmap,
+            preview=preview,
+            force=force,
+        )
+        try:
+            report = await app.detector.detect(
+                path=path, url=url, data=data, options=options, progress=_progress_to(ctx)
+            )
+        except TruthScanError as exc:
+            raise ToolError(exc.message) from None
+        return await _report_result(app, report, include_heatmap)
+
+    @mcp.tool(
+        name="get_result",
+        title="Get a detection result",
+        description=GET_RESULT_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Get a detection result",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def get_result(  # pyright: ignore[reportUnusedFunction]
+        ctx: Context,
+        id: Annotated[
+            str,
+            Field(description="The TruthScan document id (a UUID) returned by detect_image.", max_length=100),
+        ],
+        wait_seconds: Annotated[
+            float, Field(description="Seconds to wait for completion (0 = answer at once).", ge=0, le=600)
+        ] = 0,
+        include_heatmap: Annotated[
+            bool, Field(description="Attach the heatmap image when it is ready.")
+        ] = False,
+    ) -> Annotated[CallToolResult, DetectionReport]:
+        app = _app(ctx)
+        try:
+            report = await app.detector.get_result(
+                id, wait_seconds=wait_seconds, include_heatmap=include_heatmap, progress=_progress_to(ctx)
+            )
+        except TruthScanError as exc:
+            raise ToolError(exc.message) from None
+        return await _report_result(app, report, include_heatmap)
+
+    @mcp.tool(
+        name="check_credits",
+        title="Check TruthScan credits",
+        description=CREDITS_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Check TruthScan credits",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def check_credits(ctx: Context) -> Annotated[CallToolResult, Credits]:  # pyright: ignore[reportUnusedFunction]
+        app = _app(ctx)
+        try:
+            credits = await app.client.credits()
+        except TruthScanError as exc:
+            raise ToolError(exc.message) from None
+        return CallToolResult(
+            content=[TextContent(type="text", text=render_credits(credits))],
+            structured_content=credits.model_dump(mode="json"),
+        )
+
+    @mcp.tool(
+        name="health",
+        title="TruthScan health",
+        description=HEALTH_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="TruthScan health",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def health(ctx: Context) -> Annotated[CallToolResult, Health]:  # pyright: ignore[reportUnusedFunction]
+        app = _app(ctx)
+        result = await check_health(app)
+        return CallToolResult(
+            content=[TextContent(type="text", text=render_health(result))],
+            structured_content=result.model_dump(mode="json"),
+        )
+
+    return mcp
+
+
+async def check_health(app: AppContext) -> Health:
+    """Health never fails as a tool: an unreachable service is a finding, not an error."""
+    base: dict[str, Any] = {
+        "api_key_configured": app.settings.api_key is not None,
+        "sandbox": app.settings.sandbox,
+        "server_version": __version__,
+    }
+    try:
+        answer = await app.client.health()
+    except TruthScanError as exc:
+        return Health(status=None, timestamp=None, reachable=False, error=exc.message, **base)
+    base["sandbox"] = app.settings.sandbox or app.client.simulated
+    return Health(
+        status=answer.status,
+        timestamp=answer.timestamp,
+        reachable=True,
+        latency_ms=answer.latency_ms,
+        **base,
+    )

@@ -1,0 +1,77 @@
+"""`truthscan-mcp detect IMAGE...`: the same detection for a person at a terminal.
+
+Progress goes to stderr, reports to stdout (text, or JSON with --json), so the command composes
+in shell pipelines. The exit status is 0 when every image got a verdict, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import anyio
+
+from .errors import TruthScanError
+from .render import render_report
+from .server import open_app
+from .settings import Settings
+from .workflow import DetectOptions, Progress
+
+
+def _source_of(arg: str) -> dict[str, str]:
+    if arg.startswith(("http://", "https://")):
+        return {"url": arg}
+    if arg.startswith("data:"):
+        return {"data": arg}
+    return {"path": arg}
+
+
+def run_detect(settings: Settings, args: argparse.Namespace) -> int:
+    return anyio.run(_detect_all, settings, args)
+
+
+async def _detect_all(settings: Settings, args: argparse.Namespace) -> int:
+    options = DetectOptions(
+        deep_analysis=not args.no_deep_analysis,
+        wait_seconds=settings.wait_seconds if args.wait is None else args.wait,
+        include_heatmap=bool(args.heatmap),
+        force=bool(args.force),
+    )
+    interactive = sys.stderr.isatty()
+    failures = 0
+    results: list[dict[str, Any]] = []
+    async with open_app(settings) as app:
+        for image in args.images:
+
+            async def progress(p: Progress, image: str = image) -> None:
+                line = f"[{p.fraction * 100:3.0f}%] {image}: {p.message}"
+                if interactive:
+                    sys.stderr.write("\r\033[K" + line)
+                else:
+                    sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+
+            try:
+                report = await app.detector.detect(**_source_of(image), options=options, progress=progress)
+            except TruthScanError as exc:
+                failures += 1
+                if interactive:
+                    sys.stderr.write("\n")
+                sys.stderr.write(f"{image}: error: {exc.message}\n")
+                results.append({"input": image, "error": exc.message, "code": exc.code})
+                continue
+            if interactive:
+                sys.stderr.write("\n")
+            if report.status == "failed" or report.verdict is None:
+                failures += 1
+            if args.json:
+                results.append({"input": image, "report": report.model_dump(mode="json")})
+            else:
+                sys.stdout.write(render_report(report) + "\n\n")
+                sys.stdout.flush()
+    if args.json:
+        payload: Any = results[0] if len(results) == 1 else results
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    return 1 if failures else 0
