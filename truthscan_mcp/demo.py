@@ -84,7 +84,9 @@ async def _demo(args: argparse.Namespace | None) -> int:
             for sample in SAMPLES:
                 events: list[str] = []
 
-                async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                async def on_progress(
+                    progress: float, total: float | None, message: str | None, events: list[str] = events
+                ) -> None:
                     events.append(f"{progress:.0f}% {message or ''}")
 
                 arguments: dict[str, Any] = {

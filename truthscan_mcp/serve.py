@@ -47,7 +47,10 @@ class BearerTokenMiddleware:
                 given = value
                 break
         if not hmac.compare_digest(given, self._expected):
-            body = b'{"error": "missing or wrong bearer token (set Authorization: Bearer <TRUTHSCAN_HTTP_TOKEN>)"}'
+            body = (
+                b'{"error": "missing or wrong bearer token '
+                b'(send Authorization: Bearer <TRUTHSCAN_HTTP_TOKEN>)"}'
+            )
             await send(
                 {
                     "type": "http.response.start",

@@ -29,7 +29,7 @@ from truthscan_mcp.sandbox.config import (
 from truthscan_mcp.sandbox.documents import Document, Timings, render
 from truthscan_mcp.sandbox.faults import DOCUMENT_MARKS, ConnectionDropped
 from truthscan_mcp.sandbox.heatmap import heatmap_size, render_heatmap
-from truthscan_mcp.sandbox.inspect_image import sniff_format
+from truthscan_mcp.sandbox.image_metadata import sniff_format
 from truthscan_mcp.sandbox.responses import (
     api_error,
     base_url,
