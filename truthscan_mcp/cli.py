@@ -76,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("demo", "run a real MCP client session against this server (sandbox unless a key is set)")
 
+    cache = add("cache", "show or clear the local result cache (TRUTHSCAN_CACHE_PATH)")
+    cache.add_argument(
+        "cache_action",
+        choices=["stats", "clear"],
+        metavar="{stats,clear}",
+        help="stats: what it holds; clear: remove every stored result and the history (asks nothing)",
+    )
+    cache.add_argument("--json", action="store_true", help="print the answer as JSON (for scripts)")
+
     sandbox = add("sandbox", "run the TruthScan API simulator as a standalone HTTP server")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8787)
@@ -134,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from .terminal import run_detect
 
         raise SystemExit(run_detect(settings, args))
+    elif command == "cache":
+        from .cache import run_cache_command
+
+        raise SystemExit(run_cache_command(settings.cache_path, args.cache_action, as_json=args.json))
     elif command == "sandbox":
         from .sandbox import SandboxConfig
         from .sandbox import serve as serve_sandbox

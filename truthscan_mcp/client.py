@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -99,10 +100,26 @@ def make_http_client(*, transport: httpx2.AsyncBaseTransport | None = None) -> h
     )
 
 
-def upload_timeout(size: int) -> httpx2.Timeout:
-    """Scale the write timeout with the body: 10 MB on a slow uplink must not be cut at 30 s."""
-    write = 15.0 + size / (128 * 1024)
-    return httpx2.Timeout(connect=10.0, read=60.0, write=write, pool=10.0)
+def upload_timeout(size: int, base: httpx2.Timeout | None = None) -> httpx2.Timeout:
+    """Scale the write timeout with the body: 10 MB on a slow uplink must not be cut at 30 s.
+
+    The other limits stay those of the shared pool (`base`), so one configuration governs
+    how long any answer may take to start arriving.
+    """
+    base = base or httpx2.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+    write = max(base.write or 0.0, 15.0 + size / (128 * 1024))
+    return httpx2.Timeout(connect=base.connect, read=base.read, write=write, pool=base.pool)
+
+
+def _capped(base: httpx2.Timeout, limit: float) -> httpx2.Timeout:
+    """`base` with every limit at most `limit` seconds (None, i.e. unlimited, becomes `limit`)."""
+
+    def cap(value: float | None) -> float:
+        return limit if value is None else min(value, limit)
+
+    return httpx2.Timeout(
+        connect=cap(base.connect), read=cap(base.read), write=cap(base.write), pool=cap(base.pool)
+    )
 
 
 def _retry_after(response: httpx2.Response) -> float | None:
@@ -153,10 +170,24 @@ def error_message_of(response: httpx2.Response) -> str | None:
     return None
 
 
-def error_for(endpoint: str, response: httpx2.Response) -> TruthScanError:
-    """Map a non-2xx answer to our error, with what to do about it."""
+def scrub(text: str | None, secrets: Iterable[str]) -> str | None:
+    """`text` with every secret masked: services echo keys back in their error bodies."""
+    if text is None:
+        return None
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
+    return text
+
+
+def error_for(endpoint: str, response: httpx2.Response, *, secrets: Iterable[str] = ()) -> TruthScanError:
+    """Map a non-2xx answer to our error, with what to do about it.
+
+    What the service said is quoted (it is often the most useful part), minus any `secrets`
+    it repeated: the message goes to the assistant, its logs and the user's screen.
+    """
     status = response.status_code
-    said = error_message_of(response)
+    said = scrub(error_message_of(response), secrets)
     quoted = f" ({said})" if said else ""
     lowered = (said or "").lower()
     if endpoint == "upload" and status in (400, 403):
@@ -236,6 +267,9 @@ class TruthScanClient:
     def has_key(self) -> bool:
         return self._key is not None
 
+    def _secrets(self) -> tuple[str, ...]:
+        return () if self._key is None else (self._key.get_secret_value(),)
+
     def _require_key(self) -> str:
         if self._key is None:
             raise ConfigurationError(
@@ -313,7 +347,7 @@ class TruthScanClient:
                 if response.headers.get(SIMULATED_HEADER, "").lower() == "true":
                     self.simulated = True
                 if response.status_code >= 300:
-                    raise error_for(endpoint, response)
+                    raise error_for(endpoint, response, secrets=self._secrets())
                 return response
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
@@ -371,7 +405,7 @@ class TruthScanClient:
                 "Content-Length": str(image.size),
             },
             content=image.iter_chunks,
-            timeout=upload_timeout(image.size),
+            timeout=upload_timeout(image.size, self._http.timeout),
         )
 
     def storage_url_for(self, file_path: str) -> str:
@@ -379,19 +413,32 @@ class TruthScanClient:
 
     async def detect(self, file_path: str, *, deep_analysis: bool, preview: bool) -> str:
         key = self._require_key()
-        response = await self._send(
-            "detect",
-            "POST",
-            f"{self.api_url}/detect",
-            json={
-                "key": key,
-                "url": self.storage_url_for(file_path),
-                "generate_preview": preview,
-                "generate_analysis_details": deep_analysis,
-                "document_type": "Image",
-            },
-            detect=True,
-        )
+        try:
+            response = await self._send(
+                "detect",
+                "POST",
+                f"{self.api_url}/detect",
+                json={
+                    "key": key,
+                    "url": self.storage_url_for(file_path),
+                    "generate_preview": preview,
+                    "generate_analysis_details": deep_analysis,
+                    "document_type": "Image",
+                },
+                detect=True,
+            )
+        except UnavailableError as exc:
+            if not exc.sent or self._refused_unavailable(exc):
+                raise
+            # "Try again" would be bad advice here: the first attempt may have been charged.
+            what = exc.message.split(". ", 1)[0].rstrip(".")
+            raise UnavailableError(
+                f"{what}. The submission may have reached TruthScan and been accepted, so it was not "
+                "re-sent (that could charge twice): run check_credits to see whether a credit was "
+                "spent before running detect_image again.",
+                retry_after=exc.retry_after,
+                status=exc.status,
+            ) from None
         try:
             body = self._json("detect", response)
         except UnexpectedResponseError:
@@ -419,7 +466,7 @@ class TruthScanClient:
             f"{self.api_url}/health",
             attempts=2,
             retry_timeout=8.0,
-            timeout=httpx2.Timeout(5.0),
+            timeout=_capped(self._http.timeout, 5.0),
         )
         latency = (time.perf_counter() - started) * 1000
         if not isinstance(body, dict):

@@ -333,7 +333,8 @@ def parse_document(raw: Any, *, queried_id: str | None = None) -> ApiDocument | 
     step_raw = _number(pick("detection_step"))
     step = int(step_raw) if step_raw is not None and 1 <= step_raw <= 3 else None
 
-    metadata = _texts(pick("metadata"))
+    # Eight lines say all a reader needs; a long tail only costs tokens (bench/tokens.py).
+    metadata = _texts(pick("metadata"), 8)
     signals = Signals(metadata=metadata, ocr=_signal(pick("ocr")), ml_model=_signal(pick("ml_model")))
 
     analysis_raw = _first((details, "analysis_results_status"), (top, "analysis_results_status"))

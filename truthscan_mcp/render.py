@@ -12,6 +12,10 @@ from .models import Credits, DetectionReport, Health
 
 _MAX_REASONING = 600
 _MAX_ITEMS = 4
+#: The text block's budget (bench/tokens.py): the model re-reads a tool result every turn.
+MAX_REPORT_CHARS = 1500
+#: (reasoning chars, items per list, chars per item), loosest first; the first that fits is used.
+_LEVELS = ((_MAX_REASONING, _MAX_ITEMS, 120), (500, 4, 100), (400, 3, 100), (320, 2, 80))
 
 
 def _clip(text: str, limit: int) -> str:
@@ -19,13 +23,24 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _items(values: list[str], limit: int = _MAX_ITEMS) -> str:
-    shown = [_clip(v, 120) for v in values[:limit]]
+def _items(values: list[str], limit: int = _MAX_ITEMS, width: int = 120) -> str:
+    shown = [_clip(v, width) for v in values[:limit]]
     more = f" (+{len(values) - limit} more)" if len(values) > limit else ""
     return "; ".join(shown) + more
 
 
 def render_report(report: DetectionReport) -> str:
+    """Within MAX_REPORT_CHARS when possible: a long report is cut in its reasoning and lists
+    (every line stays, so nothing essential goes missing), loosest cut first."""
+    text = ""
+    for max_reasoning, max_items, width in _LEVELS:
+        text = _render_report(report, max_reasoning, max_items, width)
+        if len(text) <= MAX_REPORT_CHARS:
+            break
+    return text
+
+
+def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, width: int) -> str:
     lines: list[str] = []
     tag = " [SIMULATED — sandbox, not a real TruthScan verdict]" if report.simulated else ""
     cached = " (from local cache, no credits spent)" if report.cached else ""
@@ -45,8 +60,7 @@ def render_report(report: DetectionReport) -> str:
     else:
         lines.append(f"No verdict yet{name} (status: {report.status}){tag}")
     lines.append(
-        "The score is a probability estimate from TruthScan's detectors, not proof; "
-        "quote the reasoning, do not overstate it."
+        "The score is a probability, not proof: quote the reasoning, do not overstate it."
         if report.verdict is not None
         else f"TruthScan is still {report.status}."
     )
@@ -59,7 +73,7 @@ def render_report(report: DetectionReport) -> str:
     if sig.ocr and sig.ocr.label:
         parts.append(f"OCR: {_clip(sig.ocr.label, 80)}")
     if sig.metadata:
-        parts.append(f"metadata: {_items(sig.metadata, 2)}")
+        parts.append(f"metadata: {_items(sig.metadata, min(2, max_items), width)}")
     if parts or step:
         lines.append("Signals" + (f" ({step})" if step else "") + ": " + " | ".join(parts))
     analysis = report.analysis
@@ -76,15 +90,15 @@ def render_report(report: DetectionReport) -> str:
         if extra:
             head += f" ({', '.join(str(x) for x in extra)})"
         if analysis.reasoning:
-            lines.append(f"{head}: {_clip(analysis.reasoning, _MAX_REASONING)}")
+            lines.append(f"{head}: {_clip(analysis.reasoning, max_reasoning)}")
         else:
             lines.append(f"{head}.")
         if analysis.key_indicators:
-            lines.append(f"Key indicators: {_items(analysis.key_indicators)}")
+            lines.append(f"Key indicators: {_items(analysis.key_indicators, max_items, width)}")
         if analysis.visual_patterns:
-            lines.append(f"Visual patterns: {_items(analysis.visual_patterns, 3)}")
+            lines.append(f"Visual patterns: {_items(analysis.visual_patterns, min(3, max_items), width)}")
         if analysis.recommendations:
-            lines.append(f"Recommendations: {_items(analysis.recommendations, 3)}")
+            lines.append(f"Recommendations: {_items(analysis.recommendations, min(3, max_items), width)}")
     elif report.analysis_status == "pending":
         lines.append("Deep analysis: still pending.")
     elif report.analysis_status in ("skipped", "failed"):

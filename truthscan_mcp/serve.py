@@ -35,7 +35,7 @@ class BearerTokenMiddleware:
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._token = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,7 +46,9 @@ class BearerTokenMiddleware:
             if name == b"authorization":
                 given = value
                 break
-        if not hmac.compare_digest(given, self._expected):
+        # The scheme is case-insensitive (RFC 9110 §11.1); only the token is secret.
+        scheme, _, credentials = given.partition(b" ")
+        if not (scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self._token)):
             body = (
                 b'{"error": "missing or wrong bearer token '
                 b'(send Authorization: Bearer <TRUTHSCAN_HTTP_TOKEN>)"}'
@@ -73,8 +75,17 @@ def build_http_app(settings: Settings, host: str) -> ASGIApp:
     from .server import create_server
 
     server = create_server(settings)
-    security = None
-    if not is_loopback(host):
+    if is_loopback(host):
+        # Explicit, because the SDK enables these checks by itself only for 127.0.0.1, localhost
+        # and ::1: any other loopback bind (127.0.0.2, [::1]) would answer a rebound host name.
+        bare = host.strip("[]")
+        names = ["127.0.0.1", "localhost", "[::1]", f"[{bare}]" if ":" in bare else bare]
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=[f"{name}:*" for name in names] + names,
+            allowed_origins=[f"http://{name}:*" for name in names] + [f"http://{name}" for name in names],
+        )
+    else:
         # Remote clients name this host however they reach it; the bearer token guards it instead.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     app: ASGIApp = server.streamable_http_app(

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import httpx2
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
 from . import __version__
+from .cache import History, ResultCache, open_cache
 from .client import TruthScanClient, make_http_client
-from .errors import TruthScanError
+from .errors import InvalidInputError, NotFoundError, TruthScanError
 from .models import Credits, DetectionReport, Health
 from .render import render_credits, render_health, render_report
 from .settings import SANDBOX_BASE_URL, Settings
@@ -79,6 +80,23 @@ Check that TruthScan is reachable and healthy, and how this server is configured
 sandbox mode, version). Needs no API key and spends nothing. Use it to diagnose failures.\
 """
 
+HISTORY_RESOURCE_DESCRIPTION = """\
+Recent detect_image answers, newest first: when, the image's name, verdict, AI score, the TruthScan
+id, and whether credits were spent or the local cache answered. Read result details with
+truthscan://results/{id}.\
+"""
+
+RESULT_RESOURCE_DESCRIPTION = """\
+One detection report as JSON, by TruthScan document id: from the local cache when it is final,
+otherwise fetched from TruthScan (free).\
+"""
+
+
+async def read_history(app: AppContext) -> History:
+    if app.store is None:
+        return History(cache="off", detections=[])
+    return await app.store.history()
+
 
 @dataclass
 class AppContext:
@@ -88,6 +106,8 @@ class AppContext:
     http: httpx2.AsyncClient
     client: TruthScanClient
     detector: Detector
+    #: the result cache (None when TRUTHSCAN_CACHE_PATH is off)
+    store: ResultCache | None = None
 
 
 def _effective_settings(settings: Settings) -> Settings:
@@ -112,15 +132,18 @@ async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncG
     key = settings.effective_api_key()
     from pydantic import SecretStr
 
-    async with make_http_client(transport=transport) as http:
+    async with (
+        make_http_client(transport=transport) as http,
+        open_cache(settings.cache_path, service=settings.api_url) as store,
+    ):
         client = TruthScanClient(
             http,
             api_url=settings.api_url,
             storage_url=settings.storage_url,
             api_key=SecretStr(key) if key else None,
         )
-        detector = Detector(client, settings, simulated=settings.sandbox)
-        yield AppContext(settings=settings, http=http, client=client, detector=detector)
+        detector = Detector(client, settings, store=store, simulated=settings.sandbox)
+        yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)
 
 
 def _progress_to(ctx: Context) -> ProgressCallback:
@@ -168,6 +191,9 @@ def create_server(
 ) -> MCPServer[AppContext]:
     """The MCP server; `sandbox` lets tests share one simulator with the in-process mode."""
     settings = settings or Settings()
+    # Static resources get no request context in the SDK, so the history resource reads the
+    # store of whichever lifespan is open (all of them share one cache file).
+    live: list[AppContext] = []
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
@@ -177,7 +203,11 @@ def create_server(
                 __version__,
                 "sandbox" if settings.sandbox else app.settings.api_url,
             )
-            yield app
+            live.append(app)
+            try:
+                yield app
+            finally:
+                live.remove(app)
 
     mcp: MCPServer[AppContext] = MCPServer(
         name="truthscan-mcp",
@@ -188,6 +218,34 @@ def create_server(
         lifespan=lifespan,
         log_level=settings.log_level,
     )
+
+    @mcp.resource(
+        "truthscan://history",
+        name="history",
+        title="Recent detections",
+        description=HISTORY_RESOURCE_DESCRIPTION,
+        mime_type="application/json",
+    )
+    async def history() -> str:  # pyright: ignore[reportUnusedFunction]
+        if not live:
+            raise ResourceError("The server is still starting; read the history again in a moment.")
+        return (await read_history(live[-1])).model_dump_json(indent=2)
+
+    @mcp.resource(
+        "truthscan://results/{id}",
+        name="result",
+        title="A detection result",
+        description=RESULT_RESOURCE_DESCRIPTION,
+        mime_type="application/json",
+    )
+    async def result(id: str, ctx: Context) -> str:  # pyright: ignore[reportUnusedFunction]
+        try:
+            report = await _app(ctx).detector.get_result(id)
+        except (InvalidInputError, NotFoundError) as exc:
+            raise ResourceNotFoundError(exc.message) from None
+        except TruthScanError as exc:
+            raise ResourceError(exc.message) from None
+        return report.model_dump_json(indent=2)
 
     @mcp.tool(
         name="detect_image",

@@ -9,10 +9,13 @@ deadline, after which the partial report is handed back.
 
 from __future__ import annotations
 
+import copy
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import anyio
 
@@ -22,7 +25,16 @@ from .models import AnalysisStatus, ApiDocument, DetectionReport, ReportSource
 from .settings import Settings
 from .sources import LoadedImage, load_image, validate_document_id
 
+if TYPE_CHECKING:
+    from .cache import StoredResult
+
 logger = logging.getLogger(__name__)
+
+#: How long a status poll may run past the deadline before the partial report is handed back.
+POLL_GRACE_SECONDS = 1.0
+#: How long a document TruthScan just accepted may answer `null` (not visible yet) before the
+#: id is handed over as it is.
+VISIBILITY_GRACE_SECONDS = 5.0
 
 Phase = Literal["validating", "uploading", "submitted", "processing", "deep_analysis", "heatmap", "done"]
 
@@ -52,15 +64,20 @@ class DetectOptions:
 
 @dataclass(frozen=True)
 class PollSchedule:
-    """When to ask again: soon at first, then a fixed share of the time already waited.
+    """When to ask again: every `first` seconds while the job is young, then `share` of the wait.
 
-    Waiting a share of the elapsed time bounds the lateness of noticing completion to that
-    share (so a job of any length finishes within ~`share` of the ideal), while the number of
-    `/query` calls grows only logarithmically with the job's length.
+    Waiting a share of the elapsed time bounds how late completion is noticed to that share of
+    the job's length (half of it on average), whatever the length, while `/query` calls grow
+    only logarithmically with it. 10 % keeps the mean lateness near 5 %, inside the 10 % the
+    benchmark allows against a client polling every 50 ms (bench/latency.py); 20 % cost 9-15 %.
+    Until the share exceeds `first` (the first 4 s) a job is nearly always still running, so
+    asking every 0.4 s instead of 0.25 s buys little and saves calls: with the same lateness
+    the pair sends ~1/7 of the floor's calls, and a 60 s job ~48 calls in all. `maximum` bounds
+    the gap on long jobs, which also keeps progress notifications (one per poll) flowing.
     """
 
-    first: float = 0.25
-    share: float = 0.2
+    first: float = 0.4
+    share: float = 0.1
     minimum: float = 0.1
     maximum: float = 2.0
 
@@ -71,13 +88,24 @@ class PollSchedule:
 
 
 class ResultStore(Protocol):
-    """Where reports outlive the process (the content cache); optional."""
+    """Where results outlive the process: the content cache (`cache.ResultCache`); optional.
 
-    async def lookup(self, sha256: str) -> DetectionReport | None: ...
+    Implementations never raise for storage trouble: a broken cache must not cost a detection.
+    """
 
-    async def lookup_id(self, document_id: str) -> DetectionReport | None: ...
+    async def find(self, sha256: str, *, deep_analysis: bool, preview: bool) -> StoredResult | None:
+        """The newest document of these bytes made with at least these options."""
+        ...
 
-    async def save(self, report: DetectionReport, *, deep_analysis: bool) -> None: ...
+    async def get(self, document_id: str) -> StoredResult | None: ...
+
+    async def record_submission(
+        self, document_id: str, source: ReportSource, *, deep_analysis: bool, preview: bool
+    ) -> None: ...
+
+    async def save_report(self, report: DetectionReport, *, deep_analysis: bool) -> None: ...
+
+    async def record_answer(self, document_id: str, source_name: str | None) -> None: ...
 
 
 @dataclass
@@ -87,6 +115,9 @@ class _Tracker:
     callback: ProgressCallback
     last: float = 0.0
     sent: list[Phase] = field(default_factory=list[Phase])
+    #: Trackers of identical calls waiting on this call's detection (see `_Flight`): their
+    #: clients hear the same progress, so those that reset their timeout on it keep waiting.
+    followers: list[_Tracker] = field(default_factory=list["_Tracker"])
 
     async def __call__(self, phase: Phase, fraction: float, message: str) -> None:
         fraction = min(max(fraction, self.last + 0.001), 0.999 if phase != "done" else 1.0)
@@ -98,6 +129,93 @@ class _Tracker:
             await self.callback(Progress(phase, round(fraction, 4), message))
         except Exception:  # a broken progress sink must not break a paid detection
             logger.debug("progress callback failed", exc_info=True)
+        for follower in list(self.followers):
+            await follower(phase, fraction, message)
+
+
+@dataclass(eq=False)
+class _Flight:
+    """A detection of some bytes under way in this process, which identical calls join rather
+    than paying again. Its leader runs it; followers wait for its outcome within their own
+    deadlines, and carry on from its document id if the leader stops early."""
+
+    sha256: str
+    deep_analysis: bool
+    preview: bool
+    force: bool
+    followers: list[_Tracker] = field(default_factory=list[_Tracker])
+    document_id: str | None = None
+    #: set once `document_id` is known (TruthScan accepted, or the cache knew the image)
+    submitted: anyio.Event = field(default_factory=anyio.Event)
+    done: anyio.Event = field(default_factory=anyio.Event)
+    #: the leader's outcome: a report for every caller, or the error it failed with
+    report: DetectionReport | None = None
+    error: TruthScanError | None = None
+
+    def serves(self, options: DetectOptions) -> bool:
+        """Whether a call with `options` may join: this detection must give at least what it asks
+        for, and a forced call (it asked for a fresh, paid result) joins only another forced one."""
+        return (
+            (self.deep_analysis or not options.deep_analysis)
+            and (self.preview or not options.preview)
+            and (self.force or not options.force)
+        )
+
+    def mark_submitted(self, document_id: str) -> None:
+        self.document_id = document_id
+        self.submitted.set()
+
+    def unmark_submitted(self) -> None:
+        self.document_id = None
+        self.submitted = anyio.Event()
+
+
+@dataclass(frozen=True)
+class _Resume:
+    """A document a stopped leader had already paid for: carry on from it, never submit again."""
+
+    document_id: str
+    deep_analysis: bool
+    preview: bool
+
+
+async def _first_of(*events: anyio.Event) -> None:
+    async with anyio.create_task_group() as group:
+
+        async def wait(event: anyio.Event) -> None:
+            await event.wait()
+            group.cancel_scope.cancel()
+
+        for event in events:
+            group.start_soon(wait, event)
+
+
+def _unsettled(report: DetectionReport) -> bool:
+    """Whether TruthScan may still add to a stored report; then its id is queried again (free)
+    instead of the stored copy being served."""
+    return (
+        report.status in ("pending", "analyzing")
+        or report.analysis_status == "pending"
+        or report.heatmap_status == "pending"
+    )
+
+
+def _source_of(image: LoadedImage) -> ReportSource:
+    return ReportSource(
+        kind=image.kind, name=image.name, media_type=image.media_type, bytes=image.size, sha256=image.sha256
+    )
+
+
+def _answer(report: DetectionReport, *, source: ReportSource, started: float) -> DetectionReport:
+    """A stored or shared report as this call's answer: its own source and timing, nothing spent."""
+    elapsed = round(anyio.current_time() - started, 3)
+    return report.model_copy(update={"cached": True, "source": source, "elapsed_seconds": elapsed})
+
+
+def _with_notes(report: DetectionReport, notes: list[str]) -> DetectionReport:
+    if not notes:
+        return report
+    return report.model_copy(update={"warnings": [*notes, *report.warnings]})
 
 
 def _settled_analysis(doc: ApiDocument, expect_analysis: bool | None) -> bool:
@@ -131,6 +249,8 @@ class Detector:
         self.schedule = schedule or PollSchedule()
         self.store = store
         self._simulated = simulated
+        #: detections under way, by the image's SHA-256 (see `_Flight`)
+        self._flights: dict[str, list[_Flight]] = {}
 
     @property
     def simulated(self) -> bool:
@@ -152,25 +272,22 @@ class Detector:
         started = anyio.current_time()
         await track("validating", 0.01, "Validating the image")
         async with await load_image(path=path, url=url, data=data, settings=self.settings) as image:
-            source = ReportSource(
-                kind=image.kind,
-                name=image.name,
-                media_type=image.media_type,
-                bytes=image.size,
-                sha256=image.sha256,
-            )
             await track("validating", 0.05, f"{image.format.name.upper()} image, {_human(image.size)}")
-            doc_id = await self._submit(image, options, track)
-        return await self._follow(
-            doc_id,
-            source=source,
-            started=started,
-            wait_seconds=options.wait_seconds,
-            expect_analysis=options.deep_analysis,
-            include_heatmap=options.include_heatmap,
-            track=track,
-            submitted_now=True,
-        )
+            return await self._detect_shared(image, _source_of(image), options, track, started)
+
+    async def detect_loaded(
+        self,
+        image: LoadedImage,
+        options: DetectOptions | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> DetectionReport:
+        """`detect` for an image the caller validated already (a batch validates every input
+        before spending anything): the content cache and coalescing apply exactly as there.
+        The caller still closes `image`; its temporary copy may be released once uploaded."""
+        options = options or DetectOptions()
+        track = _Tracker(progress or _no_progress)
+        return await self._detect_shared(image, _source_of(image), options, track, anyio.current_time())
 
     async def get_result(
         self,
@@ -185,6 +302,14 @@ class Detector:
         doc_id = validate_document_id(document_id)
         track = _Tracker(progress or _no_progress)
         started = anyio.current_time()
+        stored = await self.store.get(doc_id) if self.store is not None else None
+        if stored is not None:
+            # Known here: keep the source details and the options it was submitted with.
+            source = source or stored.source
+            expect_analysis = stored.deep_analysis if expect_analysis is None else expect_analysis
+            if stored.report is not None and not _unsettled(stored.report):
+                await track("done", 1.0, f"{_done_message(stored.report)}, from the local cache")
+                return _answer(stored.report, source=source, started=started)
         await track("processing", 0.05, f"Fetching result {doc_id}")
         return await self._follow(
             doc_id,
@@ -197,9 +322,260 @@ class Detector:
             submitted_now=False,
         )
 
+    # --- never paying twice: the content cache and coalescing -----------------------------------
+
+    async def _detect_shared(
+        self,
+        image: LoadedImage,
+        source: ReportSource,
+        options: DetectOptions,
+        track: _Tracker,
+        started: float,
+    ) -> DetectionReport:
+        """Join an identical detection already under way in this process, or lead one.
+
+        The loop covers a leader that stops before finishing (cancelled, or its own deadline
+        was shorter): a follower then carries on from the leader's document id, never paying
+        again, or, if the leader never got as far as paying, leads a detection itself.
+        """
+        resume: _Resume | None = None
+        while True:
+            flight = self._joinable(image.sha256, options)
+            if flight is None:
+                return await self._lead(image, source, options, track, started, resume)
+            outcome = await self._follow_flight(flight, source, options, track, started)
+            if isinstance(outcome, DetectionReport):
+                return outcome
+            resume = outcome
+
+    def _joinable(self, sha256: str, options: DetectOptions) -> _Flight | None:
+        for flight in self._flights.get(sha256, []):
+            if not flight.done.is_set() and flight.serves(options):
+                return flight
+        return None
+
+    async def _lead(
+        self,
+        image: LoadedImage,
+        source: ReportSource,
+        options: DetectOptions,
+        track: _Tracker,
+        started: float,
+        resume: _Resume | None,
+    ) -> DetectionReport:
+        flight = _Flight(
+            image.sha256,
+            deep_analysis=resume.deep_analysis if resume else options.deep_analysis,
+            preview=resume.preview if resume else options.preview,
+            force=options.force,
+        )
+        flights = self._flights.setdefault(image.sha256, [])
+        flights.append(flight)
+        track.followers = flight.followers
+        try:
+            report, notes = await self._run_flight(image, source, options, track, started, flight, resume)
+            flight.report = report
+        except TruthScanError as exc:
+            flight.error = exc
+            raise
+        finally:
+            track.followers = []
+            flights.remove(flight)
+            if not flights:
+                self._flights.pop(image.sha256, None)
+            flight.done.set()
+        # Notes about what this call paid for are its own, not its followers'.
+        return _with_notes(report, notes)
+
+    async def _run_flight(
+        self,
+        image: LoadedImage,
+        source: ReportSource,
+        options: DetectOptions,
+        track: _Tracker,
+        started: float,
+        flight: _Flight,
+        resume: _Resume | None,
+    ) -> tuple[DetectionReport, list[str]]:
+        notes: list[str] = []
+        if resume is not None:
+            flight.mark_submitted(resume.document_id)
+            report = await self._follow(
+                resume.document_id,
+                source=source,
+                started=started,
+                wait_seconds=options.wait_seconds,
+                expect_analysis=resume.deep_analysis,
+                include_heatmap=options.include_heatmap,
+                track=track,
+                submitted_now=True,
+            )
+            return await self._answered(report, source, started), notes
+        store = self.store
+        if store is not None and not options.force:
+            stored = await store.find(
+                image.sha256, deep_analysis=options.deep_analysis, preview=options.preview
+            )
+            if stored is not None:
+                report = await self._from_store(stored, source, options, track, started, flight)
+                if report is not None:
+                    return report, notes
+                notes.append(
+                    f"TruthScan no longer has the earlier result of this image (id {stored.document_id}), "
+                    "so it was submitted again."
+                )
+            elif options.deep_analysis or options.preview:
+                weaker = await store.find(image.sha256, deep_analysis=False, preview=False)
+                if weaker is not None:
+                    missing = [
+                        what
+                        for what, had, wanted in (
+                            ("deep analysis", weaker.deep_analysis, options.deep_analysis),
+                            ("a preview", weaker.preview, options.preview),
+                        )
+                        if wanted and not had
+                    ]
+                    notes.append(
+                        f"This image was checked before without {' or '.join(missing)} (id "
+                        f"{weaker.document_id}), so it was submitted again with it: that spent credits once."
+                    )
+        doc_id = await self._submit(image, options, track, source=source, flight=flight)
+        await image.aclose()  # uploaded: a downloaded copy need not outlive the upload
+        report = await self._follow(
+            doc_id,
+            source=source,
+            started=started,
+            wait_seconds=options.wait_seconds,
+            expect_analysis=options.deep_analysis,
+            include_heatmap=options.include_heatmap,
+            track=track,
+            submitted_now=True,
+        )
+        return report, notes
+
+    async def _from_store(
+        self,
+        stored: StoredResult,
+        source: ReportSource,
+        options: DetectOptions,
+        track: _Tracker,
+        started: float,
+        flight: _Flight,
+    ) -> DetectionReport | None:
+        """A known image: its stored report, or a free re-query of its id while TruthScan may
+        still add to it. None when TruthScan no longer knows the id (then it must be paid again)."""
+        flight.mark_submitted(stored.document_id)
+        stored_report = stored.report
+        if stored_report is not None and not _unsettled(stored_report):
+            await track("done", 1.0, f"{_done_message(stored_report)}, from the local cache (no credits)")
+            return await self._answered(stored_report, source, started)
+        await track(
+            "submitted", 0.3, f"Seen before as {stored.document_id}; fetching its result again (no credits)"
+        )
+        try:
+            report = await self._follow(
+                stored.document_id,
+                source=source,
+                started=started,
+                wait_seconds=options.wait_seconds,
+                expect_analysis=stored.deep_analysis,
+                include_heatmap=options.include_heatmap,
+                track=track,
+                submitted_now=False,
+            )
+        except NotFoundError:
+            if stored_report is None and time.time() - stored.submitted_at < 10:
+                # Submitted a moment ago (maybe by another process): not visible yet, not lost.
+                report = self._handoff(stored.document_id, stored.deep_analysis, source, options, started)
+                return await self._answered(report, source, started)
+            logger.info("cached document %s is gone at TruthScan; submitting again", stored.document_id)
+            flight.unmark_submitted()
+            return None
+        except TruthScanError as exc:
+            # The id is paid for and known: hand it over (with the last report saved, if any).
+            warning = f"Could not refresh the stored result from TruthScan: {exc.message}"
+            if stored_report is None:
+                report = self._handoff(stored.document_id, stored.deep_analysis, source, options, started)
+            else:
+                report = stored_report
+            report = report.model_copy(update={"warnings": [*report.warnings, warning]})
+        return await self._answered(report, source, started)
+
+    async def _follow_flight(
+        self, flight: _Flight, source: ReportSource, options: DetectOptions, track: _Tracker, started: float
+    ) -> DetectionReport | _Resume | None:
+        """Wait, within this call's own deadline, for an identical detection another call leads.
+
+        Returns this call's answer; or what to carry on from when the leader stopped early (its
+        document, or None if it never paid). The leader's failure is this call's failure too:
+        sending the same bytes again could pay twice for an ambiguous error.
+        """
+        await track("submitted", 0.1, "The same image is already being checked; waiting for that result")
+        deadline = started + options.wait_seconds
+        flight.followers.append(track)
+        try:
+            with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+                await flight.done.wait()
+            # Out of time, but a hand-off needs a document id, exactly as the leader's own would.
+            while not flight.done.is_set() and flight.document_id is None:
+                await _first_of(flight.done, flight.submitted)
+        finally:
+            flight.followers.remove(track)
+        if not flight.done.is_set():
+            assert flight.document_id is not None
+            report = self._handoff(flight.document_id, flight.deep_analysis, source, options, started)
+            return await self._answered(report, source, started)
+        report = flight.report
+        if report is not None and report.id is not None:
+            enough = report.complete and not (options.include_heatmap and report.heatmap_status == "pending")
+            if enough or anyio.current_time() >= deadline:
+                return await self._answered(report, source, started)
+            return _Resume(report.id, flight.deep_analysis, flight.preview)
+        if flight.error is not None:
+            raise copy.copy(flight.error) from None
+        if flight.document_id is not None:
+            return _Resume(flight.document_id, flight.deep_analysis, flight.preview)
+        return None
+
+    def _handoff(
+        self,
+        document_id: str,
+        deep_analysis: bool,
+        source: ReportSource,
+        options: DetectOptions,
+        started: float,
+    ) -> DetectionReport:
+        """Out of time with nothing fresh to show: the id and how to fetch the rest later."""
+        return self.build_report(
+            document_id,
+            None,
+            source=source,
+            elapsed=anyio.current_time() - started,
+            expect_analysis=deep_analysis,
+            include_heatmap=options.include_heatmap,
+            waited=options.wait_seconds,
+        )
+
+    async def _answered(
+        self, report: DetectionReport, source: ReportSource, started: float
+    ) -> DetectionReport:
+        """This call's answer when it paid nothing, recorded in the history as such."""
+        answer = _answer(report, source=source, started=started)
+        if self.store is not None and answer.id is not None:
+            await self.store.record_answer(answer.id, source.name)
+        return answer
+
     # --- phases -----------------------------------------------------------------------------
 
-    async def _submit(self, image: LoadedImage, options: DetectOptions, track: _Tracker) -> str:
+    async def _submit(
+        self,
+        image: LoadedImage,
+        options: DetectOptions,
+        track: _Tracker,
+        *,
+        source: ReportSource | None = None,
+        flight: _Flight | None = None,
+    ) -> str:
         await track("uploading", 0.08, f"Uploading {image.upload_name} ({_human(image.size)})")
         presigned = await self.client.presign(image.upload_name)
         try:
@@ -216,9 +592,20 @@ class Detector:
                     "try again in a minute, and if it persists check the health tool."
                 ) from None
         await track("uploading", 0.25, "Uploaded; submitting for detection")
-        doc_id = await self.client.detect(
-            presigned.file_path, deep_analysis=options.deep_analysis, preview=options.preview
-        )
+        # Shielded: once /detect may have charged, hear its answer and write the id down even if
+        # the caller is cancelled meanwhile; a credit spent on an id nobody kept is paid twice.
+        doc_id: str | None = None
+        with anyio.CancelScope(shield=True):
+            doc_id = await self.client.detect(
+                presigned.file_path, deep_analysis=options.deep_analysis, preview=options.preview
+            )
+            if flight is not None:
+                flight.mark_submitted(doc_id)
+            if self.store is not None and source is not None:
+                await self.store.record_submission(
+                    doc_id, source, deep_analysis=options.deep_analysis, preview=options.preview
+                )
+        assert doc_id is not None  # a shielded scope without a deadline never swallows the call
         logger.info("submitted document %s", doc_id)
         await track("submitted", 0.3, f"Submitted to TruthScan as {doc_id}")
         return doc_id
@@ -244,15 +631,31 @@ class Detector:
             while True:
                 now = anyio.current_time()
                 if polls > 0 or not submitted_now or now < deadline:
-                    doc = await self.client.query(doc_id)
+                    # A slow or retried poll must not hold the caller past the deadline; only
+                    # get_result's first look may take what it needs (it has nothing to show yet).
+                    first_look = polls == 0 and not submitted_now
+                    limit = math.inf if first_look else max(deadline - now, 0.0) + POLL_GRACE_SECONDS
+                    answered = False
+                    with anyio.move_on_after(limit):
+                        doc = await self.client.query(doc_id)
+                        answered = True
+                    if not answered:
+                        warnings.append("TruthScan was slow to answer; this is the last status it reported.")
+                        break
                     polls += 1
                     if doc is None:
-                        # A document we created a moment ago may not be visible yet.
-                        if not (submitted_now and now - poll_start < 5.0):
+                        if not submitted_now:
                             raise NotFoundError(
                                 f"TruthScan has no document with id {doc_id}. Check the id (it comes "
                                 "from detect_image), or run detect_image again."
                             )
+                        # A document we created a moment ago may not be visible yet; one that stays
+                        # invisible is still paid for, so it is handed over, never submitted again.
+                        if now - poll_start >= VISIBILITY_GRACE_SECONDS:
+                            warnings.append(
+                                f"TruthScan accepted the image but does not show document {doc_id} yet."
+                            )
+                            break
                     else:
                         await self._report_progress(doc, track, expect_analysis)
                         if _settled_analysis(doc, expect_analysis) and not _heatmap_coming(doc):
@@ -263,7 +666,7 @@ class Detector:
                 delay = min(self.schedule.delay(now - poll_start), deadline - now)
                 await anyio.sleep(delay)
         except TruthScanError as exc:
-            if not submitted_now or isinstance(exc, NotFoundError):
+            if not submitted_now:
                 raise
             # The credit is spent and the id is known: hand it over instead of failing.
             warnings.append(f"Lost contact with TruthScan while waiting: {exc.message}")
@@ -279,8 +682,8 @@ class Detector:
         )
         if report.complete:
             await track("done", 1.0, _done_message(report))
-        if self.store is not None:
-            await self.store.save(report, deep_analysis=bool(expect_analysis))
+        if self.store is not None and doc is not None:  # never overwrite what we know with nothing
+            await self.store.save_report(report, deep_analysis=bool(expect_analysis))
         return report
 
     async def _report_progress(self, doc: ApiDocument, track: _Tracker, expect_analysis: bool | None) -> None:

@@ -1,0 +1,83 @@
+"""Cold start: spawn → `initialize` → `tools/list` over stdio, against importing the MCP SDK.
+
+A desktop app spawns the server on every launch and waits for the handshake, so start-up
+time is latency the user sees. The reference is the same interpreter spawned only to import
+the SDK our server is built on (`python -c "import mcp.server.mcpserver"`); `import mcp`
+alone is shown for scale. Each run is a fresh process; the runs alternate.
+
+Bar: the handshake ≤ 1.5x the SDK import.
+
+    python bench/coldstart.py [--reps 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine, table, workdir  # noqa: E402
+
+
+def spawn_import(module: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+    return time.perf_counter() - started
+
+
+async def handshake(cwd: Path) -> tuple[float, int]:
+    from mcp import Client, StdioServerParameters
+
+    env = {"TRUTHSCAN_API_KEY": "bench-key", "TRUTHSCAN_CACHE_PATH": "off", "TRUTHSCAN_LOG_LEVEL": "WARNING"}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "truthscan_mcp"], env=env, cwd=cwd)
+    started = time.perf_counter()
+    async with Client(params, mode="legacy") as client:
+        tools = await client.list_tools()
+        elapsed = time.perf_counter() - started
+    return elapsed, len(tools.tools)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=15)
+    args = parser.parse_args()
+    times: dict[str, list[float]] = {"server": [], "mcp.server.mcpserver": [], "mcp": []}
+    with workdir("bench-coldstart-") as wd:
+        spawn_import("mcp.server.mcpserver")  # warm the OS page cache and .pyc files first
+        anyio.run(handshake, wd)
+        for rep in range(args.reps):
+            order = ["server", "mcp.server.mcpserver", "mcp"]
+            for name in order[rep % 3 :] + order[: rep % 3]:
+                if name == "server":
+                    elapsed, count = anyio.run(handshake, wd)
+                    if count != 4:
+                        raise RuntimeError(f"expected 4 tools, got {count}")
+                else:
+                    elapsed = spawn_import(name)
+                times[name].append(elapsed)
+    reference = statistics.median(times["mcp.server.mcpserver"])
+    rows: list[list[object]] = [
+        [label, statistics.median(times[key]) * 1000, min(times[key]) * 1000, statistics.median(times[key]) / reference]
+        for key, label in (
+            ("server", "spawn → initialize → tools/list (python -m truthscan_mcp)"),
+            ("mcp.server.mcpserver", 'python -c "import mcp.server.mcpserver"'),
+            ("mcp", 'python -c "import mcp"'),
+        )
+    ]
+    ratio = statistics.median(times["server"]) / reference
+    print(f"\n## Cold start ({machine()})")
+    print(f"{args.reps} runs each, alternating, fresh process each\n")
+    print(table(["what", "median ms", "min ms", "vs SDK import"], rows))
+    print(f"\nhandshake / SDK import (medians): {ratio:.3f}x (bar ≤ 1.5) → {'MET' if ratio <= 1.5 else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

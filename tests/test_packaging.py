@@ -1,0 +1,250 @@
+"""What we ship around the code says what the code does.
+
+The MCPB manifest, the MCP registry's `server.json`, the README and the CI script each restate
+something the code decides: tool names and descriptions, the version, the settings, the two
+commands a newcomer runs. Nothing but these tests keeps them in step, and a mismatch would
+otherwise surface in a user's desktop app, at publish time, or in a README that lies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from mcp import Client
+
+from truthscan_mcp import __version__
+from truthscan_mcp.cli import build_parser, settings_from
+from truthscan_mcp.server import create_server
+from truthscan_mcp.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: The README's two promises, word for word (CI runs whatever README.md says; this pins it).
+DEMO_COMMAND = "python3 -m venv .venv && . .venv/bin/activate && pip install . && truthscan-mcp demo"
+TEST_COMMAND = 'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && pytest'
+
+#: Settings whose values are credentials: secret in server.json, never echoed anywhere.
+SECRET_SETTINGS = frozenset({"api_key", "http_token"})
+
+
+def _json(name: str) -> dict[str, Any]:
+    return json.loads((ROOT / name).read_text(encoding="utf-8"))
+
+
+def _pyproject() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def _readme() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _words(text: str | None) -> str:
+    """Descriptions compared word for word: line wrapping is layout, not content."""
+    return " ".join((text or "").split())
+
+
+def _variable(setting: str) -> str:
+    return f"TRUTHSCAN_{setting.upper()}"
+
+
+def _readme_block_after(marker: str) -> str | None:
+    """The first line of the fenced code block right after `<!-- ci:marker -->`."""
+    match = re.search(rf"^<!-- ci:{re.escape(marker)} -->\n```[a-z]*\n(.*)\n", _readme(), re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def _host_launch(user_config: Mapping[str, object], dirname: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment an MCPB host builds from the manifest's `mcp_config`.
+
+    Follows the reference implementation (`getMcpConfigForManifest` in @anthropic-ai/mcpb, which
+    Claude Desktop uses): `${...}` is replaced inside strings, and an argument that is exactly
+    `${user_config.X}` of a multiple-choice setting becomes one argument per chosen value.
+    """
+    manifest = _json("manifest.json")
+    config = manifest["server"]["mcp_config"]
+    values: dict[str, str | list[str]] = {"__dirname": dirname}
+    for key, option in manifest.get("user_config", {}).items():
+        chosen: object = user_config.get(key, option.get("default"))
+        if isinstance(chosen, list):
+            values[f"user_config.{key}"] = [str(v) for v in cast("list[object]", chosen)]
+        elif chosen is not None:
+            values[f"user_config.{key}"] = str(chosen)
+
+    def substitute(text: str) -> str:
+        for name, value in values.items():
+            if isinstance(value, str):
+                text = text.replace("${" + name + "}", value)
+        return text
+
+    args: list[str] = []
+    for arg in config.get("args", []):
+        whole = re.fullmatch(r"\$\{(user_config\.[^}]+)\}", arg)
+        expansion = values.get(whole.group(1)) if whole else None
+        if isinstance(expansion, list):
+            args.extend(expansion)
+        else:
+            args.append(substitute(arg))
+    env = {name: substitute(value) for name, value in config.get("env", {}).items()}
+    return [config["command"], *args], env
+
+
+def _settings_of_launch(
+    command: list[str], env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """Settings of the server the host would start: its own CLI parses the launch command."""
+    assert command[0] == "uv"
+    assert "truthscan-mcp" in _pyproject()["project"]["scripts"]
+    server_argv = command[command.index("truthscan-mcp") + 1 :]
+    for name in list(Settings.model_fields):
+        monkeypatch.delenv(_variable(name), raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return settings_from(build_parser().parse_args(server_argv))
+
+
+# --- the MCPB manifest -----------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_manifest_lists_exactly_the_tools_the_server_serves() -> None:
+    async with Client(create_server(Settings(sandbox=True, cache_path=None))) as client:
+        served = {tool.name: _words(tool.description) for tool in (await client.list_tools()).tools}
+    declared = {tool["name"]: _words(tool.get("description")) for tool in _json("manifest.json")["tools"]}
+    suggestion = json.dumps([{"name": n, "description": d} for n, d in served.items()], indent=2)
+    assert declared == served, f"manifest.json 'tools' should be:\n{suggestion}"
+
+
+def test_manifest_declares_every_user_setting_it_uses_and_uses_every_one_it_declares() -> None:
+    manifest = _json("manifest.json")
+    used = set(re.findall(r"\$\{user_config\.([^}]+)\}", json.dumps(manifest["server"]["mcp_config"])))
+    assert used == set(manifest["user_config"])
+
+
+def test_manifest_asks_for_the_key_as_a_required_secret_and_for_several_folders() -> None:
+    options = _json("manifest.json")["user_config"]
+    key = options["api_key"]
+    assert (key["type"], key["sensitive"], key["required"]) == ("string", True, True)
+    folders = options["allowed_directories"]
+    assert (folders["type"], folders["multiple"]) == ("directory", True)
+    wait = options["wait_seconds"]
+    default_wait = Settings.model_fields["wait_seconds"].default
+    assert (wait["type"], wait["default"], wait["min"], wait["max"]) == ("number", default_wait, 0, 600)
+
+
+def test_manifest_runs_the_package_with_uv_from_the_bundle_directory() -> None:
+    server = _json("manifest.json")["server"]
+    assert server["type"] == "uv"
+    assert (ROOT / server["entry_point"]).is_file()
+    command, _ = _host_launch({"api_key": "k", "allowed_directories": ["/d"]}, "/bundle")
+    assert command[:4] == ["uv", "run", "--directory", "/bundle"]
+
+
+def test_manifest_launch_hands_the_users_key_folder_and_wait_to_the_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    command, env = _host_launch(
+        {"api_key": "key-from-the-dialog", "allowed_directories": [str(tmp_path)], "wait_seconds": 30},
+        "/bundle",
+    )
+    settings = _settings_of_launch(command, env, monkeypatch)
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == "key-from-the-dialog"
+    assert settings.allowed_dirs == [tmp_path.resolve()]
+    assert settings.wait_seconds == 30
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=SystemExit,
+    reason="`--allowed-dirs` takes one value, but a host passes one argument per chosen folder; "
+    "needs the CLI to accept several (nargs='+'). Remove this mark when it does.",
+)
+def test_manifest_launch_hands_every_chosen_folder_to_the_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folders = [tmp_path / "photos", tmp_path / "downloads"]
+    command, env = _host_launch({"api_key": "k", "allowed_directories": [str(f) for f in folders]}, "/b")
+    settings = _settings_of_launch(command, env, monkeypatch)
+    assert settings.allowed_dirs == [f.resolve() for f in folders]
+
+
+# --- the MCP registry's server.json ----------------------------------------------------------
+
+
+def test_version_is_the_same_in_the_package_the_manifest_and_the_registry_entry() -> None:
+    server = _json("server.json")
+    versions = {
+        "pyproject.toml": _pyproject()["project"]["version"],
+        "truthscan_mcp.__version__": __version__,
+        "manifest.json": _json("manifest.json")["version"],
+        "server.json": server["version"],
+        "server.json package": server["packages"][0]["version"],
+    }
+    assert set(versions.values()) == {__version__}, versions
+
+
+def test_registry_entry_is_the_pypi_package_over_stdio() -> None:
+    server = _json("server.json")
+    assert server["$schema"].startswith("https://static.modelcontextprotocol.io/schemas/")
+    assert re.fullmatch(r"io\.github\.[A-Za-z0-9-]+/truthscan-mcp", server["name"])
+    assert 1 <= len(server["description"]) <= 100  # the registry refuses longer ones
+    (package,) = server["packages"]
+    assert (package["registryType"], package["identifier"]) == ("pypi", _pyproject()["project"]["name"])
+    assert package["transport"] == {"type": "stdio"}
+
+
+def test_registry_entry_declares_every_setting_and_marks_exactly_the_credentials_secret() -> None:
+    (package,) = _json("server.json")["packages"]
+    declared = {var["name"]: var for var in package["environmentVariables"]}
+    assert set(declared) == {_variable(name) for name in Settings.model_fields}
+    secret = {name for name, var in declared.items() if var.get("isSecret")}
+    assert secret == {_variable(name) for name in SECRET_SETTINGS}
+    assert all(var.get("description") for var in declared.values())
+
+
+def test_readme_carries_the_registry_ownership_marker_for_the_pypi_package() -> None:
+    assert f"<!-- mcp-name: {_json('server.json')['name']} -->" in _readme()
+
+
+# --- the README and CI ------------------------------------------------------------------------
+
+
+def test_readme_gives_the_demo_command_and_the_test_command_verbatim() -> None:
+    assert _readme_block_after("demo-command") == DEMO_COMMAND
+    assert _readme_block_after("test-command") == TEST_COMMAND
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="CI is a bash script")
+def test_ci_runs_the_two_commands_the_readme_gives() -> None:
+    printed = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "run"), "--print-readme-commands"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert printed.splitlines() == [f"demo: {DEMO_COMMAND}", f"test: {TEST_COMMAND}"]
+
+
+def test_readme_documents_every_configuration_variable_and_its_option() -> None:
+    readme = _readme()
+    undocumented = [
+        name
+        for name in Settings.model_fields
+        if _variable(name) not in readme or f"--{name.replace('_', '-')}" not in readme
+    ]
+    assert not undocumented
+
+
+def test_readme_lists_every_tool_the_manifest_declares() -> None:
+    readme = _readme()
+    assert [t["name"] for t in _json("manifest.json")["tools"] if f"`{t['name']}`" not in readme] == []
