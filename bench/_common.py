@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,7 @@ class SandboxProcess:
 
 
 @contextmanager
-def sandbox_process(**config: Any) -> Iterator[SandboxProcess]:
+def sandbox_process(**config: Any) -> Generator[SandboxProcess]:
     port = _free_port()
     env = {**os.environ, "TRUTHSCAN_LOG_LEVEL": "WARNING"}  # WARNING: no access log per request
     process = subprocess.Popen(
@@ -159,7 +159,7 @@ def settled(doc: dict[str, Any] | None) -> bool:
         return True
     if status != "done":
         return False
-    details = doc.get("result_details") or {}
+    details: dict[str, Any] = doc.get("result_details") or {}
     analysis = details.get("analysis_results_status")
     if analysis in ("pending", "analyzing"):
         return False
@@ -222,7 +222,7 @@ def big_png(path: Path, size: int, *, seed: int = 0) -> Path:
 
 
 @contextmanager
-def workdir(prefix: str) -> Iterator[Path]:
+def workdir(prefix: str) -> Generator[Path]:
     with tempfile.TemporaryDirectory(prefix=prefix) as name:
         yield Path(name).resolve()
 

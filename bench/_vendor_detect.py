@@ -28,11 +28,13 @@ def main() -> int:
     from truthscan.image_detection import ImageDetectionClient  # pyright: ignore[reportMissingImports]
 
     base_url, *images = sys.argv[1:]
-    client: Any = ImageDetectionClient(api_key=os.environ["TRUTHSCAN_API_KEY"], base_url=base_url, logger=Quiet())
+    client: Any = ImageDetectionClient(
+        api_key=os.environ["TRUTHSCAN_API_KEY"], base_url=base_url, logger=Quiet()
+    )
     failures = 0
     for image in images:
         result = client.detect(image)
-        details = result.get("result_details") or {}
+        details: dict[str, Any] = result.get("result_details") or {}
         verdict = details.get("final_result")
         analysis = details.get("analysis_results_status")
         if result.get("status") != "done" or analysis != "done":

@@ -23,7 +23,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     distinct_images,
     machine,
     sandbox_process,
@@ -56,10 +56,14 @@ async def main_async(args: argparse.Namespace) -> int:
     queries_batch: list[int] = []
     in_flight: list[int] = []
     with (
-        sandbox_process(processing_seconds=PROCESSING, analysis_seconds=ANALYSIS, heatmap_seconds=HEATMAP) as sb,
+        sandbox_process(
+            processing_seconds=PROCESSING, analysis_seconds=ANALYSIS, heatmap_seconds=HEATMAP
+        ) as sb,
         workdir("bench-concurrency-") as wd,
     ):
-        async with Client(server_params(server_env(sb, wd), wd), mode="legacy", read_timeout_seconds=120) as client:
+        async with Client(
+            server_params(server_env(sb, wd), wd), mode="legacy", read_timeout_seconds=120
+        ) as client:
             await detect(client, distinct_images(1, wd, tag="warm")[0])  # imports, connections
             for rep in range(args.reps):
                 one = distinct_images(1, wd, tag=f"one{rep}-")[0]
@@ -103,7 +107,14 @@ async def main_async(args: argparse.Namespace) -> int:
         table(
             ["run", "median wall s", "min s", "max s", "/query per run", "max requests in flight"],
             [
-                ["1 image", statistics.median(single), min(single), max(single), statistics.mean(queries_single), 1],
+                [
+                    "1 image",
+                    statistics.median(single),
+                    min(single),
+                    max(single),
+                    statistics.mean(queries_single),
+                    1,
+                ],
                 [
                     f"{args.images} images at once",
                     statistics.median(batch),
@@ -121,7 +132,9 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--images", type=int, default=20)
     return anyio.run(main_async, parser.parse_args())

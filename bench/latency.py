@@ -32,7 +32,7 @@ import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     API_KEY,
     SandboxProcess,
     distinct_images,
@@ -46,6 +46,7 @@ from _common import (  # noqa: E402
     workdir,
 )
 
+LAUNCHER = str(Path(__file__).resolve().parent / "_server.py")
 ANALYSIS_SECONDS = 0.8
 HEATMAP_SECONDS = 0.5
 FLOOR_INTERVAL = 0.05
@@ -124,7 +125,7 @@ async def main_async(args: argparse.Namespace) -> int:
             )
             for spec in args.compare:
                 params = server_params({**env, "BENCH_POLL_SCHEDULE": spec}, wd)
-                params.args = [str(Path(__file__).resolve().parent / "_server.py")]
+                params.args = [LAUNCHER]
                 contenders[f"before({spec})"] = await stack.enter_async_context(
                     Client(params, mode="legacy", read_timeout_seconds=120)
                 )
@@ -152,7 +153,9 @@ async def main_async(args: argparse.Namespace) -> int:
                         entry = runs.setdefault((length, name), Runs())
                         entry.walls.append(wall)
                         entry.queries.append(queries)
-                        print(f"  P={length:g}s {name:<28} {wall:6.3f}s {queries:3d} queries", file=sys.stderr)
+                        print(
+                            f"  P={length:g}s {name:<28} {wall:6.3f}s {queries:3d} queries", file=sys.stderr
+                        )
 
     rows: list[list[object]] = []
     verdicts: list[str] = []
@@ -179,9 +182,9 @@ async def main_async(args: argparse.Namespace) -> int:
         )
     print(f"\n## Latency vs the floor ({machine()})")
     print(
-        f"sandbox: processing {args.processing} s (+ i x {PHASE_SWEEP / args.reps:g} s in run i), analysis {ANALYSIS_SECONDS} s, heatmap "
-        f"{HEATMAP_SECONDS} s after the verdict; {args.reps} runs each; floor polls every "
-        f"{FLOOR_INTERVAL * 1000:.0f} ms\n"
+        f"sandbox: processing {args.processing} s (+ i x {PHASE_SWEEP / args.reps:g} s in run i), "
+        f"analysis {ANALYSIS_SECONDS} s, heatmap {HEATMAP_SECONDS} s after the verdict; "
+        f"{args.reps} runs each; the floor polls every {FLOOR_INTERVAL * 1000:.0f} ms\n"
     )
     print(
         table(
@@ -218,7 +221,9 @@ def _row(label: str, name: str, floor: Runs, ours: Runs) -> list[object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--processing", default="2,3,4", help="sandbox processing seconds, comma-separated")
     parser.add_argument("--compare", action="append", default=[], metavar="FIRST,SHARE,MIN,MAX")

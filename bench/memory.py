@@ -27,7 +27,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     big_png,
     distinct_images,
     machine,
@@ -101,7 +101,11 @@ async def detect(client: Any, image: Path) -> None:
         "detect_image", {"path": str(image), "deep_analysis": True, "force": True, "wait_seconds": 60}
     )
     report = structured(result)
-    if report["status"] != "done" or not report["complete"] or report["source"]["bytes"] != image.stat().st_size:
+    if (
+        report["status"] != "done"
+        or not report["complete"]
+        or report["source"]["bytes"] != (await anyio.Path(image).stat()).st_size
+    ):
         raise RuntimeError(f"no complete verdict for {image.name}: {report['status']}, {report['warnings']}")
 
 
@@ -109,7 +113,9 @@ async def measure(sb: Any, wd: Path, images: list[Path]) -> tuple[int, int, int]
     """(growth, VmHWM growth, samples) for detecting `images` at once in a fresh server."""
     from mcp import Client
 
-    async with Client(server_params(server_env(sb, wd), wd), mode="legacy", read_timeout_seconds=120) as client:
+    async with Client(
+        server_params(server_env(sb, wd), wd), mode="legacy", read_timeout_seconds=120
+    ) as client:
         await detect(client, distinct_images(1, wd, tag=f"warm{time.time_ns()}-")[0])
         process = server_process()
         hwm_before = vm_hwm(process)
@@ -146,15 +152,31 @@ async def main_async(args: argparse.Namespace) -> int:
         growth = [r[0] / MB for r in results[key]]
         hwm = [r[1] / MB for r in results[key]]
         rows.append(
-            [label, statistics.median(growth), max(growth), statistics.median(hwm), min(r[2] for r in results[key]), bar]
+            [
+                label,
+                statistics.median(growth),
+                max(growth),
+                statistics.median(hwm),
+                min(r[2] for r in results[key]),
+                bar,
+            ]
         )
         worst = max(growth)
-        verdicts.append(f"{label}: worst growth {worst:.1f} MB (bar ≤ {bar} MB) → {'MET' if worst <= bar else 'MISSED'}")
+        verdicts.append(
+            f"{label}: worst growth {worst:.1f} MB (bar ≤ {bar} MB) → {'MET' if worst <= bar else 'MISSED'}"
+        )
     print(f"\n## Memory ({machine()})")
     print(f"fresh server per run, warmed up with one small detection; {args.reps} runs each\n")
     print(
         table(
-            ["upload", "median RSS growth MB", "max RSS growth MB", "median VmHWM growth MB", "min samples", "bar MB"],
+            [
+                "upload",
+                "median RSS growth MB",
+                "max RSS growth MB",
+                "median VmHWM growth MB",
+                "min samples",
+                "bar MB",
+            ],
             rows,
         )
     )
@@ -165,7 +187,9 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reps", type=int, default=3)
     return anyio.run(main_async, parser.parse_args())
 

@@ -45,7 +45,7 @@ FAST_RETRY = RetryPolicy(
 #: Polls at least every 50 ms, so a 0.2 s sandbox job is noticed at once.
 FAST_POLL = PollSchedule(first=0.05, share=0.2, minimum=0.05, maximum=0.1)
 #: A read timeout short enough that a sandbox "delay" fault of 1 s trips it.
-SHORT_READ = 0.4
+SHORT_READ = 0.5
 
 
 def settings_for(server: SandboxServer, *, key: str = KEY, **overrides: object) -> Settings:
@@ -171,7 +171,9 @@ class ScriptedAPI:
     """
 
     answers: list[Canned]
-    seen: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
+    seen: list[tuple[str, str, dict[str, str], bytes]] = field(
+        default_factory=list[tuple[str, str, dict[str, str], bytes]]
+    )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -82,6 +82,18 @@ def quick_sandbox() -> Sandbox:
     return Sandbox(SandboxConfig(processing_seconds=0.1, analysis_seconds=0.05, heatmap_seconds=0.05))
 
 
+def isolated_settings(**values: Any) -> Settings:
+    """Settings from these values and the documented defaults only.
+
+    Module-scoped fixtures build their servers before any per-test environment scrubbing, so
+    the developer's own TRUTHSCAN_* variables must not be able to reach them this way either.
+    """
+    defaults = {
+        name: field.get_default(call_default_factory=True) for name, field in Settings.model_fields.items()
+    }
+    return Settings(**{**defaults, **values})
+
+
 def sandbox_mode_settings(*dirs: Path, **overrides: Any) -> Settings:
     """`--sandbox` mode: no key, no socket, never the user's cache."""
     values: dict[str, Any] = {
@@ -91,7 +103,7 @@ def sandbox_mode_settings(*dirs: Path, **overrides: Any) -> Settings:
         "log_level": "WARNING",
     }
     values.update(overrides)
-    return Settings(**values)
+    return isolated_settings(**values)
 
 
 def live_settings(server: SandboxServer, *dirs: Path, **overrides: Any) -> Settings:
@@ -105,7 +117,7 @@ def live_settings(server: SandboxServer, *dirs: Path, **overrides: Any) -> Setti
         "log_level": "WARNING",
     }
     values.update(overrides)
-    return Settings(**values)
+    return isolated_settings(**values)
 
 
 def scrub_truthscan_env(monkeypatch: pytest.MonkeyPatch) -> None:

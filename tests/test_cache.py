@@ -16,7 +16,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -491,7 +491,19 @@ async def test_a_paid_detection_survives_the_server_being_killed_while_it_waits(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     sandbox.sandbox.config = SandboxConfig(processing_seconds=1.5, analysis_seconds=0.1, heatmap_seconds=0.1)
-    params = server_process(child_env(sandbox, tmp_path / "c.sqlite3"))
+    cache = tmp_path / "c.sqlite3"
+    params = server_process(child_env(sandbox, cache))
+
+    def id_recorded() -> bool:
+        # TruthScan charges before its answer reaches the server; what must survive is an
+        # id the server has heard, so the kill waits for it to be written down.
+        if not cache.exists():
+            return False
+        with contextlib.closing(sqlite3.connect(cache)) as reader:
+            try:
+                return reader.execute("SELECT count(*) FROM results").fetchone() == (1,)
+            except sqlite3.OperationalError:
+                return False
 
     def kill_server() -> None:
         for child in psutil.Process().children(recursive=True):
@@ -505,7 +517,7 @@ async def test_a_paid_detection_survives_the_server_being_killed_while_it_waits(
     with anyio.fail_after(20), contextlib.suppress(Exception):  # the session dies with its server
         async with Client(params) as doomed, anyio.create_task_group() as group:
             group.start_soon(doomed_call, doomed)
-            await wait_until(lambda: sandbox.sandbox.stats.accepted_detects == 1)
+            await wait_until(id_recorded)
             kill_server()
     async with Client(params) as restarted:
         recovered = await detect(restarted, path=str(AI_PNG))
@@ -681,13 +693,13 @@ async def _valid_cache(path: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def corrupt(path: Path) -> AsyncIterator[None]:
+async def corrupt(path: Path) -> AsyncGenerator[None]:
     await anyio.Path(path).write_bytes(b"\x00garbage, not SQLite\xff" * 300)
     yield
 
 
 @contextlib.asynccontextmanager
-async def someone_elses_database(path: Path) -> AsyncIterator[None]:
+async def someone_elses_database(path: Path) -> AsyncGenerator[None]:
     with contextlib.closing(sqlite3.connect(path)) as other:
         other.execute("CREATE TABLE notes (text TEXT)")
         other.execute("INSERT INTO notes VALUES ('keep me')")
@@ -698,7 +710,7 @@ async def someone_elses_database(path: Path) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def newer_schema(path: Path) -> AsyncIterator[None]:
+async def newer_schema(path: Path) -> AsyncGenerator[None]:
     await _valid_cache(path)
     with contextlib.closing(sqlite3.connect(path)) as other:
         other.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
@@ -709,7 +721,7 @@ async def newer_schema(path: Path) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def locked(path: Path) -> AsyncIterator[None]:
+async def locked(path: Path) -> AsyncGenerator[None]:
     await _valid_cache(path)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -722,7 +734,7 @@ async def locked(path: Path) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def read_only(path: Path) -> AsyncIterator[None]:
+async def read_only(path: Path) -> AsyncGenerator[None]:
     """A used cache in a directory nobody may write to.
 
     Root ignores permission bits, so as root the file and its directory are made immutable
@@ -734,7 +746,7 @@ async def read_only(path: Path) -> AsyncIterator[None]:
 
 
 @contextlib.contextmanager
-def _unwritable(*paths: Path) -> Iterator[None]:
+def _unwritable(*paths: Path) -> Generator[None]:
     if os.geteuid() != 0:
         modes = [p.stat().st_mode for p in paths]
         for p in paths:
@@ -756,7 +768,7 @@ def _unwritable(*paths: Path) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def uncreatable_directory(path: Path) -> AsyncIterator[None]:
+async def uncreatable_directory(path: Path) -> AsyncGenerator[None]:
     await anyio.Path(path.parent.parent).write_text("a file where the cache directory should be")
     yield
 

@@ -1,17 +1,19 @@
-"""The `truthscan-mcp` command line, run as a person or a script would run it: a subprocess.
+"""The `truthscan-mcp` command line.
 
-The detections run side by side (they are independent) against the loopback sandbox, so the
-module costs about one process start-up rather than one per test.
+`detect` and the configuration errors run through `cli.main` in this process (the same code a
+shell runs, minus the interpreter start-up), configured by environment variables as a user
+would; the entry points and the blocking `sandbox` server run as real subprocesses.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,13 +21,19 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 import pytest
 
-from tests.mcp_helpers import AI_SAMPLE, CAMERA_SAMPLE, SAMPLES, child_env, free_port, live_env
-from truthscan_mcp import __version__
+from tests.mcp_helpers import (
+    AI_SAMPLE,
+    CAMERA_SAMPLE,
+    SAMPLES,
+    TEST_KEY,
+    child_env,
+    free_port,
+    scrub_truthscan_env,
+)
+from truthscan_mcp import __version__, cli
 
 if TYPE_CHECKING:
     from tests.conftest import SandboxServer
-
-MODULE = [sys.executable, "-m", "truthscan_mcp"]
 
 
 @dataclass(frozen=True)
@@ -35,53 +43,47 @@ class Run:
     stderr: str
 
 
-def run(args: list[str], env: Mapping[str, str], timeout: float = 60) -> Run:
-    done = subprocess.run(
-        [*MODULE, *args], env=dict(env), capture_output=True, text=True, timeout=timeout, check=False
-    )
-    return Run(done.returncode, done.stdout, done.stderr)
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No TRUTHSCAN_* from the developer, never the user's cache, and pytest's logging restored."""
+    scrub_truthscan_env(monkeypatch)
+    monkeypatch.setenv("TRUTHSCAN_CACHE_PATH", "off")
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
-def run_side_by_side(commands: Mapping[str, tuple[list[str], Mapping[str, str]]]) -> dict[str, Run]:
-    started = {
-        name: subprocess.Popen(
-            [*MODULE, *args], env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        for name, (args, env) in commands.items()
-    }
-    runs: dict[str, Run] = {}
-    for name, process in started.items():
-        stdout, stderr = process.communicate(timeout=90)
-        runs[name] = Run(process.returncode, stdout, stderr)
-    return runs
+@pytest.fixture
+def live(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxServer, tmp_path: Path) -> Path:
+    """Environment pointing the command at the loopback sandbox; returns a readable work dir."""
+    monkeypatch.setenv("TRUTHSCAN_API_URL", sandbox.api_url)
+    monkeypatch.setenv("TRUTHSCAN_STORAGE_URL", sandbox.storage_url)
+    monkeypatch.setenv("TRUTHSCAN_API_KEY", TEST_KEY)
+    monkeypatch.setenv("TRUTHSCAN_ALLOWED_DIRS", os.pathsep.join((str(SAMPLES), str(tmp_path))))
+    return tmp_path
 
 
-@pytest.fixture(scope="module")
-def detections(sandbox_server: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    """Every `detect` invocation of this module, run at once."""
-    workdir = tmp_path_factory.mktemp("cli")
-    missing = str(workdir / "missing.png")
-    live = live_env(sandbox_server, workdir)
-    no_key = {k: v for k, v in live.items() if k != "TRUTHSCAN_API_KEY"}
-    sandboxed = child_env(TRUTHSCAN_ALLOWED_DIRS=str(SAMPLES))
-    return run_side_by_side(
-        {
-            "text": (["detect", str(AI_SAMPLE)], live),
-            "json": (
-                ["detect", "--json", "--no-deep-analysis", str(AI_SAMPLE), str(CAMERA_SAMPLE), missing],
-                live,
-            ),
-            "sandbox": (["--sandbox", "detect", "--no-deep-analysis", str(CAMERA_SAMPLE)], sandboxed),
-            "no key": (["detect", str(AI_SAMPLE)], no_key),
-        }
-    )
+def truthscan_mcp(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
+    """Run the command as `truthscan-mcp ARGV...`: its exit status and what it wrote."""
+    code: int | str | None = 0
+    try:
+        cli.main(list(argv))
+    except SystemExit as exited:
+        code = exited.code
+    captured = capsys.readouterr()
+    if isinstance(code, str):  # SystemExit("message"): Python prints it to stderr and exits 1
+        return Run(1, captured.out, captured.err + code)
+    return Run(code or 0, captured.out, captured.err)
 
 
 # --- detect ---------------------------------------------------------------------------------
 
 
-def test_detect_prints_a_readable_report_and_exits_0(detections: dict[str, Run]) -> None:
-    result = detections["text"]
+@pytest.mark.usefixtures("live")
+def test_detect_prints_a_readable_report_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    result = truthscan_mcp(capsys, "detect", str(AI_SAMPLE))
     assert result.returncode == 0, result.stderr
     assert "Verdict for ai-generated.png: AI Generated" in result.stdout
     assert "Deep analysis" in result.stdout
@@ -89,108 +91,149 @@ def test_detect_prints_a_readable_report_and_exits_0(detections: dict[str, Run])
     assert not result.stdout.lstrip().startswith("{")
 
 
-def test_detect_shows_progress_on_stderr_not_stdout(detections: dict[str, Run]) -> None:
-    result = detections["text"]
+@pytest.mark.usefixtures("live")
+def test_detect_shows_progress_on_stderr_not_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    result = truthscan_mcp(capsys, "detect", "--no-deep-analysis", str(CAMERA_SAMPLE))
     assert "[100%]" in result.stderr
     assert "Uploading" in result.stderr
     assert "%]" not in result.stdout
 
 
-def test_detect_json_prints_one_entry_per_image_for_scripts(detections: dict[str, Run]) -> None:
-    entries: list[dict[str, Any]] = json.loads(detections["json"].stdout)
-    assert [Path(e["input"]).name for e in entries] == ["ai-generated.png", "camera-photo.jpg", "missing.png"]
-    assert [e["report"]["verdict"] for e in entries[:2]] == ["AI Generated", "Real"]
-    assert all(e["report"]["complete"] for e in entries[:2])
+def test_detect_json_prints_one_entry_per_image_for_scripts(
+    capsys: pytest.CaptureFixture[str], live: Path
+) -> None:
+    result = truthscan_mcp(
+        capsys, "detect", "--json", "--no-deep-analysis", str(AI_SAMPLE), str(CAMERA_SAMPLE)
+    )
+    assert result.returncode == 0, result.stderr
+    entries: list[dict[str, Any]] = json.loads(result.stdout)
+    assert [e["input"] for e in entries] == [str(AI_SAMPLE), str(CAMERA_SAMPLE)]
+    assert [e["report"]["verdict"] for e in entries] == ["AI Generated", "Real"]
+    assert all(e["report"]["complete"] for e in entries)
 
 
-def test_detect_json_reports_a_failed_image_with_its_code(detections: dict[str, Run]) -> None:
-    failed = json.loads(detections["json"].stdout)[2]
-    assert failed["code"] == "invalid_input"
-    assert "There is no file at" in failed["error"]
-    assert "report" not in failed
+def test_detect_json_reports_a_failed_image_with_its_code(
+    capsys: pytest.CaptureFixture[str], live: Path
+) -> None:
+    result = truthscan_mcp(capsys, "detect", "--json", str(live / "missing.png"))
+    answer = json.loads(result.stdout)
+    assert answer["code"] == "invalid_input"
+    assert "There is no file at" in answer["error"]
+    assert "report" not in answer
 
 
-def test_detect_exits_1_when_any_image_fails_and_says_why_on_stderr(detections: dict[str, Run]) -> None:
-    result = detections["json"]
+def test_detect_exits_1_when_any_image_fails_but_reports_the_others(
+    capsys: pytest.CaptureFixture[str], live: Path, sandbox: SandboxServer
+) -> None:
+    result = truthscan_mcp(
+        capsys, "detect", "--no-deep-analysis", str(CAMERA_SAMPLE), str(live / "missing.png")
+    )
     assert result.returncode == 1
+    assert "Verdict for camera-photo.jpg: Real" in result.stdout
     assert "missing.png: error: There is no file at" in result.stderr
     assert "Traceback" not in result.stderr
+    assert sandbox.sandbox.stats.accepted_detects == 1
 
 
-def test_detect_with_sandbox_flag_labels_the_verdict_simulated(detections: dict[str, Run]) -> None:
-    result = detections["sandbox"]
+def test_detect_with_sandbox_flag_labels_the_verdict_simulated(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRUTHSCAN_ALLOWED_DIRS", str(SAMPLES))
+    result = truthscan_mcp(capsys, "--sandbox", "detect", "--no-deep-analysis", str(CAMERA_SAMPLE))
     assert result.returncode == 0, result.stderr
     assert "Verdict for camera-photo.jpg: Real" in result.stdout
     assert "SIMULATED" in result.stdout
 
 
-def test_detect_without_a_key_in_live_mode_says_how_to_configure_one(detections: dict[str, Run]) -> None:
-    result = detections["no key"]
+def test_detect_without_a_key_in_live_mode_says_how_to_configure_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, live: Path, sandbox: SandboxServer
+) -> None:
+    monkeypatch.delenv("TRUTHSCAN_API_KEY")
+    result = truthscan_mcp(capsys, "detect", str(AI_SAMPLE))
     assert result.returncode == 1
     assert "TRUTHSCAN_API_KEY" in result.stderr
     assert "--sandbox" in result.stderr
     assert result.stdout == ""
+    assert sandbox.sandbox.stats.requests["detect"] == 0
 
 
-# --- configuration and the rest of the command surface --------------------------------------
+# --- configuration --------------------------------------------------------------------------
 
 
-def test_invalid_environment_names_the_variable_and_the_option() -> None:
-    result = run(["detect", str(AI_SAMPLE)], child_env(TRUTHSCAN_WAIT_SECONDS="soon"))
+def test_invalid_environment_names_the_variable_and_the_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRUTHSCAN_WAIT_SECONDS", "soon")
+    result = truthscan_mcp(capsys, "detect", str(AI_SAMPLE))
     assert result.returncode == 2
     assert "invalid configuration" in result.stderr
     assert "TRUTHSCAN_WAIT_SECONDS (--wait-seconds)" in result.stderr
-    assert "Traceback" not in result.stderr
 
 
-def test_invalid_option_names_the_variable_and_the_option() -> None:
-    result = run(["--api-url", "ftp://example.invalid", "detect", str(AI_SAMPLE)], child_env())
+def test_invalid_option_names_the_variable_and_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    result = truthscan_mcp(capsys, "--api-url", "ftp://example.invalid", "detect", str(AI_SAMPLE))
     assert result.returncode == 2
     assert "TRUTHSCAN_API_URL (--api-url)" in result.stderr
     assert "http" in result.stderr
 
 
-def test_invalid_configuration_does_not_echo_a_secret() -> None:
-    result = run(
-        ["--max-concurrency", "0", "detect", str(AI_SAMPLE)], child_env(TRUTHSCAN_API_KEY="sk-canary-42")
+def test_invalid_configuration_does_not_echo_a_secret(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRUTHSCAN_API_KEY", "sk-canary-42")
+    result = truthscan_mcp(
+        capsys, "--max-concurrency", "0", "--http-token", "tok-canary-43", "detect", "x.png"
     )
     assert result.returncode == 2
     assert "TRUTHSCAN_MAX_CONCURRENCY" in result.stderr
-    assert "sk-canary-42" not in result.stderr + result.stdout
+    for secret in ("sk-canary-42", "tok-canary-43"):
+        assert secret not in result.stderr + result.stdout
 
 
-def test_version_flag_prints_the_package_version() -> None:
-    result = run(["--version"], child_env())
-    assert (result.returncode, result.stdout.strip()) == (0, f"truthscan-mcp {__version__}")
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    result = truthscan_mcp(capsys, "inspect")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+# --- entry points and the standalone sandbox (real subprocesses) ----------------------------
+
+
+def test_python_dash_m_prints_the_package_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "truthscan_mcp", "--version"],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, f"truthscan-mcp {__version__}")
 
 
 def test_truthscan_mcp_command_is_installed() -> None:
     script = Path(sys.executable).parent / ("truthscan-mcp.exe" if os.name == "nt" else "truthscan-mcp")
-    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30, check=False)
+    done = subprocess.run(
+        [str(script), "--version"], env=child_env(), capture_output=True, text=True, timeout=30, check=False
+    )
     assert (done.returncode, done.stdout.strip()) == (0, f"truthscan-mcp {__version__}")
-
-
-def test_unknown_command_is_a_usage_error() -> None:
-    result = run(["inspect"], child_env())
-    assert result.returncode == 2
-    assert "invalid choice" in result.stderr
 
 
 @pytest.fixture
 def sandbox_command() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     process = subprocess.Popen(
-        [*MODULE, "sandbox", "--port", str(port)],
+        [sys.executable, "-m", "truthscan_mcp", "sandbox", "--port", str(port)],
         env=child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
         yield f"http://127.0.0.1:{port}", process
     finally:
         process.terminate()
-        process.communicate(timeout=10)
+        process.wait(timeout=10)
 
 
 def test_sandbox_command_serves_the_simulator_on_the_given_port(
@@ -199,7 +242,7 @@ def test_sandbox_command_serves_the_simulator_on_the_given_port(
     base_url, process = sandbox_command
     deadline = time.monotonic() + 20
     while True:
-        assert process.poll() is None, process.communicate()[1]
+        assert process.poll() is None, "the sandbox command exited"
         try:
             response = httpx2.get(f"{base_url}/health", timeout=1)
             break

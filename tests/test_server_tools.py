@@ -352,6 +352,16 @@ async def test_progress_is_reported_for_every_phase_strictly_increasing_to_100(l
         assert phase in messages, phase
 
 
+async def test_detect_image_waits_for_truthscan_wait_seconds_by_default(
+    mode: str, sandbox: SandboxServer, allowed_dir: Path
+) -> None:
+    settings = live_settings(sandbox, allowed_dir, wait_seconds=0)
+    async with Client(create_server(settings), mode=mode) as client:
+        report = structured(await client.call_tool("detect_image", {"path": str(AI_SAMPLE)}))
+    assert report["complete"] is False
+    assert "get_result" in report["next_step"]
+
+
 async def test_zero_wait_hands_off_at_once_with_a_next_step_naming_get_result(
     live: Client, sandbox: SandboxServer
 ) -> None:
@@ -407,9 +417,9 @@ async def test_cancelling_detect_image_stops_polling_at_once_and_the_server_keep
         call.cancel()
     assert call.cancelled_caught
 
-    await anyio.sleep(0.2)  # the cancellation crosses to the server
+    await anyio.sleep(0.4)  # the cancellation crosses to the server
     stopped_at = simulator.stats.query_calls
-    await anyio.sleep(0.7)  # un-cancelled, the poll schedule would have queried twice more by now
+    await anyio.sleep(1.0)  # un-cancelled, the poll schedule would have queried 2-4 times more by now
     assert simulator.stats.query_calls == stopped_at
     assert simulator.stats.in_flight == 0
 

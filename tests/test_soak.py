@@ -186,11 +186,11 @@ def distinct_images(directory: Path, count: int) -> list[dict[str, str]]:
 
 @dataclass
 class Tally:
-    outcomes: Counter[str] = field(default_factory=Counter)
-    ids: list[str] = field(default_factory=list)
-    unclear: list[str] = field(default_factory=list)
-    errors: Counter[str] = field(default_factory=Counter)
-    seconds: list[float] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter[str])
+    ids: list[str] = field(default_factory=list[str])
+    unclear: list[str] = field(default_factory=list[str])
+    errors: Counter[str] = field(default_factory=Counter[str])
+    seconds: list[float] = field(default_factory=list[float])
 
     def record(self, result: CallToolResult, seconds: float) -> None:
         self.seconds.append(seconds)
@@ -202,7 +202,7 @@ class Tally:
             else:
                 self.unclear.append(text)
             return
-        report = result.structured_content or {}
+        report: dict[str, Any] = result.structured_content or {}
         if report.get("id"):
             self.ids.append(report["id"])
         if report.get("status") == "failed":

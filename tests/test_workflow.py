@@ -296,6 +296,26 @@ async def test_a_just_accepted_document_that_stays_invisible_is_handed_over(
     assert sandbox.sandbox.stats.accepted_detects == 1
 
 
+async def test_a_null_answer_after_the_verdict_does_not_erase_it(sandbox: SandboxServer) -> None:
+    sandbox.sandbox.config.analysis_seconds = 120
+    null_from_now_on = FaultRule(endpoint="query", kind="null_body", times=-1)
+
+    async def break_queries_once_the_verdict_is_in(progress: Progress) -> None:
+        if progress.phase == "deep_analysis":
+            sandbox.sandbox.add_fault(null_from_now_on)
+
+    async with open_detector(sandbox) as detector:
+        report = await detector.detect(
+            path=str(AI_PNG),
+            options=DetectOptions(wait_seconds=1.0),
+            progress=break_queries_once_the_verdict_is_in,
+        )
+
+    assert sandbox.sandbox.stats.query_calls > 0
+    assert (report.status, report.verdict, report.complete) == ("done", "AI Generated", False)
+    assert report.next_step is not None
+
+
 async def test_get_result_of_an_unknown_id_is_not_found(sandbox: SandboxServer) -> None:
     async with open_detector(sandbox) as detector:
         with pytest.raises(NotFoundError, match="no document with id"):
@@ -341,7 +361,7 @@ async def _assert_nothing_left(sandbox: SandboxServer, detector: Detector, tasks
 
 @pytest.mark.parametrize("endpoint", ["upload", "detect", "query"])
 async def test_cancelling_mid_request_leaves_nothing_running(sandbox: SandboxServer, endpoint: str) -> None:
-    sandbox.sandbox.add_fault(FaultRule(endpoint=endpoint, kind="delay", delay_seconds=0.6))  # type: ignore[arg-type]
+    sandbox.sandbox.add_fault(FaultRule(endpoint=endpoint, kind="delay", delay_seconds=1.0))  # type: ignore[arg-type]
     tasks_before = len(anyio.get_running_tasks())
     async with open_detector(sandbox) as detector:
         scope = anyio.CancelScope()

@@ -25,7 +25,7 @@ from .errors import InvalidInputError, NotEnoughCreditsError, SourceNotAllowedEr
 from .models import ConfidenceBand, DetectionReport
 from .settings import Settings
 from .sources import LoadedImage, load_image
-from .workflow import Detector, DetectOptions
+from .workflow import DetectOptions, Detector
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,10 @@ async def run_batch(
         item = inputs[index]
         async with limiter:
             try:
-                images[index] = await load_image(**{item.kind: item.value}, settings=settings)
+                if item.kind == "url":
+                    images[index] = await load_image(url=item.value, settings=settings)
+                else:
+                    images[index] = await load_image(path=item.value, settings=settings)
             except TruthScanError as exc:
                 rows[index] = rows[index].model_copy(update={"error": exc.message})
 
@@ -310,7 +313,7 @@ async def run_batch(
         credits_spent=credits_spent,
         cached=sum(1 for r in rows if r.cached),
     )
-    pending = [r.id for r in rows if r.id and not r.complete and r.error is None]
+    pending = list(dict.fromkeys(r.id for r in rows if r.id and not r.complete and r.error is None))
     next_step = None
     if pending:
         next_step = (
@@ -333,13 +336,17 @@ async def _needs_paying(detector: Detector, image: LoadedImage | None, options: 
         return False
     if options.force or detector.store is None:
         return True
-    stored = await detector.store.find(image.sha256, deep_analysis=options.deep_analysis, preview=options.preview)
+    stored = await detector.store.find(
+        image.sha256, deep_analysis=options.deep_analysis, preview=options.preview
+    )
     return stored is None
 
 
 def _failure(report: DetectionReport) -> str | None:
     if report.status == "failed":
-        return next((w for w in report.warnings if "could not process" in w), "TruthScan could not process it.")
+        return next(
+            (w for w in report.warnings if "could not process" in w), "TruthScan could not process it."
+        )
     return None
 
 

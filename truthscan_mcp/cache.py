@@ -644,7 +644,9 @@ def clear_cache(path: Path) -> Cleared:
 def _human(size: int) -> str:
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.1f} MB"
-    return f"{size / 1024:.1f} KB"
+    if size >= 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size} bytes"
 
 
 def _when(stamp: float | None) -> str:

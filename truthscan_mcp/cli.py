@@ -67,7 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
 
     detect = add("detect", "detect AI-generated images from the terminal")
-    detect.add_argument("images", nargs="+", metavar="IMAGE", help="file path, file:// or http(s) URL")
+    detect.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="file path, file:// or http(s) URL, or a directory"
+    )
+    detect.add_argument("--recursive", "-r", action="store_true", help="look into subdirectories too")
+    detect.add_argument("--pattern", default=None, help="glob for directories, e.g. '*.jpg'")
+    detect.add_argument(
+        "--allow-partial", action="store_true", help="if credits do not cover a batch, detect what they cover"
+    )
     detect.add_argument("--json", action="store_true", help="print the reports as JSON (for scripts)")
     detect.add_argument("--no-deep-analysis", action="store_true", help="skip the deep-analysis reasoning")
     detect.add_argument("--wait", type=float, default=None, help="seconds to wait (default 45)")

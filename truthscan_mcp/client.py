@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import anyio
 import httpx2
 import stamina
 from pydantic import SecretStr
@@ -94,7 +95,7 @@ def make_http_client(*, transport: httpx2.AsyncBaseTransport | None = None) -> h
     return httpx2.AsyncClient(
         transport=transport,
         timeout=httpx2.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0),
-        limits=httpx2.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0),
+        limits=httpx2.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=4.0),
         follow_redirects=False,
         headers={"User-Agent": "truthscan-mcp", "Accept": "application/json"},
     )
@@ -334,14 +335,19 @@ class TruthScanClient:
                 if attempt.num > 1:
                     logger.info("retrying %s (attempt %d)", endpoint, attempt.num)
                 try:
-                    response = await self._http.request(
-                        method,
-                        url,
-                        headers=headers,
-                        json=json,
-                        content=content() if content is not None else None,
-                        timeout=timeout if timeout is not None else httpx2.USE_CLIENT_DEFAULT,
-                    )
+                    # A /detect attempt, once on the wire, may charge: it is shielded so a cancelled
+                    # caller still hears the id it paid for. The back-off between attempts is not.
+                    response: httpx2.Response | None = None
+                    with anyio.CancelScope(shield=detect):
+                        response = await self._http.request(
+                            method,
+                            url,
+                            headers=headers,
+                            json=json,
+                            content=content() if content is not None else None,
+                            timeout=timeout if timeout is not None else httpx2.USE_CLIENT_DEFAULT,
+                        )
+                    assert response is not None  # a shield without a deadline swallows nothing
                 except httpx2.TransportError as exc:
                     raise _transport_error(endpoint, exc) from None
                 if response.headers.get(SIMULATED_HEADER, "").lower() == "true":

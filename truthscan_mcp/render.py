@@ -8,6 +8,7 @@ a token the assistant pays for in every turn that follows.
 
 from __future__ import annotations
 
+from .batch import BatchResult
 from .models import Credits, DetectionReport, Health
 
 _MAX_REASONING = 600
@@ -15,7 +16,7 @@ _MAX_ITEMS = 4
 #: The text block's budget (bench/tokens.py): the model re-reads a tool result every turn.
 MAX_REPORT_CHARS = 1500
 #: (reasoning chars, items per list, chars per item), loosest first; the first that fits is used.
-_LEVELS = ((_MAX_REASONING, _MAX_ITEMS, 120), (500, 4, 100), (400, 3, 100), (320, 2, 80))
+_LEVELS = ((_MAX_REASONING, _MAX_ITEMS, 120), (500, 4, 100), (400, 3, 100), (320, 2, 80), (240, 2, 60))
 
 
 def _clip(text: str, limit: int) -> str:
@@ -135,3 +136,42 @@ def render_health(health: Health) -> str:
     key = "configured" if health.api_key_configured else "NOT configured (set TRUTHSCAN_API_KEY)"
     mode = "sandbox simulator (verdicts are simulated)" if health.sandbox else "live TruthScan API"
     return f"TruthScan: {state}. Mode: {mode}. API key: {key}. truthscan-mcp {health.server_version}."
+
+
+def render_batch(result: BatchResult) -> str:
+    """A summary line and a compact table: one row per image, ids in full for get_result."""
+    summary = result.summary
+    counts = ", ".join(
+        f"{n} {verdict}" for verdict, n in sorted(summary.verdicts.items(), key=lambda x: -x[1])
+    )
+    parts = [counts or "no verdicts"]
+    if summary.errors:
+        parts.append(f"{summary.errors} error{'s' if summary.errors != 1 else ''}")
+    if summary.incomplete:
+        parts.append(f"{summary.incomplete} unfinished")
+    spent = f"{summary.credits_spent} credits" if summary.credits_spent is not None else "credits unknown"
+    tag = " [SIMULATED — sandbox verdicts]" if result.simulated else ""
+    lines = [
+        f"Batch of {summary.total} images: {'; '.join(parts)}.{tag}",
+        f"Paid detections: {summary.detections_paid} ({spent}); free (cache/duplicates): {summary.cached}. "
+        "Scores are probabilities, not proof.",
+        "#  | verdict | AI score | confidence | image | id",
+    ]
+    for number, row in enumerate(result.rows, start=1):
+        name = _clip(row.name or row.source, 40)
+        if row.error:
+            lines.append(f"{number} | ERROR | - | - | {name} | {row.id or '-'} | {_clip(row.error, 140)}")
+            continue
+        score = f"{row.ai_score:.0f}" if row.ai_score is not None else "-"
+        verdict = row.verdict or ("pending" if not row.complete else "-")
+        extra = " (cached)" if row.cached and not row.duplicate_of else ""
+        if row.duplicate_of:
+            extra = f" (same as {_clip(row.duplicate_of, 40)})"
+        lines.append(
+            f"{number} | {verdict}{extra} | {score} | {row.confidence_band or '-'} | {name} | {row.id or '-'}"
+        )
+    for warning in result.warnings[:3]:
+        lines.append(f"Note: {_clip(warning, 200)}")
+    if result.next_step:
+        lines.append(f"Next step: {result.next_step}")
+    return "\n".join(lines)

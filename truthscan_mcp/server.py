@@ -20,11 +20,12 @@ from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, T
 from pydantic import Field
 
 from . import __version__
+from .batch import MAX_BATCH, BatchResult, expand_inputs, run_batch
 from .cache import History, ResultCache, open_cache
 from .client import TruthScanClient, make_http_client
 from .errors import InvalidInputError, NotFoundError, TruthScanError
 from .models import Credits, DetectionReport, Health
-from .render import render_credits, render_health, render_report
+from .render import render_batch, render_credits, render_health, render_report
 from .settings import SANDBOX_BASE_URL, Settings
 from .workflow import DetectOptions, Detector, Progress, ProgressCallback
 
@@ -42,6 +43,8 @@ truthscan-mcp answers "is this image AI-generated, and why?" with the TruthScan 
   data: URI). It uploads the image, waits for TruthScan's verdict and deep-analysis reasoning, and
   returns them in one result. It spends TruthScan credits, except when the same image bytes were
   already checked (then the cached result is returned for free).
+- detect_images: the same for many images at once (a list of paths, a directory, or URLs; up to 100),
+  one row per image plus a summary. Prefer it over many detect_image calls.
 - get_result: fetch (or keep waiting for) a result by its id — use it when detect_image handed off
   with complete=false and a next_step. Free.
 - check_credits: the remaining TruthScan credits. health: whether TruthScan is reachable.
@@ -62,6 +65,15 @@ the detector signals and, with deep_analysis, TruthScan's reasoning, key indicat
 recommendations. Spends TruthScan credits for new image bytes; the same bytes are answered from the
 local cache for free unless force=true. If the result is not complete within wait_seconds, it
 returns what it has with complete=false and a next_step: then call get_result with the id.\
+"""
+
+BATCH_DESCRIPTION = """\
+Check many images at once for AI generation: give exactly one of `paths` (a list of local files),
+`directory` (with an optional glob `pattern`, optionally `recursive`) or `urls` (a list). At most 100
+images. Every input is validated and the credits are checked before anything is spent; identical
+images are detected once and known images come from the local cache for free. One image's failure
+is its own row. Returns one row per image (verdict, AI score, confidence band, id) and a summary;
+unfinished images at the deadline come back with their ids for get_result. Spends credits.\
 """
 
 GET_RESULT_DESCRIPTION = """\
@@ -308,6 +320,101 @@ def create_server(
         except TruthScanError as exc:
             raise ToolError(exc.message) from None
         return await _report_result(app, report, include_heatmap)
+
+    @mcp.tool(
+        name="detect_images",
+        title="Detect AI-generated images in bulk",
+        description=BATCH_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Detect AI-generated images in bulk",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def detect_images(  # pyright: ignore[reportUnusedFunction]
+        ctx: Context,
+        paths: Annotated[
+            list[Annotated[str, Field(max_length=4096)]] | None,
+            Field(description="Local image file paths (or file:// URIs), at most 100.", max_length=MAX_BATCH),
+        ] = None,
+        directory: Annotated[
+            str | None,
+            Field(
+                description="A local directory whose images to check (inside the allowed directories).",
+                max_length=4096,
+            ),
+        ] = None,
+        pattern: Annotated[
+            str | None,
+            Field(
+                description="Glob for `directory`, e.g. '*.jpg' or '**/*.png' (default: every "
+                "supported image file directly inside it).",
+                max_length=200,
+            ),
+        ] = None,
+        recursive: Annotated[bool, Field(description="Also look in the directory's subdirectories.")] = False,
+        urls: Annotated[
+            list[Annotated[str, Field(max_length=8192)]] | None,
+            Field(description="http(s) image URLs, at most 100.", max_length=MAX_BATCH),
+        ] = None,
+        deep_analysis: Annotated[
+            bool, Field(description="Request and wait for deep-analysis reasoning for every image (slower).")
+        ] = False,
+        wait_seconds: Annotated[
+            float | None,
+            Field(
+                description="Seconds to wait for the whole batch before handing off unfinished images "
+                "(default from TRUTHSCAN_WAIT_SECONDS, 45).",
+                ge=0,
+                le=600,
+            ),
+        ] = None,
+        force: Annotated[
+            bool, Field(description="Bypass the local result cache and spend credits again.")
+        ] = False,
+        allow_partial: Annotated[
+            bool,
+            Field(
+                description="When the credits cannot cover the batch, detect as many as they cover "
+                "instead of refusing."
+            ),
+        ] = False,
+    ) -> Annotated[CallToolResult, BatchResult]:
+        app = _app(ctx)
+        options = DetectOptions(
+            deep_analysis=deep_analysis,
+            wait_seconds=app.settings.wait_seconds if wait_seconds is None else wait_seconds,
+            force=force,
+        )
+
+        async def progress(done: int, total: int, message: str) -> None:
+            await ctx.report_progress(done, total, message=message)
+
+        try:
+            inputs = expand_inputs(
+                app.settings,
+                paths=paths,
+                directory=directory,
+                pattern=pattern,
+                recursive=recursive,
+                urls=urls,
+            )
+            result = await run_batch(
+                app.detector,
+                inputs,
+                options=options,
+                allow_partial=allow_partial,
+                max_concurrency=app.settings.max_concurrency,
+                progress=progress,
+            )
+        except TruthScanError as exc:
+            raise ToolError(exc.message) from None
+        return CallToolResult(
+            content=[TextContent(type="text", text=render_batch(result))],
+            structured_content=result.model_dump(mode="json"),
+        )
 
     @mcp.tool(
         name="get_result",

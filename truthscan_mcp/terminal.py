@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import anyio
 
+from .batch import BatchResult, expand_inputs, run_batch
 from .errors import TruthScanError
-from .render import render_report
+from .render import render_batch, render_report
 from .server import open_app
 from .settings import Settings
 from .workflow import DetectOptions, Progress
@@ -29,7 +31,59 @@ def _source_of(arg: str) -> dict[str, str]:
 
 
 def run_detect(settings: Settings, args: argparse.Namespace) -> int:
+    if args.recursive or args.pattern or any(Path(a).expanduser().is_dir() for a in args.images):
+        return anyio.run(_detect_batch, settings, args)
     return anyio.run(_detect_all, settings, args)
+
+
+async def _detect_batch(settings: Settings, args: argparse.Namespace) -> int:
+    """Directories (and --recursive/--pattern) go through the batch workflow, as `detect_images`."""
+    options = DetectOptions(
+        deep_analysis=not args.no_deep_analysis,
+        wait_seconds=settings.wait_seconds if args.wait is None else args.wait,
+        force=bool(args.force),
+    )
+    interactive = sys.stderr.isatty()
+
+    async def progress(done: int, total: int, message: str) -> None:
+        line = f"[{done}/{total}] {message}"
+        sys.stderr.write(("\r\033[K" + line) if interactive else line + "\n")
+        sys.stderr.flush()
+
+    async with open_app(settings) as app:
+        try:
+            results: list[BatchResult] = []
+            for arg in args.images:
+                is_dir = await (await anyio.Path(arg).expanduser()).is_dir()
+                inputs = expand_inputs(
+                    settings,
+                    directory=arg if is_dir else None,
+                    paths=None if is_dir or arg.startswith(("http://", "https://")) else [arg],
+                    urls=[arg] if arg.startswith(("http://", "https://")) else None,
+                    pattern=args.pattern if is_dir else None,
+                    recursive=bool(args.recursive),
+                )
+                results.append(
+                    await run_batch(
+                        app.detector,
+                        inputs,
+                        options=options,
+                        allow_partial=bool(args.allow_partial),
+                        max_concurrency=settings.max_concurrency,
+                        progress=progress,
+                    )
+                )
+        except TruthScanError as exc:
+            sys.stderr.write(f"\nerror: {exc.message}\n")
+            return 1
+    if interactive:
+        sys.stderr.write("\n")
+    if args.json:
+        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in results], indent=2) + "\n")
+    else:
+        sys.stdout.write("\n\n".join(render_batch(r) for r in results) + "\n")
+    failed = any(r.summary.errors or r.summary.incomplete for r in results)
+    return 1 if failed else 0
 
 
 async def _detect_all(settings: Settings, args: argparse.Namespace) -> int:

@@ -592,20 +592,19 @@ class Detector:
                     "try again in a minute, and if it persists check the health tool."
                 ) from None
         await track("uploading", 0.25, "Uploaded; submitting for detection")
-        # Shielded: once /detect may have charged, hear its answer and write the id down even if
-        # the caller is cancelled meanwhile; a credit spent on an id nobody kept is paid twice.
-        doc_id: str | None = None
-        with anyio.CancelScope(shield=True):
-            doc_id = await self.client.detect(
-                presigned.file_path, deep_analysis=options.deep_analysis, preview=options.preview
-            )
-            if flight is not None:
-                flight.mark_submitted(doc_id)
-            if self.store is not None and source is not None:
+        # The client shields each /detect attempt on the wire (not its back-off), so a cancelled
+        # caller still hears the id it paid for; nothing between its return and the shielded
+        # write below awaits, so the id is written down even if the caller is cancelled now.
+        doc_id = await self.client.detect(
+            presigned.file_path, deep_analysis=options.deep_analysis, preview=options.preview
+        )
+        if flight is not None:
+            flight.mark_submitted(doc_id)
+        if self.store is not None and source is not None:
+            with anyio.CancelScope(shield=True):
                 await self.store.record_submission(
                     doc_id, source, deep_analysis=options.deep_analysis, preview=options.preview
                 )
-        assert doc_id is not None  # a shielded scope without a deadline never swallows the call
         logger.info("submitted document %s", doc_id)
         await track("submitted", 0.3, f"Submitted to TruthScan as {doc_id}")
         return doc_id
@@ -636,14 +635,20 @@ class Detector:
                     first_look = polls == 0 and not submitted_now
                     limit = math.inf if first_look else max(deadline - now, 0.0) + POLL_GRACE_SECONDS
                     answered = False
+                    fetched: ApiDocument | None = None
                     with anyio.move_on_after(limit):
-                        doc = await self.client.query(doc_id)
+                        fetched = await self.client.query(doc_id)
                         answered = True
                     if not answered:
                         warnings.append("TruthScan was slow to answer; this is the last status it reported.")
                         break
                     polls += 1
-                    if doc is None:
+                    if fetched is not None:
+                        doc = fetched
+                        await self._report_progress(doc, track, expect_analysis)
+                        if _settled_analysis(doc, expect_analysis) and not _heatmap_coming(doc):
+                            break
+                    elif doc is None:
                         if not submitted_now:
                             raise NotFoundError(
                                 f"TruthScan has no document with id {doc_id}. Check the id (it comes "
@@ -656,10 +661,7 @@ class Detector:
                                 f"TruthScan accepted the image but does not show document {doc_id} yet."
                             )
                             break
-                    else:
-                        await self._report_progress(doc, track, expect_analysis)
-                        if _settled_analysis(doc, expect_analysis) and not _heatmap_coming(doc):
-                            break
+                    # else: seen before, so a `null` now is a glitch: keep what it said, ask again
                 now = anyio.current_time()
                 if now >= deadline:
                     break
