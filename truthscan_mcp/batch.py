@@ -2,16 +2,21 @@
 
 "Which of these 30 photos are AI-generated?" should cost the assistant one turn, and must not
 spend a credit before every input has been checked locally and the account is known to cover
-the batch. Identical bytes are detected once (the content cache and the in-process coalescing
-of `Detector` see to that), one image's failure is its own row, never the batch's, and on the
-deadline the finished rows come back with the ids of the rest.
+the batch. Identical bytes are detected once (the batch groups them, and the content cache and
+the in-process coalescing of `Detector` cover earlier and concurrent calls), one image's
+failure is its own row, never the batch's, and on the deadline the finished rows come back
+with the ids of the rest. A 429 pauses every worker at once: the shared `TruthScanClient`
+holds all requests until TruthScan's back-off has passed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import os
+import urllib.parse
+import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -25,25 +30,31 @@ from .errors import InvalidInputError, NotEnoughCreditsError, SourceNotAllowedEr
 from .models import ConfidenceBand, DetectionReport
 from .settings import Settings
 from .sources import LoadedImage, load_image
-from .workflow import DetectOptions, Detector
+from .workflow import DetectOptions, Detector, Progress
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 100
-#: what a directory yields when no pattern is given: the supported image formats
+#: What a directory yields when no pattern is given: the supported image formats.
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".heic", ".heif", ".avif", ".bmp", ".tif", ".tiff"}
 )
-#: local validation (hashing files, downloading URLs) runs this wide; it spends nothing
+#: Local validation (hashing files, downloading URLs) runs this wide; it spends nothing.
 VALIDATION_CONCURRENCY = 8
+#: Directory entries looked at before a listing gives up: `directory="~", recursive=true`
+#: must answer "narrow it" in a moment, not walk the whole disk.
+MAX_SCANNED = 20_000
 
-BatchProgress = Callable[[int, int, str], Awaitable[None]]
+#: (images done — fractions for those under way —, total, message)
+BatchProgress = Callable[[float, int, str], Awaitable[None]]
+
+SKIPPED = "Skipped: the credits left did not cover this image (allow_partial); nothing was spent on it."
 
 
 class BatchRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(description="The path or URL as given.")
+    source: str = Field(description="The path or URL as given (or as found in the directory).")
     name: str | None = Field(default=None, description="The image's file name or URL, for display.")
     verdict: str | None = None
     ai_score: float | None = None
@@ -80,12 +91,15 @@ class BatchResult(BaseModel):
 
 
 @dataclass(frozen=True)
-class _Input:
+class BatchInput:
     kind: Literal["path", "url"]
     value: str
 
 
-def expand_inputs(
+# --- what the batch is made of ------------------------------------------------------------------
+
+
+async def expand_inputs(
     settings: Settings,
     *,
     paths: list[str] | None = None,
@@ -93,69 +107,117 @@ def expand_inputs(
     pattern: str | None = None,
     recursive: bool = False,
     urls: list[str] | None = None,
-) -> list[_Input]:
-    """The batch's inputs in order, refusing an ambiguous or oversized request up front."""
+) -> list[BatchInput]:
+    """The batch's inputs in order, refusing an ambiguous or oversized request up front.
+
+    A directory is listed in a worker thread: a large tree must not stall the event loop (and
+    with it every other call this server is serving).
+    """
+    directory = directory if directory and directory.strip() else None
+    pattern = pattern if pattern and pattern.strip() else None
     given = [name for name, value in (("paths", paths), ("directory", directory), ("urls", urls)) if value]
     if len(given) != 1:
         raise InvalidInputError(
             "Give exactly one of `paths` (a list of files), `directory` (with an optional glob "
-            f"`pattern`) or `urls` (a list of http/https addresses); got {', '.join(given) or 'none'}."
+            f"`pattern`) or `urls` (a list of http/https addresses); got {' and '.join(given) or 'none'}."
         )
     if pattern and not directory:
         raise InvalidInputError("`pattern` only applies together with `directory`.")
-    inputs: list[_Input]
     if paths:
-        inputs = [_Input("path", p) for p in paths]
+        inputs = [BatchInput("path", p) for p in paths]
     elif urls:
-        inputs = [_Input("url", u) for u in urls]
+        inputs = [BatchInput("url", u) for u in urls]
     else:
         assert directory is not None
-        inputs = [_Input("path", str(p)) for p in _list_directory(settings, directory, pattern, recursive)]
+        found = await anyio.to_thread.run_sync(
+            _list_directory,
+            list(settings.allowed_dirs),
+            directory,
+            pattern,
+            recursive,
+            abandon_on_cancel=True,
+        )
+        inputs = [BatchInput("path", str(p)) for p in found]
         if not inputs:
             what = f"matching {pattern!r}" if pattern else "with an image extension"
             raise InvalidInputError(
-                f"No files {what} in {directory}{' (recursively)' if recursive else ''}. "
-                "Check the directory and pattern (e.g. '*.jpg', or '**/*.png' with recursive)."
+                f"No files {what} in {directory}{' or below it' if recursive else ''}. Check the "
+                "directory and the pattern (e.g. '*.jpg'; add recursive=true for subdirectories)."
             )
     if len(inputs) > MAX_BATCH:
+        many = f"more than {MAX_BATCH}" if directory else str(len(inputs))
         raise InvalidInputError(
-            f"This batch has {len(inputs)} images; the limit is {MAX_BATCH} per call. "
-            "Split it, or narrow the directory's pattern."
+            f"This batch has {many} images; the limit is {MAX_BATCH} per call. Split it, or narrow "
+            "the directory with a pattern."
         )
     return inputs
 
 
-def _list_directory(settings: Settings, directory: str, pattern: str | None, recursive: bool) -> list[Path]:
-    root = Path(directory.removeprefix("file://")).expanduser()
+def _directory_path(raw: str) -> Path:
+    text = raw.strip()
+    if text[:7].lower() == "file://":
+        parts = urllib.parse.urlsplit(text)
+        if parts.netloc.lower() not in ("", "localhost"):
+            raise SourceNotAllowedError(
+                f"The file URI names another host ({parts.netloc!r}); only local directories can be read."
+            )
+        text = urllib.request.url2pathname(parts.path)
+    if "\x00" in text:
+        raise InvalidInputError("The directory contains a NUL character, which no path can contain.")
     try:
-        real = root.resolve(strict=True)
-    except OSError:
-        raise InvalidInputError(
-            f"There is no directory at {root}. It must exist on the machine running this server."
-        ) from None
-    if not real.is_dir():
-        raise InvalidInputError(f"{root} is not a directory; pass files as `paths` instead.")
-    if not any(real == allowed or real.is_relative_to(allowed) for allowed in settings.allowed_dirs):
-        allowed = ", ".join(str(a) for a in settings.allowed_dirs)
+        path = Path(text).expanduser()
+    except RuntimeError as exc:
+        raise InvalidInputError(f"Cannot expand '~' in {text!r} ({exc}). Pass an absolute path.") from None
+    return path if path.is_absolute() else Path.cwd() / path
+
+
+def _list_directory(allowed: list[Path], directory: str, pattern: str | None, recursive: bool) -> list[Path]:
+    """The directory's files, sorted, at most MAX_BATCH + 1 of them; runs in a worker thread.
+
+    The allowed-directories check comes first, before anything reveals whether the path
+    exists. The walk never follows a symlinked directory (one could lead out of the allowed
+    directories); a symlinked file is listed like any file, and `load_image` refuses it as its
+    own row when it resolves outside. Hidden entries are skipped, as a shell glob skips them
+    (macOS litters folders with `._photo.jpg` files that are not images).
+    """
+    root = _directory_path(directory)
+    real = Path(os.path.realpath(root))
+    roots = [Path(os.path.realpath(a)) for a in allowed]
+    if not any(real.is_relative_to(a) for a in roots):
+        listed = ", ".join(str(a) for a in roots) or "none"
         raise SourceNotAllowedError(
             f"The directory {root} is outside the directories this server may read. Allowed: "
-            f"{allowed}. Set TRUTHSCAN_ALLOWED_DIRS ({os.pathsep}-separated) to add one."
+            f"{listed}. Set TRUTHSCAN_ALLOWED_DIRS ({os.pathsep!r}-separated) to add one."
         )
-    recursive = recursive or bool(pattern and "**" in pattern)
+    if not real.exists():
+        raise InvalidInputError(
+            f"There is no directory at {root}. It must exist on the machine running this server."
+        )
+    if not real.is_dir():
+        raise InvalidInputError(f"{root} is not a directory; pass files as `paths` instead.")
+    # A pattern naming subdirectories ('**/*.png', 'raw/*.jpg') is a request to look into them.
+    recursive = recursive or bool(pattern and "/" in pattern)
     glob = (pattern or "").replace("**/", "")
     found: list[Path] = []
-    # os.walk with followlinks=False: a symlinked directory cannot lead the walk out of the root.
+    scanned = 0
     for current, dirs, files in os.walk(real, followlinks=False):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        scanned += len(dirs) + len(files)
+        if scanned > MAX_SCANNED:
+            raise InvalidInputError(
+                f"{root} holds more than {MAX_SCANNED:,} entries{' (recursively)' if recursive else ''}; "
+                "point `directory` at the folder with the images, or give a narrower pattern."
+            )
         for name in sorted(files):
-            path = Path(current) / name
-            rel = path.relative_to(real).as_posix()
-            if glob:
-                if not (fnmatch.fnmatch(name, glob) or fnmatch.fnmatch(rel, glob)):
-                    continue
-            elif path.suffix.lower() not in IMAGE_SUFFIXES:
+            if name.startswith(".") and not glob.startswith("."):
                 continue
-            found.append(path)
+            rel = (Path(current) / name).relative_to(real)
+            if glob:
+                if not (fnmatch.fnmatch(name, glob) or fnmatch.fnmatch(rel.as_posix(), glob)):
+                    continue
+            elif Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            found.append(root / rel)
             if len(found) > MAX_BATCH:
                 return found
         if not recursive:
@@ -163,183 +225,231 @@ def _list_directory(settings: Settings, directory: str, pattern: str | None, rec
     return found
 
 
+# --- running it ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Group:
+    """One unique image of the batch: its first input (which is detected) and its duplicates."""
+
+    leader: int
+    members: list[int]
+    image: LoadedImage
+    pays: bool = False
+    skipped: bool = False
+
+
+class _Run:
+    """The state of one batch: rows, what each image contributes to progress, and the groups."""
+
+    def __init__(self, detector: Detector, inputs: list[BatchInput], progress: BatchProgress | None) -> None:
+        self.detector = detector
+        self.inputs = inputs
+        self.rows = [BatchRow(source=item.value, name=_display_name(item)) for item in inputs]
+        self.images: list[LoadedImage | None] = [None] * len(inputs)
+        #: how far along each input is, 0..1; their sum is the progress reported
+        self.shares = [0.0] * len(inputs)
+        self._progress = progress
+        self._reported = -1.0
+
+    @property
+    def total(self) -> int:
+        return len(self.inputs)
+
+    def fail(self, index: int, message: str) -> None:
+        self.rows[index] = self.rows[index].model_copy(update={"error": message})
+        self.shares[index] = 1.0
+
+    async def tick(self, message: str) -> None:
+        """Progress as images done out of the total, with fractions for the images under way:
+        sent only when it grows (MCP requires it), so a long poll still shows movement."""
+        done = round(sum(self.shares), 3)
+        if done <= self._reported or self._progress is None:
+            return
+        self._reported = done
+        try:
+            await self._progress(done, self.total, message)
+        except Exception:  # a broken progress sink must not break a paid batch
+            logger.debug("batch progress failed", exc_info=True)
+
+    async def validate(self, index: int, limiter: anyio.CapacityLimiter) -> None:
+        item = self.inputs[index]
+        async with limiter:
+            try:
+                if item.kind == "url":
+                    image = await load_image(url=item.value, settings=self.detector.settings)
+                else:
+                    image = await load_image(path=item.value, settings=self.detector.settings)
+            except TruthScanError as exc:
+                self.fail(index, exc.message)
+            except Exception as exc:
+                logger.exception("validating batch input %d failed unexpectedly", index)
+                self.fail(index, f"Unexpected error while reading it ({type(exc).__name__}).")
+            else:
+                self.images[index] = image
+                self.rows[index] = self.rows[index].model_copy(update={"name": image.name})
+
+    def groups(self) -> list[_Group]:
+        """Identical bytes are detected once: every later input points at the first."""
+        by_hash: dict[str, _Group] = {}
+        for index, image in enumerate(self.images):
+            if image is None:
+                continue
+            group = by_hash.get(image.sha256)
+            if group is None:
+                by_hash[image.sha256] = _Group(index, [index], image)
+                continue
+            group.members.append(index)
+            self.rows[index] = self.rows[index].model_copy(
+                update={"duplicate_of": self.inputs[group.leader].value}
+            )
+        return list(by_hash.values())
+
+    async def detect(self, group: _Group, options: DetectOptions, deadline: float) -> None:
+        image = group.image
+
+        async def on_progress(progress: Progress) -> None:
+            for member in group.members:
+                self.shares[member] = min(progress.fraction, 0.999)
+            await self.tick(f"{image.name}: {progress.message}")
+
+        remaining = max(0.0, deadline - anyio.current_time())
+        report: DetectionReport | None = None
+        try:
+            report = await self.detector.detect_loaded(
+                image, replace(options, wait_seconds=remaining), progress=on_progress
+            )
+        except TruthScanError as exc:
+            error = exc.message
+        except Exception as exc:
+            logger.exception("detecting %s failed unexpectedly", image.name)
+            error = f"Unexpected error while checking it ({type(exc).__name__}); see the server log."
+        else:
+            error = _failure(report)
+        for member in group.members:
+            update: dict[str, object] = {"error": error}
+            if report is not None:
+                update |= {
+                    "verdict": report.verdict,
+                    "ai_score": report.ai_score,
+                    "confidence_band": report.confidence_band,
+                    "id": report.id,
+                    "complete": report.complete,
+                    "cached": report.cached or member != group.leader,
+                }
+            self.rows[member] = self.rows[member].model_copy(update=update)
+            self.shares[member] = 1.0
+        group.pays = report is not None and not report.cached
+        await self.tick(f"{image.name}: {_outcome(self.rows[group.leader])}")
+
+
 async def run_batch(
     detector: Detector,
-    inputs: list[_Input],
+    inputs: list[BatchInput],
     *,
     options: DetectOptions,
     allow_partial: bool = False,
     max_concurrency: int = 4,
     progress: BatchProgress | None = None,
 ) -> BatchResult:
+    """Detect every input; raises only for what concerns the whole batch (no key, credits that
+    cannot cover it), and always before anything was spent."""
     started = anyio.current_time()
     deadline = started + options.wait_seconds
-    settings = detector.settings
-    rows = [BatchRow(source=item.value) for item in inputs]
-    images: list[LoadedImage | None] = [None] * len(inputs)
-    total = len(inputs)
-    done = 0
-
-    async def tick(message: str) -> None:
-        if progress is not None:
-            try:
-                await progress(done, total, message)
-            except Exception:  # progress must never break a paid batch
-                logger.debug("batch progress failed", exc_info=True)
-
-    lead_of: dict[int, int] = {}
-    leaders: dict[str, int] = {}
-    skipped: set[int] = set()
-    credits_before: int | None = None
+    run = _Run(detector, inputs, progress)
     warnings: list[str] = []
-    await tick(f"Validating {total} images")
-    limiter = anyio.CapacityLimiter(VALIDATION_CONCURRENCY)
-
-    async def validate(index: int) -> None:
-        item = inputs[index]
-        async with limiter:
-            try:
-                if item.kind == "url":
-                    images[index] = await load_image(url=item.value, settings=settings)
-                else:
-                    images[index] = await load_image(path=item.value, settings=settings)
-            except TruthScanError as exc:
-                rows[index] = rows[index].model_copy(update={"error": exc.message})
-
+    credits_before: int | None = None
+    groups: list[_Group] = []
+    await run.tick(f"Validating {run.total} images")
     try:
-        async with anyio.create_task_group() as group:
-            for index in range(total):
-                group.start_soon(validate, index)
+        validating = anyio.CapacityLimiter(VALIDATION_CONCURRENCY)
+        async with anyio.create_task_group() as tg:
+            for index in range(run.total):
+                tg.start_soon(run.validate, index, validating)
+        groups = run.groups()
 
-        # Identical bytes are detected once: later inputs point at the first.
-        for index, image in enumerate(images):
-            if image is None:
-                continue
-            rows[index] = rows[index].model_copy(update={"name": image.name})
-            first = leaders.setdefault(image.sha256, index)
-            lead_of[index] = first
-            if first != index:
-                rows[index] = rows[index].model_copy(update={"duplicate_of": inputs[first].value})
-        unique = sorted(leaders.values())
-
-        to_pay = [i for i in unique if await _needs_paying(detector, images[i], options)]
+        to_pay = [g for g in groups if await _needs_paying(detector, g.image, options)]
         if to_pay:
-            credits = await detector.client.credits()
-            credits_before = credits.credits
-            if credits.credits < len(to_pay):
-                free = len(unique) - len(to_pay)
+            credits_before = (await detector.client.credits()).credits
+            if credits_before < len(to_pay):
                 if not allow_partial:
+                    free = len(groups) - len(to_pay)
                     raise NotEnoughCreditsError(
-                        f"This batch needs {len(to_pay)} new detections but only {credits.credits} "
-                        f"credits are left ({free} images are already known and free). Nothing was "
-                        "spent. Add credits, narrow the batch, or pass allow_partial=true to detect "
-                        "as many as the credits cover."
+                        f"This batch has {len(to_pay)} new images to detect (a credit each) but only "
+                        f"{max(credits_before, 0)} credits are left"
+                        + (f" ({free} more are already known and free)" if free else "")
+                        + ". Nothing was spent. Add credits, narrow the batch, or call detect_images "
+                        "again with allow_partial=true to detect as many as the credits cover."
                     )
-                skipped = set(to_pay[max(credits.credits, 0) :])
+                left_out = to_pay[max(credits_before, 0) :]
+                for group in left_out:
+                    group.skipped = True
+                    for member in group.members:
+                        run.fail(member, SKIPPED)
                 warnings.append(
-                    f"Only {credits.credits} credits were left: {len(skipped)} images were skipped."
+                    f"Only {max(credits_before, 0)} credits were left: {len(left_out)} new images "
+                    "were skipped (allow_partial)."
                 )
-        for index in skipped:
-            rows[index] = rows[index].model_copy(
-                update={"error": "Skipped: not enough credits left for this image (allow_partial)."}
-            )
+        await run.tick(f"Validated {run.total} images; detecting")
 
-        done = sum(1 for i in range(total) if rows[i].error)
-        await tick("Validated; detecting")
-        reports: dict[int, DetectionReport] = {}
         pool = anyio.CapacityLimiter(max_concurrency)
 
-        async def detect(index: int) -> None:
-            nonlocal done
-            image = images[index]
-            assert image is not None
+        async def worker(group: _Group) -> None:
             async with pool:
-                remaining = max(0.0, deadline - anyio.current_time())
-                try:
-                    report = await detector.detect_loaded(image, replace(options, wait_seconds=remaining))
-                except TruthScanError as exc:
-                    rows[index] = rows[index].model_copy(update={"error": exc.message})
-                else:
-                    reports[index] = report
-            done += 1 + sum(1 for r in rows if r.duplicate_of == inputs[index].value)
-            await tick(f"{image.name}: {_verdict_word(reports.get(index), rows[index])}")
+                await run.detect(group, options, deadline)
 
-        async with anyio.create_task_group() as group:
-            for index in unique:
-                if index not in skipped and rows[index].error is None:
-                    group.start_soon(detect, index)
+        async with anyio.create_task_group() as tg:
+            for group in groups:
+                if not group.skipped:
+                    tg.start_soon(worker, group)
     finally:
-        for image in images:
+        for image in run.images:
             if image is not None:
                 await image.aclose()
+    await run.tick("Done")
 
-    for index, row in enumerate(rows):
-        lead = lead_of.get(index)
-        if lead is None or lead in skipped:
-            continue
-        report = reports.get(lead)
-        if report is None:
-            if lead != index and rows[lead].error:
-                rows[index] = row.model_copy(update={"error": rows[lead].error})
-            continue
-        rows[index] = row.model_copy(
-            update={
-                "verdict": report.verdict,
-                "ai_score": report.ai_score,
-                "confidence_band": report.confidence_band,
-                "id": report.id,
-                "complete": report.complete,
-                "cached": report.cached or lead != index,
-                "error": _failure(report),
-            }
-        )
-
-    credits_spent: int | None = None
-    paid = sum(1 for r in reports.values() if not r.cached)
-    if credits_before is not None and paid:
-        try:
-            credits_spent = credits_before - (await detector.client.credits()).credits
-        except TruthScanError:
-            credits_spent = None
-    elif not paid:
-        credits_spent = 0
+    rows = run.rows
+    paid = sum(1 for g in groups if g.pays)
+    credits_spent: int | None = 0
+    if paid:
+        credits_spent = None
+        if credits_before is not None:
+            with contextlib.suppress(TruthScanError):  # unknown rather than a failed batch
+                credits_spent = credits_before - (await detector.client.credits()).credits
     summary = BatchSummary(
-        total=total,
+        total=run.total,
         complete=sum(1 for r in rows if r.complete and r.error is None),
-        incomplete=sum(1 for r in rows if not r.complete and r.error is None and r.id),
+        incomplete=sum(1 for r in rows if not r.complete and r.error is None),
         errors=sum(1 for r in rows if r.error is not None),
         verdicts=dict(Counter(r.verdict for r in rows if r.verdict and r.error is None)),
         detections_paid=paid,
         credits_spent=credits_spent,
         cached=sum(1 for r in rows if r.cached),
     )
-    pending = list(dict.fromkeys(r.id for r in rows if r.id and not r.complete and r.error is None))
-    next_step = None
-    if pending:
-        next_step = (
-            f"{len(pending)} images were not finished within the wait. Call get_result with each "
-            "pending id (e.g. " + ", ".join(f'"{i}"' for i in pending[:3]) + ") to fetch them; "
-            "that costs no credits."
-        )
     return BatchResult(
         rows=rows,
         summary=summary,
         simulated=detector.simulated,
         elapsed_seconds=round(anyio.current_time() - started, 3),
         warnings=warnings,
-        next_step=next_step,
+        next_step=_next_step(rows),
     )
 
 
-async def _needs_paying(detector: Detector, image: LoadedImage | None, options: DetectOptions) -> bool:
-    if image is None:
-        return False
+async def _needs_paying(detector: Detector, image: LoadedImage, options: DetectOptions) -> bool:
     if options.force or detector.store is None:
         return True
     stored = await detector.store.find(
         image.sha256, deep_analysis=options.deep_analysis, preview=options.preview
     )
     return stored is None
+
+
+def _display_name(item: BatchInput) -> str:
+    """A file's name (its row says which file even when it could not be read), or the URL."""
+    if item.kind == "url":
+        return item.value
+    return Path(item.value.strip()).name or item.value
 
 
 def _failure(report: DetectionReport) -> str | None:
@@ -350,10 +460,27 @@ def _failure(report: DetectionReport) -> str | None:
     return None
 
 
-def _verdict_word(report: DetectionReport | None, row: BatchRow) -> str:
-    if report is None:
-        return f"error: {row.error}" if row.error else "no result"
-    if report.verdict:
-        score = f" ({report.ai_score:.0f})" if report.ai_score is not None else ""
-        return f"{report.verdict}{score}"
-    return f"submitted as {report.id}, not finished"
+def _outcome(row: BatchRow) -> str:
+    if row.error:
+        return f"error: {row.error}"
+    if row.verdict:
+        score = f" ({row.ai_score:.0f})" if row.ai_score is not None else ""
+        return f"{row.verdict}{score}" + ("" if row.complete else ", analysis pending")
+    return f"submitted as {row.id}, not finished" if row.id else "no result"
+
+
+def _next_step(rows: list[BatchRow]) -> str | None:
+    steps: list[str] = []
+    pending = list(dict.fromkeys(r.id for r in rows if r.id and not r.complete and r.error is None))
+    if pending:
+        examples = ", ".join(f'"{i}"' for i in pending[:3])
+        steps.append(
+            f"{len(pending)} images were not finished within the wait: call get_result with each "
+            f"unfinished id (e.g. {examples}) and wait_seconds=30 to fetch them; that costs no credits."
+        )
+    if any(r.error == SKIPPED for r in rows):
+        steps.append(
+            "Some images were skipped for lack of credits: add credits, then run detect_images again "
+            "(the images already detected are answered from the cache for free)."
+        )
+    return " ".join(steps) or None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -263,6 +264,11 @@ class TruthScanClient:
         self.simulated = False
         #: counts of requests sent per endpoint (attempts, not calls): for logs and tests
         self.sent: dict[str, int] = {}
+        #: The shared back-off after a 429 (see `_hold_off`): no request is sent before this
+        #: instant (`anyio.current_time()` clock), by any task using this client.
+        self.not_before: float = -math.inf
+        #: how many request attempts waited for that back-off: for logs and tests
+        self.held: int = 0
 
     @property
     def has_key(self) -> bool:
@@ -307,6 +313,36 @@ class TruthScanClient:
         """503 is maintenance: TruthScan refused the request before doing anything with it."""
         return exc.status == 503
 
+    def _hold_off(self, exc: RateLimitedError, attempt: int) -> None:
+        """A 429 is about the account, not one request: pause every task using this client.
+
+        Without this, a batch's other workers would keep firing into the limit and collect
+        429s of their own. The pause is what TruthScan asked for (Retry-After), or the retry
+        backoff of this attempt when it did not say; a Retry-After beyond the policy's bound
+        is not waited for (the request fails instead), so it pauses no one either. Concurrent
+        429s only ever extend the pause (max), never shorten it.
+        """
+        policy = self.retry
+        wait = exc.retry_after
+        if wait is None:
+            wait = min(policy.wait_max, policy.wait_initial * 2 ** (attempt - 1))
+        if wait > policy.max_retry_after:
+            return
+        until = anyio.current_time() + wait
+        if until > self.not_before:
+            self.not_before = until
+            logger.info("rate-limited by TruthScan: pausing every request for %.2fs", wait)
+
+    async def _wait_turn(self, limit: float) -> None:
+        """Wait out the shared back-off, but never past `limit` (the end of this call's retry
+        budget): another 429 may extend the pause while waiting, hence the loop."""
+        held = False
+        while (wait := min(self.not_before, limit) - anyio.current_time()) > 0:
+            if not held:
+                held = True
+                self.held += 1
+            await anyio.sleep(wait)
+
     async def _send(
         self,
         endpoint: str,
@@ -322,15 +358,18 @@ class TruthScanClient:
         retry_timeout: float | None = None,
     ) -> httpx2.Response:
         policy = self.retry
+        budget = retry_timeout if retry_timeout is not None else policy.timeout
+        limit = anyio.current_time() + budget
         async for attempt in stamina.retry_context(
             on=self._hook(detect=detect),
             attempts=attempts or policy.attempts,
-            timeout=retry_timeout if retry_timeout is not None else policy.timeout,
+            timeout=budget,
             wait_initial=policy.wait_initial,
             wait_max=policy.wait_max,
             wait_jitter=policy.wait_jitter,
         ):
             with attempt:
+                await self._wait_turn(limit)
                 self.sent[endpoint] = self.sent.get(endpoint, 0) + 1
                 if attempt.num > 1:
                     logger.info("retrying %s (attempt %d)", endpoint, attempt.num)
@@ -353,7 +392,10 @@ class TruthScanClient:
                 if response.headers.get(SIMULATED_HEADER, "").lower() == "true":
                     self.simulated = True
                 if response.status_code >= 300:
-                    raise error_for(endpoint, response, secrets=self._secrets())
+                    error = error_for(endpoint, response, secrets=self._secrets())
+                    if isinstance(error, RateLimitedError):
+                        self._hold_off(error, attempt.num)
+                    raise error
                 return response
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 

@@ -157,6 +157,9 @@ def render_batch(result: BatchResult) -> str:
         "Scores are probabilities, not proof.",
         "#  | verdict | AI score | confidence | image | id",
     ]
+    numbers: dict[str, int] = {}
+    for number, row in enumerate(result.rows, start=1):
+        numbers.setdefault(row.source, number)
     for number, row in enumerate(result.rows, start=1):
         name = _clip(row.name or row.source, 40)
         if row.error:
@@ -166,7 +169,8 @@ def render_batch(result: BatchResult) -> str:
         verdict = row.verdict or ("pending" if not row.complete else "-")
         extra = " (cached)" if row.cached and not row.duplicate_of else ""
         if row.duplicate_of:
-            extra = f" (same as {_clip(row.duplicate_of, 40)})"
+            first = numbers.get(row.duplicate_of)
+            extra = f" (same image as #{first})" if first else f" (same as {_clip(row.duplicate_of, 40)})"
         lines.append(
             f"{number} | {verdict}{extra} | {score} | {row.confidence_band or '-'} | {name} | {row.id or '-'}"
         )

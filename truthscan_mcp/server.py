@@ -389,11 +389,11 @@ def create_server(
             force=force,
         )
 
-        async def progress(done: int, total: int, message: str) -> None:
+        async def progress(done: float, total: int, message: str) -> None:
             await ctx.report_progress(done, total, message=message)
 
         try:
-            inputs = expand_inputs(
+            inputs = await expand_inputs(
                 app.settings,
                 paths=paths,
                 directory=directory,

@@ -45,8 +45,14 @@ async def _detect_batch(settings: Settings, args: argparse.Namespace) -> int:
     )
     interactive = sys.stderr.isatty()
 
-    async def progress(done: int, total: int, message: str) -> None:
-        line = f"[{done}/{total}] {message}"
+    finished = [-1]
+
+    async def progress(done: float, total: int, message: str) -> None:
+        # A log (not a terminal) gets one line per finished image, not every poll of every image.
+        if not interactive and int(done) == finished[0]:
+            return
+        finished[0] = int(done)
+        line = f"[{int(done)}/{total}] {message}"
         sys.stderr.write(("\r\033[K" + line) if interactive else line + "\n")
         sys.stderr.flush()
 
@@ -55,7 +61,7 @@ async def _detect_batch(settings: Settings, args: argparse.Namespace) -> int:
             results: list[BatchResult] = []
             for arg in args.images:
                 is_dir = await (await anyio.Path(arg).expanduser()).is_dir()
-                inputs = expand_inputs(
+                inputs = await expand_inputs(
                     settings,
                     directory=arg if is_dir else None,
                     paths=None if is_dir or arg.startswith(("http://", "https://")) else [arg],
