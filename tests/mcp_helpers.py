@@ -39,7 +39,8 @@ TEST_KEY = "test-key"
 
 # --- the contract ---------------------------------------------------------------------------
 
-TOOL_NAMES = frozenset({"detect_image", "get_result", "check_credits", "health"})
+#: the contract's four tools and the batch tool `detect_images` (issue 6)
+TOOL_NAMES = frozenset({"detect_image", "detect_images", "get_result", "check_credits", "health"})
 DETECT_ARGUMENTS = frozenset(
     {"path", "url", "data", "deep_analysis", "wait_seconds", "include_heatmap", "preview", "force"}
 )

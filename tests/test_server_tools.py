@@ -1,4 +1,4 @@
-"""The four tools, through the SDK's `Client` connected in-process, in both protocol modes.
+"""The tools, through the SDK's `Client` connected in-process, in both protocol modes.
 
 Two setups: `--sandbox` mode (the built-in simulator, no key, no socket) for the happy paths,
 and a server pointed at the loopback sandbox over real HTTP, where a test can inject faults
@@ -120,7 +120,7 @@ def bounds(prop: dict[str, Any]) -> tuple[float | None, float | None]:
 # --- the listing matches the contract -------------------------------------------------------
 
 
-async def test_lists_exactly_the_four_contract_tools(sandboxed: Client) -> None:
+async def test_lists_exactly_the_contract_tools_and_the_batch_tool(sandboxed: Client) -> None:
     assert set(await tools_of(sandboxed)) == TOOL_NAMES
 
 

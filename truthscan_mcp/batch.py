@@ -317,7 +317,7 @@ class _Run:
         report: DetectionReport | None = None
         try:
             report = await self.detector.detect_loaded(
-                image, replace(options, wait_seconds=remaining), progress=on_progress
+                image, replace(options, wait_seconds=remaining, wait_for_heatmap=False), progress=on_progress
             )
         except TruthScanError as exc:
             error = exc.message

@@ -60,6 +60,9 @@ class DetectOptions:
     include_heatmap: bool = False
     preview: bool = False
     force: bool = False
+    #: keep polling (within the deadline) for a heatmap that is coming even when it was not asked
+    #: for, so the report carries its link; a batch, whose rows show no heatmap, turns this off
+    wait_for_heatmap: bool = True
 
 
 @dataclass(frozen=True)
@@ -407,6 +410,7 @@ class Detector:
                 wait_seconds=options.wait_seconds,
                 expect_analysis=resume.deep_analysis,
                 include_heatmap=options.include_heatmap,
+                wait_for_heatmap=options.wait_for_heatmap,
                 track=track,
                 submitted_now=True,
             )
@@ -448,6 +452,7 @@ class Detector:
             wait_seconds=options.wait_seconds,
             expect_analysis=options.deep_analysis,
             include_heatmap=options.include_heatmap,
+            wait_for_heatmap=options.wait_for_heatmap,
             track=track,
             submitted_now=True,
         )
@@ -480,6 +485,7 @@ class Detector:
                 wait_seconds=options.wait_seconds,
                 expect_analysis=stored.deep_analysis,
                 include_heatmap=options.include_heatmap,
+                wait_for_heatmap=options.wait_for_heatmap,
                 track=track,
                 submitted_now=False,
             )
@@ -620,8 +626,10 @@ class Detector:
         include_heatmap: bool,
         track: _Tracker,
         submitted_now: bool,
+        wait_for_heatmap: bool = True,
     ) -> DetectionReport:
         deadline = started + wait_seconds
+        heatmap_matters = wait_for_heatmap or include_heatmap
         warnings: list[str] = []
         doc: ApiDocument | None = None
         poll_start = anyio.current_time()
@@ -646,7 +654,9 @@ class Detector:
                     if fetched is not None:
                         doc = fetched
                         await self._report_progress(doc, track, expect_analysis)
-                        if _settled_analysis(doc, expect_analysis) and not _heatmap_coming(doc):
+                        if _settled_analysis(doc, expect_analysis) and not (
+                            heatmap_matters and _heatmap_coming(doc)
+                        ):
                             break
                     elif doc is None:
                         if not submitted_now:
