@@ -114,6 +114,10 @@ async def _demo(args: argparse.Namespace | None) -> int:
             _out(f"> detect_image(path={SAMPLES[0]!r}) again — same bytes")
             _out(_indent(_text_of(result)) + "\n")
 
+            result = await client.call_tool("detect_images", {"directory": str(workdir)})
+            _out("> detect_images(directory=<the two samples>) — a batch; both are known already")
+            _out(_indent(_text_of(result)) + "\n")
+
             result = await client.call_tool("detect_image", {"path": str(workdir / "missing.png")})
             _out("> detect_image(path='missing.png') — what an error looks like")
             _out(_indent(_text_of(result)) + f"\n    (isError: {result.is_error})\n")
