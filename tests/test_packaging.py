@@ -162,12 +162,6 @@ def test_manifest_launch_hands_the_users_key_folder_and_wait_to_the_server(
     assert settings.wait_seconds == 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SystemExit,
-    reason="`--allowed-dirs` takes one value, but a host passes one argument per chosen folder; "
-    "needs the CLI to accept several (nargs='+'). Remove this mark when it does.",
-)
 def test_manifest_launch_hands_every_chosen_folder_to_the_server(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

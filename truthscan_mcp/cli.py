@@ -25,7 +25,15 @@ _SETTING_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("--api-url", "api_url", {"help": "TruthScan API base URL"}),
     ("--storage-url", "storage_url", {"help": "storage base URL sent to /detect"}),
     ("--wait-seconds", "wait_seconds", {"type": float, "help": "default wait for a complete result"}),
-    ("--allowed-dirs", "allowed_dirs", {"help": f"directories for local paths ({os.pathsep}-separated)"}),
+    (
+        "--allowed-dirs",
+        "allowed_dirs",
+        {
+            "nargs": "+",
+            "metavar": "DIR",
+            "help": f"directories for local paths (one or more; each may be {os.pathsep}-separated)",
+        },
+    ),
     (
         "--allow-private-urls",
         "allow_private_urls",
@@ -112,6 +120,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         value = getattr(args, dest, None)
         if value is None or (kwargs.get("action") == "store_true" and value is False):
             continue
+        if dest == "allowed_dirs" and isinstance(value, list):
+            # a host passes one argument per folder the user chose (MCPB `multiple` directories)
+            folders: list[str] = [str(v) for v in value]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+            value = os.pathsep.join(folders)
         overrides[dest] = value
     try:
         return Settings(**overrides)

@@ -277,7 +277,7 @@ class TruthScanClient:
     def _secrets(self) -> tuple[str, ...]:
         return () if self._key is None else (self._key.get_secret_value(),)
 
-    def _require_key(self) -> str:
+    def require_key(self) -> str:
         if self._key is None:
             raise ConfigurationError(
                 "No TruthScan API key is configured. Set TRUTHSCAN_API_KEY in the MCP server's "
@@ -433,7 +433,7 @@ class TruthScanClient:
     # --- endpoints --------------------------------------------------------------------------
 
     async def presign(self, file_name: str) -> Presigned:
-        key = self._require_key()
+        key = self.require_key()
         # The name is already reduced to [A-Za-z0-9._-]; quote() only guards the contract.
         url = f"{self.api_url}/get-presigned-url?file_name={quote(file_name, safe='._-')}"
         body = await self._get_json(
@@ -460,7 +460,7 @@ class TruthScanClient:
         return f"{self.storage_url}/{file_path.lstrip('/')}"
 
     async def detect(self, file_path: str, *, deep_analysis: bool, preview: bool) -> str:
-        key = self._require_key()
+        key = self.require_key()
         try:
             response = await self._send(
                 "detect",
@@ -500,7 +500,7 @@ class TruthScanClient:
         return parse_document(body, queried_id=document_id)
 
     async def credits(self) -> Credits:
-        key = self._require_key()
+        key = self.require_key()
         body = await self._get_json(
             "credits", "GET", f"{self.api_url}/check-user-credits", headers={"apikey": key}
         )

@@ -582,6 +582,7 @@ class Detector:
         source: ReportSource | None = None,
         flight: _Flight | None = None,
     ) -> str:
+        self.client.require_key()  # before any upload: a missing key is a local, free refusal
         await track("uploading", 0.08, f"Uploading {image.upload_name} ({_human(image.size)})")
         presigned = await self.client.presign(image.upload_name)
         try:
