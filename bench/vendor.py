@@ -11,9 +11,10 @@ against a self-hosted or proxied API they would point at the wrong bucket.
 Each tool is used the way its user would run it:
 - vendor: a script looping over `client.detect(path)` with the README's defaults (0.5 s
   polling, preview on), spawned fresh; and the same call warm, in this process;
-- ours: `truthscan-mcp detect IMAGE...` spawned fresh (the terminal user), and the
-  `detect_image` tool on a running server over stdio (the agent; 20 images = 20 tool calls at
-  once, as an assistant issues parallel tool calls).
+- ours: `truthscan-mcp detect` spawned fresh (the terminal user: a list of files, or their
+  folder, which goes through the batch workflow), and a running server over stdio (the agent:
+  20 `detect_image` calls at once, as an assistant issues parallel tool calls, or one
+  `detect_images` call with the 20 paths).
 Sandbox at its default timings (processing 1.5 s, analysis 1.0 s, heatmap 1.0 s; run i of n
 adds i x 0.5/n s to the processing, so the job's end sweeps the vendor's 0.5 s poll period): the
 heatmap settles with the analysis, so the vendor's stop condition (done + analysis ready)
@@ -54,7 +55,7 @@ from _common import (
 HERE = Path(__file__).resolve().parent
 #: Repetition i runs jobs PHASE_SWEEP x i / reps seconds longer than the sandbox's default.
 PHASE_SWEEP = 0.5
-COUNTED = ("presign", "upload", "detect", "query", "storage", "heatmap")
+COUNTED = ("presign", "upload", "detect", "query", "credits", "storage", "heatmap")
 
 
 def run_process(args: list[str], env: dict[str, str], cwd: Path) -> None:
@@ -84,7 +85,9 @@ async def main_async(args: argparse.Namespace) -> int:
         vendor_env = {**os.environ, "TRUTHSCAN_API_KEY": API_KEY}
         vendor: Any = ImageDetectionClient(api_key=API_KEY, base_url=sb.base_url, logger=Quiet())
         one = distinct_images(1, wd, tag="one-")
-        many = distinct_images(args.images, wd, tag="many-")
+        folder = wd / "many"
+        folder.mkdir()
+        many = distinct_images(args.images, folder, tag="many-")
 
         async with Client(server_params(env, wd), mode="legacy", read_timeout_seconds=300) as client:
 
@@ -99,6 +102,14 @@ async def main_async(args: argparse.Namespace) -> int:
                 async with anyio.create_task_group() as tg:
                     for image in images:
                         tg.start_soon(mcp_detect, image)
+
+            async def mcp_batch(images: list[Path]) -> None:
+                result = await client.call_tool(
+                    "detect_images",
+                    {"paths": [str(i) for i in images], "deep_analysis": True, "force": True},
+                )
+                if structured(result)["summary"]["complete"] != len(images):
+                    raise RuntimeError("incomplete batch")
 
             async def vendor_warm(images: list[Path]) -> None:
                 for image in images:
@@ -128,7 +139,19 @@ async def main_async(args: argparse.Namespace) -> int:
                 ("1 image", "ours: truthscan-mcp detect (fresh process)", our_cli, one),
                 ("1 image", "ours: detect_image tool (running server)", mcp_all, one),
                 (f"{args.images} images", "vendor script, its loop (fresh process)", vendor_script, many),
-                (f"{args.images} images", "ours: truthscan-mcp detect (fresh process)", our_cli, many),
+                (f"{args.images} images", "ours: truthscan-mcp detect FILES (fresh process)", our_cli, many),
+                (
+                    f"{args.images} images",
+                    "ours: truthscan-mcp detect DIR (fresh process)",
+                    our_cli,
+                    [folder],
+                ),
+                (
+                    f"{args.images} images",
+                    f"ours: detect_images tool, {args.images} paths (running server)",
+                    mcp_batch,
+                    many,
+                ),
                 (
                     f"{args.images} images",
                     f"ours: detect_image x{args.images} at once (running server)",

@@ -158,6 +158,18 @@ async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncG
         yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)
 
 
+def _annotations(title: str, *, read_only: bool) -> ToolAnnotations:
+    """Honest hints: nothing here destroys anything; repeating a call is safe (the content cache
+    makes a repeated detection free); every tool talks to TruthScan, an open world."""
+    return ToolAnnotations(
+        title=title,
+        read_only_hint=read_only,
+        destructive_hint=False,
+        idempotent_hint=True,
+        open_world_hint=True,
+    )
+
+
 def _progress_to(ctx: Context) -> ProgressCallback:
     async def send(progress: Progress) -> None:
         await ctx.report_progress(progress.fraction * 100, 100, message=progress.message)
@@ -263,13 +275,7 @@ def create_server(
         name="detect_image",
         title="Detect an AI-generated image",
         description=DETECT_DESCRIPTION,
-        annotations=ToolAnnotations(
-            title="Detect an AI-generated image",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
+        annotations=_annotations("Detect an AI-generated image", read_only=False),
     )
     async def detect_image(  # pyright: ignore[reportUnusedFunction]
         ctx: Context,
@@ -325,13 +331,7 @@ def create_server(
         name="detect_images",
         title="Detect AI-generated images in bulk",
         description=BATCH_DESCRIPTION,
-        annotations=ToolAnnotations(
-            title="Detect AI-generated images in bulk",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
+        annotations=_annotations("Detect AI-generated images in bulk", read_only=False),
     )
     async def detect_images(  # pyright: ignore[reportUnusedFunction]
         ctx: Context,
@@ -420,13 +420,7 @@ def create_server(
         name="get_result",
         title="Get a detection result",
         description=GET_RESULT_DESCRIPTION,
-        annotations=ToolAnnotations(
-            title="Get a detection result",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
+        annotations=_annotations("Get a detection result", read_only=True),
     )
     async def get_result(  # pyright: ignore[reportUnusedFunction]
         ctx: Context,
@@ -454,13 +448,7 @@ def create_server(
         name="check_credits",
         title="Check TruthScan credits",
         description=CREDITS_DESCRIPTION,
-        annotations=ToolAnnotations(
-            title="Check TruthScan credits",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
+        annotations=_annotations("Check TruthScan credits", read_only=True),
     )
     async def check_credits(ctx: Context) -> Annotated[CallToolResult, Credits]:  # pyright: ignore[reportUnusedFunction]
         app = _app(ctx)
@@ -477,13 +465,7 @@ def create_server(
         name="health",
         title="TruthScan health",
         description=HEALTH_DESCRIPTION,
-        annotations=ToolAnnotations(
-            title="TruthScan health",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
+        annotations=_annotations("TruthScan health", read_only=True),
     )
     async def health(ctx: Context) -> Annotated[CallToolResult, Health]:  # pyright: ignore[reportUnusedFunction]
         app = _app(ctx)
