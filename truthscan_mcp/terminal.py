@@ -16,6 +16,7 @@ import anyio
 
 from .batch import BatchResult, expand_inputs, run_batch
 from .errors import TruthScanError
+from .models import DetectionReport
 from .render import render_batch, render_report
 from .server import open_app
 from .settings import Settings
@@ -93,45 +94,68 @@ async def _detect_batch(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _detect_all(settings: Settings, args: argparse.Namespace) -> int:
+    """Several images run side by side (TRUTHSCAN_MAX_CONCURRENCY at a time); the reports are
+    printed in the order the images were given, each as soon as it and those before it are done."""
     options = DetectOptions(
         deep_analysis=not args.no_deep_analysis,
         wait_seconds=settings.wait_seconds if args.wait is None else args.wait,
         include_heatmap=bool(args.heatmap),
         force=bool(args.force),
     )
-    interactive = sys.stderr.isatty()
-    failures = 0
+    images: list[str] = list(args.images)
+    # A live one-line display only makes sense for one image at a time.
+    single_line = sys.stderr.isatty() and len(images) == 1
+    outcomes: list[DetectionReport | TruthScanError | None] = [None] * len(images)
+    printed = 0
     results: list[dict[str, Any]] = []
-    async with open_app(settings) as app:
-        for image in args.images:
 
-            async def progress(p: Progress, image: str = image) -> None:
-                line = f"[{p.fraction * 100:3.0f}%] {image}: {p.message}"
-                if interactive:
-                    sys.stderr.write("\r\033[K" + line)
+    def flush_ready() -> None:
+        nonlocal printed
+        while printed < len(images) and outcomes[printed] is not None:
+            image, outcome = images[printed], outcomes[printed]
+            if isinstance(outcome, TruthScanError):
+                results.append({"input": image, "error": outcome.message, "code": outcome.code})
+            elif outcome is not None:
+                if args.json:
+                    results.append({"input": image, "report": outcome.model_dump(mode="json")})
                 else:
-                    sys.stderr.write(line + "\n")
+                    sys.stdout.write(render_report(outcome) + "\n\n")
+                    sys.stdout.flush()
+            printed += 1
+
+    async with open_app(settings) as app:
+        limiter = anyio.CapacityLimiter(settings.max_concurrency)
+
+        async def one(index: int) -> None:
+            image = images[index]
+
+            async def progress(p: Progress) -> None:
+                line = f"[{p.fraction * 100:3.0f}%] {image}: {p.message}"
+                sys.stderr.write(("\r\033[K" + line) if single_line else line + "\n")
                 sys.stderr.flush()
 
-            try:
-                report = await app.detector.detect(**_source_of(image), options=options, progress=progress)
-            except TruthScanError as exc:
-                failures += 1
-                if interactive:
-                    sys.stderr.write("\n")
-                sys.stderr.write(f"{image}: error: {exc.message}\n")
-                results.append({"input": image, "error": exc.message, "code": exc.code})
-                continue
-            if interactive:
-                sys.stderr.write("\n")
-            if report.status == "failed" or report.verdict is None:
-                failures += 1
-            if args.json:
-                results.append({"input": image, "report": report.model_dump(mode="json")})
-            else:
-                sys.stdout.write(render_report(report) + "\n\n")
-                sys.stdout.flush()
+            async with limiter:
+                try:
+                    outcomes[index] = await app.detector.detect(
+                        **_source_of(image), options=options, progress=progress
+                    )
+                except TruthScanError as exc:
+                    outcomes[index] = exc
+                    sys.stderr.write(("\n" if single_line else "") + f"{image}: error: {exc.message}\n")
+                else:
+                    if single_line:
+                        sys.stderr.write("\n")
+            flush_ready()
+
+        async with anyio.create_task_group() as group:
+            for index in range(len(images)):
+                group.start_soon(one, index)
     if args.json:
         payload: Any = results[0] if len(results) == 1 else results
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    failures = sum(
+        1
+        for outcome in outcomes
+        if not isinstance(outcome, DetectionReport) or outcome.status == "failed" or outcome.verdict is None
+    )
     return 1 if failures else 0
