@@ -10,24 +10,21 @@ import base64
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
-import httpx2
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
 from . import __version__
+from .app import AppContext, check_health, open_app, read_history
 from .batch import MAX_BATCH, BatchResult, expand_inputs, run_batch
-from .cache import History, ResultCache, open_cache
-from .client import TruthScanClient, make_http_client
 from .errors import InvalidInputError, NotFoundError, TruthScanError
 from .models import Credits, DetectionReport, Health
 from .render import render_batch, render_credits, render_health, render_report
-from .settings import SANDBOX_BASE_URL, Settings
-from .workflow import DetectOptions, Detector, Progress, ProgressCallback
+from .settings import Settings
+from .workflow import DetectOptions, Progress, ProgressCallback
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -102,60 +99,6 @@ RESULT_RESOURCE_DESCRIPTION = """\
 One detection report as JSON, by TruthScan document id: from the local cache when it is final,
 otherwise fetched from TruthScan (free).\
 """
-
-
-async def read_history(app: AppContext) -> History:
-    if app.store is None:
-        return History(cache="off", detections=[])
-    return await app.store.history()
-
-
-@dataclass
-class AppContext:
-    """What the lifespan owns: one HTTP connection pool shared by every call."""
-
-    settings: Settings
-    http: httpx2.AsyncClient
-    client: TruthScanClient
-    detector: Detector
-    #: the result cache (None when TRUTHSCAN_CACHE_PATH is off)
-    store: ResultCache | None = None
-
-
-def _effective_settings(settings: Settings) -> Settings:
-    if settings.sandbox:
-        return settings.model_copy(
-            update={"api_url": SANDBOX_BASE_URL, "storage_url": f"{SANDBOX_BASE_URL}/storage"}
-        )
-    return settings
-
-
-@asynccontextmanager
-async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncGenerator[AppContext]:
-    """Build the shared client stack; also used by the command line's `detect`."""
-    transport: httpx2.AsyncBaseTransport | None = None
-    if settings.sandbox:
-        if sandbox is None:
-            from .sandbox import Sandbox
-
-            sandbox = Sandbox()
-        transport = httpx2.ASGITransport(app=sandbox.app)
-    settings = _effective_settings(settings)
-    key = settings.effective_api_key()
-    from pydantic import SecretStr
-
-    async with (
-        make_http_client(transport=transport) as http,
-        open_cache(settings.cache_path, service=settings.api_url) as store,
-    ):
-        client = TruthScanClient(
-            http,
-            api_url=settings.api_url,
-            storage_url=settings.storage_url,
-            api_key=SecretStr(key) if key else None,
-        )
-        detector = Detector(client, settings, store=store, simulated=settings.sandbox)
-        yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)
 
 
 def _annotations(title: str, *, read_only: bool) -> ToolAnnotations:
@@ -476,24 +419,3 @@ def create_server(
         )
 
     return mcp
-
-
-async def check_health(app: AppContext) -> Health:
-    """Health never fails as a tool: an unreachable service is a finding, not an error."""
-    base: dict[str, Any] = {
-        "api_key_configured": app.settings.api_key is not None,
-        "sandbox": app.settings.sandbox,
-        "server_version": __version__,
-    }
-    try:
-        answer = await app.client.health()
-    except TruthScanError as exc:
-        return Health(status=None, timestamp=None, reachable=False, error=exc.message, **base)
-    base["sandbox"] = app.settings.sandbox or app.client.simulated
-    return Health(
-        status=answer.status,
-        timestamp=answer.timestamp,
-        reachable=True,
-        latency_ms=answer.latency_ms,
-        **base,
-    )

@@ -14,11 +14,11 @@ from typing import Any
 
 import anyio
 
+from .app import open_app
 from .batch import BatchResult, expand_inputs, run_batch
 from .errors import TruthScanError
 from .models import DetectionReport
 from .render import render_batch, render_report
-from .server import open_app
 from .settings import Settings
 from .workflow import DetectOptions, Progress
 

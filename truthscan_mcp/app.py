@@ -1,0 +1,100 @@
+"""The shared client stack one server (or one terminal run) works with, built and torn down once.
+
+Kept apart from `server.py` so the command line's `detect` gets the whole detection stack
+without importing the MCP SDK, which is most of a cold start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+from pydantic import SecretStr
+
+from . import __version__
+from .cache import History, ResultCache, open_cache
+from .client import TruthScanClient, make_http_client
+from .errors import TruthScanError
+from .models import Health
+from .settings import SANDBOX_BASE_URL, Settings
+from .workflow import Detector
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+
+@dataclass
+class AppContext:
+    """What the lifespan owns: one HTTP connection pool shared by every call."""
+
+    settings: Settings
+    http: httpx2.AsyncClient
+    client: TruthScanClient
+    detector: Detector
+    #: the result cache (None when TRUTHSCAN_CACHE_PATH is off)
+    store: ResultCache | None = None
+
+
+def _effective_settings(settings: Settings) -> Settings:
+    if settings.sandbox:
+        return settings.model_copy(
+            update={"api_url": SANDBOX_BASE_URL, "storage_url": f"{SANDBOX_BASE_URL}/storage"}
+        )
+    return settings
+
+
+@asynccontextmanager
+async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncGenerator[AppContext]:
+    """Build the shared client stack; also used by the command line's `detect`."""
+    transport: httpx2.AsyncBaseTransport | None = None
+    if settings.sandbox:
+        if sandbox is None:
+            from .sandbox import Sandbox
+
+            sandbox = Sandbox()
+        transport = httpx2.ASGITransport(app=sandbox.app)
+    settings = _effective_settings(settings)
+    key = settings.effective_api_key()
+
+    async with (
+        make_http_client(transport=transport) as http,
+        open_cache(settings.cache_path, service=settings.api_url) as store,
+    ):
+        client = TruthScanClient(
+            http,
+            api_url=settings.api_url,
+            storage_url=settings.storage_url,
+            api_key=SecretStr(key) if key else None,
+        )
+        detector = Detector(client, settings, store=store, simulated=settings.sandbox)
+        yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)
+
+
+async def read_history(app: AppContext) -> History:
+    if app.store is None:
+        return History(cache="off", detections=[])
+    return await app.store.history()
+
+
+async def check_health(app: AppContext) -> Health:
+    """Health never fails as a tool: an unreachable service is a finding, not an error."""
+    base: dict[str, Any] = {
+        "api_key_configured": app.settings.api_key is not None,
+        "sandbox": app.settings.sandbox,
+        "server_version": __version__,
+    }
+    try:
+        answer = await app.client.health()
+    except TruthScanError as exc:
+        return Health(status=None, timestamp=None, reachable=False, error=exc.message, **base)
+    base["sandbox"] = app.settings.sandbox or app.client.simulated
+    return Health(
+        status=answer.status,
+        timestamp=answer.timestamp,
+        reachable=True,
+        latency_ms=answer.latency_ms,
+        **base,
+    )
