@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, cast
 
+import anyio
 import pytest
 
 from truthscan_mcp.sandbox import Sandbox, SandboxConfig, serve_in_thread
@@ -51,3 +53,27 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     sandbox_server.sandbox.clock = time.monotonic
     sandbox_server.sandbox.reset()
     return sandbox_server
+
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+@dataclass
+class ConnectLog:
+    hosts: list[str] = field(default_factory=list[str])
+
+
+@pytest.fixture
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
+    """Record every outgoing TCP connection and fail on any non-loopback target: for modules whose
+    tests reason about addresses (`pytestmark = pytest.mark.usefixtures("loopback_only")`)."""
+    log = ConnectLog()
+    real_connect = cast(Callable[..., Awaitable[Any]], anyio.connect_tcp)
+
+    async def guarded_connect(remote_host: str, remote_port: int, **kwargs: Any) -> Any:
+        log.hosts.append(str(remote_host))
+        assert str(remote_host) in LOOPBACK, f"test tried to connect to {remote_host}"
+        return await real_connect(remote_host, remote_port, **kwargs)
+
+    monkeypatch.setattr(anyio, "connect_tcp", guarded_connect)
+    return log

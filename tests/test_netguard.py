@@ -13,7 +13,7 @@ import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -21,6 +21,7 @@ import httpx2
 import pytest
 from anyio.streams.tls import TLSListener
 
+from tests.conftest import ConnectLog
 from truthscan_mcp import netguard
 from truthscan_mcp.errors import SourceFetchError, SourceNotAllowedError
 from truthscan_mcp.netguard import (
@@ -31,27 +32,8 @@ from truthscan_mcp.netguard import (
     resolve_public,
 )
 
-LOOPBACK = {"127.0.0.1", "::1"}
-
-
-@dataclass
-class ConnectLog:
-    hosts: list[str] = field(default_factory=list[str])
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
-    """Record every outgoing TCP connection and fail on any non-loopback target."""
-    log = ConnectLog()
-    real_connect = cast(Callable[..., Awaitable[Any]], anyio.connect_tcp)
-
-    async def guarded_connect(remote_host: str, remote_port: int, **kwargs: Any) -> Any:
-        log.hosts.append(str(remote_host))
-        assert str(remote_host) in LOOPBACK, f"test tried to connect to {remote_host}"
-        return await real_connect(remote_host, remote_port, **kwargs)
-
-    monkeypatch.setattr(anyio, "connect_tcp", guarded_connect)
-    return log
+#: every test here fails on any connection to a non-loopback address (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
 def stub_resolver(table: dict[str, list[str]]) -> Callable[[str, int], Awaitable[Sequence[IPAddress]]]:

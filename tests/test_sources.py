@@ -20,7 +20,7 @@ import time
 import urllib.parse
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 from typing import Any, cast
@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.conftest import ConnectLog
 from truthscan_mcp import netguard
 from truthscan_mcp.errors import (
     ImageSizeError,
@@ -47,9 +48,6 @@ from truthscan_mcp.formats import JPEG, MAX_IMAGE_BYTES, PNG
 from truthscan_mcp.netguard import IPAddress
 from truthscan_mcp.settings import Settings
 from truthscan_mcp.sources import MAX_DATA_CHARS, LoadedImage, load_image, validate_document_id
-
-LOOPBACK = {"127.0.0.1", "::1"}
-
 
 # --- sample bytes -----------------------------------------------------------------------------
 
@@ -79,24 +77,8 @@ JPEG_BYTES = jpeg_bytes(3000)
 # --- common fixtures ----------------------------------------------------------------------------
 
 
-@dataclass
-class ConnectLog:
-    hosts: list[str] = field(default_factory=list[str])
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
-    """Record every outgoing connection and fail on any non-loopback target."""
-    log = ConnectLog()
-    real_connect = cast(Callable[..., Awaitable[Any]], anyio.connect_tcp)
-
-    async def guarded_connect(remote_host: str, remote_port: int, **kwargs: Any) -> Any:
-        log.hosts.append(str(remote_host))
-        assert str(remote_host) in LOOPBACK, f"test tried to connect to {remote_host}"
-        return await real_connect(remote_host, remote_port, **kwargs)
-
-    monkeypatch.setattr(anyio, "connect_tcp", guarded_connect)
-    return log
+#: every test here fails on any connection to a non-loopback address (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
 @pytest.fixture
