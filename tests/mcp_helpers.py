@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import jsonschema
 import pytest
 import uvicorn
-from mcp import StdioServerParameters
+from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, ImageContent, TextContent, Tool
 from starlette.types import ASGIApp
 
@@ -240,3 +241,28 @@ def serve_app(app: ASGIApp, *, lifespan: str = "off") -> Generator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+async def cancel_detection_while_polling(client: Client, simulator: Sandbox) -> None:
+    """Start detect_image on a document that stays pending, and cancel the call from the client
+    side once the server is in its poll loop: the cancellation tests then check what is left."""
+    simulator.config.processing_seconds = 60  # the document stays pending: the server must poll
+    call = anyio.CancelScope()
+    polling = anyio.Event()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        if simulator.stats.query_calls >= 2:
+            polling.set()
+
+    async def detect() -> None:
+        with call:
+            await client.call_tool(
+                "detect_image", {"path": str(AI_SAMPLE), "wait_seconds": 120}, progress_callback=on_progress
+            )
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(detect)
+        with anyio.fail_after(15):
+            await polling.wait()
+        call.cancel()
+    assert call.cancelled_caught

@@ -33,6 +33,7 @@ from tests.mcp_helpers import (
     ProgressLog,
     assert_error,
     assert_valid_output,
+    cancel_detection_while_polling,
     child_env,
     live_env,
     sandbox_mode_settings,
@@ -123,26 +124,7 @@ async def test_stdio_cancellation_stops_polling_and_the_server_keeps_serving(
     server: Client, sandbox: SandboxServer
 ) -> None:
     simulator = sandbox.sandbox
-    simulator.config.processing_seconds = 60
-    call = anyio.CancelScope()
-    polling = anyio.Event()
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        if simulator.stats.query_calls >= 2:  # the server is in its poll loop
-            polling.set()
-
-    async def detect() -> None:
-        with call:
-            await server.call_tool(
-                "detect_image", {"path": str(AI_SAMPLE), "wait_seconds": 120}, progress_callback=on_progress
-            )
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(detect)
-        with anyio.fail_after(15):
-            await polling.wait()
-        call.cancel()
-    assert call.cancelled_caught
+    await cancel_detection_while_polling(server, simulator)
 
     await anyio.sleep(0.5)  # notifications/cancelled crosses the pipe
     stopped_at = simulator.stats.query_calls

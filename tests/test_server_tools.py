@@ -37,6 +37,7 @@ from tests.mcp_helpers import (
     ProgressLog,
     assert_error,
     assert_valid_output,
+    cancel_detection_while_polling,
     images_of,
     live_settings,
     quick_sandbox,
@@ -396,26 +397,7 @@ async def test_cancelling_detect_image_stops_polling_at_once_and_the_server_keep
     live: Client, sandbox: SandboxServer
 ) -> None:
     simulator = sandbox.sandbox
-    simulator.config.processing_seconds = 60  # the document stays pending: the server must poll
-    call = anyio.CancelScope()
-    polling = anyio.Event()
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        if simulator.stats.query_calls >= 2:  # the server is in its poll loop
-            polling.set()
-
-    async def detect() -> None:
-        with call:
-            await live.call_tool(
-                "detect_image", {"path": str(AI_SAMPLE), "wait_seconds": 120}, progress_callback=on_progress
-            )
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(detect)
-        with anyio.fail_after(15):
-            await polling.wait()
-        call.cancel()
-    assert call.cancelled_caught
+    await cancel_detection_while_polling(live, simulator)
 
     await anyio.sleep(0.4)  # the cancellation crosses to the server
     stopped_at = simulator.stats.query_calls
