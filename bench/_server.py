@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from truthscan_mcp import workflow
-from truthscan_mcp.cli import main
+from truthscan_mcp.cli.main import main
+from truthscan_mcp.detection import detector as workflow
 
 
 def _patch() -> None:

@@ -25,10 +25,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import truthscan_mcp.samples
-from truthscan_mcp.client import RetryPolicy, TruthScanClient, make_http_client
+from truthscan_mcp.api.client import RetryPolicy, TruthScanClient, make_http_client
+from truthscan_mcp.detection.detector import Detector, PollSchedule
 from truthscan_mcp.sandbox import SandboxStats
 from truthscan_mcp.settings import Settings
-from truthscan_mcp.workflow import Detector, PollSchedule
 
 if TYPE_CHECKING:
     from tests.conftest import SandboxServer

@@ -30,12 +30,12 @@ from mcp.types import TextResourceContents
 
 import truthscan_mcp.samples
 from tests.conftest import SandboxServer
-from truthscan_mcp.cache import SCHEMA_VERSION, ResultCache
+from truthscan_mcp.adapter.server import create_server, open_app
+from truthscan_mcp.cache.database import SCHEMA_VERSION, ResultCache
+from truthscan_mcp.detection.detector import DetectOptions, Progress
 from truthscan_mcp.errors import NotEnoughCreditsError
 from truthscan_mcp.sandbox import FaultRule, SandboxConfig
-from truthscan_mcp.server import create_server, open_app
 from truthscan_mcp.settings import Settings
-from truthscan_mcp.workflow import DetectOptions, Progress
 
 SAMPLES = Path(truthscan_mcp.samples.__file__).parent
 AI_PNG = SAMPLES / "ai-generated.png"  # "AI Generated": gets a heatmap
@@ -101,7 +101,7 @@ def cache_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "truthscan_mcp.cache" and r.levelno >= logging.WARNING
+        if r.name == "truthscan_mcp.cache.database" and r.levelno >= logging.WARNING
     ]
 
 

@@ -30,7 +30,8 @@ from tests.mcp_helpers import (
     free_port,
     scrub_truthscan_env,
 )
-from truthscan_mcp import __version__, cli
+from truthscan_mcp import __version__
+from truthscan_mcp.cli import main as cli
 
 if TYPE_CHECKING:
     from tests.conftest import SandboxServer

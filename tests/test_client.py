@@ -41,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from truthscan_mcp.client import RetryPolicy, TruthScanClient
+from truthscan_mcp.api.client import RetryPolicy, TruthScanClient
 from truthscan_mcp.errors import (
     BadRequestError,
     ImageSizeError,
@@ -53,9 +53,9 @@ from truthscan_mcp.errors import (
     UnsupportedFormatError,
     UploadExpiredError,
 )
+from truthscan_mcp.media.sources import load_image
 from truthscan_mcp.models import UnexpectedResponseError
 from truthscan_mcp.sandbox import FaultRule, serve_in_thread
-from truthscan_mcp.sources import load_image
 
 if TYPE_CHECKING:
     from tests.conftest import SandboxServer

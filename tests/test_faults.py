@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from harness import AI_PNG, CAMERA_JPG, SHORT_READ, Stopwatch, open_detector, wait_until_idle
 
+from truthscan_mcp.detection.detector import DetectOptions, Detector
 from truthscan_mcp.errors import (
     RateLimitedError,
     TruthScanError,
@@ -25,7 +26,6 @@ from truthscan_mcp.errors import (
 )
 from truthscan_mcp.models import DetectionReport, UnexpectedResponseError
 from truthscan_mcp.sandbox import FaultRule
-from truthscan_mcp.workflow import DetectOptions, Detector
 
 if TYPE_CHECKING:
     from tests.conftest import SandboxServer

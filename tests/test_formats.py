@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from truthscan_mcp.formats import (
+from truthscan_mcp.media.formats import (
     AVIF,
     BMP,
     FORMATS,

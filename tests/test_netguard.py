@@ -22,9 +22,9 @@ import pytest
 from anyio.streams.tls import TLSListener
 
 from tests.conftest import ConnectLog
-from truthscan_mcp import netguard
 from truthscan_mcp.errors import SourceFetchError, SourceNotAllowedError
-from truthscan_mcp.netguard import (
+from truthscan_mcp.media import netguard
+from truthscan_mcp.media.netguard import (
     IPAddress,
     classify_address,
     guarded_client,

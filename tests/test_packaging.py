@@ -21,8 +21,8 @@ import pytest
 from mcp import Client
 
 from truthscan_mcp import __version__
-from truthscan_mcp.cli import build_parser, settings_from
-from truthscan_mcp.server import create_server
+from truthscan_mcp.adapter.server import create_server
+from truthscan_mcp.cli.main import build_parser, settings_from
 from truthscan_mcp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

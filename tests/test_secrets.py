@@ -29,11 +29,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from truthscan_mcp.client import RetryPolicy, TruthScanClient
+from truthscan_mcp.adapter.server import create_server
+from truthscan_mcp.api.client import RetryPolicy, TruthScanClient
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.logs import configure_logging
 from truthscan_mcp.sandbox import FaultRule
-from truthscan_mcp.server import create_server
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:

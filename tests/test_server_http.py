@@ -37,8 +37,8 @@ from tests.mcp_helpers import (
     serve_app,
     structured,
 )
-from truthscan_mcp import cli
-from truthscan_mcp.serve import MAX_HTTP_BODY, build_http_app, serve
+from truthscan_mcp.adapter.transports import MAX_HTTP_BODY, build_http_app, serve
+from truthscan_mcp.cli import main as cli
 
 if TYPE_CHECKING:
     from tests.conftest import SandboxServer

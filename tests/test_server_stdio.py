@@ -42,7 +42,7 @@ from tests.mcp_helpers import (
     structured,
     text_of,
 )
-from truthscan_mcp.server import create_server
+from truthscan_mcp.adapter.server import create_server
 
 if TYPE_CHECKING:
     from tests.conftest import SandboxServer

@@ -36,8 +36,8 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
+from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.sandbox.heatmap import encode_png_rgb
-from truthscan_mcp.server import create_server
 from truthscan_mcp.settings import Settings
 
 pytestmark = [pytest.mark.soak, pytest.mark.anyio]

@@ -36,7 +36,6 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 from starlette.routing import Route
 
 from tests.conftest import ConnectLog
-from truthscan_mcp import netguard
 from truthscan_mcp.errors import (
     ImageSizeError,
     InvalidInputError,
@@ -44,10 +43,11 @@ from truthscan_mcp.errors import (
     SourceNotAllowedError,
     UnsupportedFormatError,
 )
-from truthscan_mcp.formats import JPEG, MAX_IMAGE_BYTES, PNG
-from truthscan_mcp.netguard import IPAddress
+from truthscan_mcp.media import netguard
+from truthscan_mcp.media.formats import JPEG, MAX_IMAGE_BYTES, PNG
+from truthscan_mcp.media.netguard import IPAddress
+from truthscan_mcp.media.sources import MAX_DATA_CHARS, LoadedImage, load_image, validate_document_id
 from truthscan_mcp.settings import Settings
-from truthscan_mcp.sources import MAX_DATA_CHARS, LoadedImage, load_image, validate_document_id
 
 # --- sample bytes -----------------------------------------------------------------------------
 

@@ -22,10 +22,10 @@ from harness import (
     wait_until_idle,
 )
 
-from truthscan_mcp import workflow
+from truthscan_mcp.detection import detector as workflow
+from truthscan_mcp.detection.detector import DetectOptions, Detector, Phase, Progress
 from truthscan_mcp.errors import InvalidInputError, NotFoundError
 from truthscan_mcp.sandbox import FaultRule
-from truthscan_mcp.workflow import DetectOptions, Detector, Phase, Progress
 
 if TYPE_CHECKING:
     from tests.conftest import SandboxServer

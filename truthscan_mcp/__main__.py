@@ -1,6 +1,6 @@
 """`python -m truthscan_mcp` works like the `truthscan-mcp` command."""
 
-from truthscan_mcp.cli import main
+from truthscan_mcp.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 from pydantic import SecretStr
 
-from . import __version__
-from .cache import History, ResultCache, open_cache
-from .client import TruthScanClient, make_http_client
-from .errors import TruthScanError
-from .models import Health
-from .settings import SANDBOX_BASE_URL, Settings
-from .workflow import Detector
+from truthscan_mcp import __version__
+from truthscan_mcp.api.client import TruthScanClient, make_http_client
+from truthscan_mcp.cache.database import History, ResultCache, open_cache
+from truthscan_mcp.detection.detector import Detector
+from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.models import Health
+from truthscan_mcp.settings import SANDBOX_BASE_URL, Settings
 
 if TYPE_CHECKING:
-    from .sandbox import Sandbox
+    from truthscan_mcp.sandbox import Sandbox
 
 
 @dataclass
@@ -52,7 +52,7 @@ async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncG
     transport: httpx2.AsyncBaseTransport | None = None
     if settings.sandbox:
         if sandbox is None:
-            from .sandbox import Sandbox
+            from truthscan_mcp.sandbox import Sandbox
 
             sandbox = Sandbox()
         transport = httpx2.ASGITransport(app=sandbox.app)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import UnavailableError
+from truthscan_mcp.errors import UnavailableError
 
 Status = Literal["pending", "analyzing", "done", "failed"]
 AnalysisStatus = Literal["pending", "done", "skipped", "failed", "not_requested"]

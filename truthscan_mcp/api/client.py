@@ -24,7 +24,7 @@ import httpx2
 import stamina
 from pydantic import SecretStr
 
-from .errors import (
+from truthscan_mcp.errors import (
     BadRequestError,
     ConfigurationError,
     ImageSizeError,
@@ -37,7 +37,7 @@ from .errors import (
     UnsupportedFormatError,
     UploadExpiredError,
 )
-from .models import (
+from truthscan_mcp.models import (
     ApiDocument,
     Credits,
     UnexpectedResponseError,

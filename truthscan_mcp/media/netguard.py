@@ -30,7 +30,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 import anyio
 import httpx2
 
-from .errors import SourceFetchError, SourceNotAllowedError
+from truthscan_mcp.errors import SourceFetchError, SourceNotAllowedError
 
 IPAddress = IPv4Address | IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]

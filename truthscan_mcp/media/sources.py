@@ -28,15 +28,15 @@ from typing import BinaryIO, Literal, NamedTuple, Self
 import anyio
 import httpx2
 
-from . import __version__
-from .errors import (
+from truthscan_mcp import __version__
+from truthscan_mcp.errors import (
     ImageSizeError,
     InvalidInputError,
     SourceFetchError,
     SourceNotAllowedError,
     UnsupportedFormatError,
 )
-from .formats import (
+from truthscan_mcp.media.formats import (
     MAX_IMAGE_BYTES,
     MIN_IMAGE_BYTES,
     SNIFF_BYTES,
@@ -47,8 +47,8 @@ from .formats import (
     sanitize_upload_name,
     sniff_format,
 )
-from .netguard import guarded_client
-from .settings import Settings
+from truthscan_mcp.media.netguard import guarded_client
+from truthscan_mcp.settings import Settings
 
 SourceKind = Literal["path", "url", "data"]
 

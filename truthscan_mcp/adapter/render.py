@@ -8,8 +8,8 @@ a token the assistant pays for in every turn that follows.
 
 from __future__ import annotations
 
-from .batch import BatchResult
-from .models import Credits, DetectionReport, Health
+from truthscan_mcp.detection.batch import BatchResult
+from truthscan_mcp.models import Credits, DetectionReport, Health
 
 _MAX_REASONING = 600
 _MAX_ITEMS = 4

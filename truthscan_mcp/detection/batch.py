@@ -26,11 +26,16 @@ from typing import Literal
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import InvalidInputError, NotEnoughCreditsError, SourceNotAllowedError, TruthScanError
-from .models import ConfidenceBand, DetectionReport
-from .settings import Settings
-from .sources import LoadedImage, load_image
-from .workflow import DetectOptions, Detector, Progress
+from truthscan_mcp.detection.detector import DetectOptions, Detector, Progress
+from truthscan_mcp.errors import (
+    InvalidInputError,
+    NotEnoughCreditsError,
+    SourceNotAllowedError,
+    TruthScanError,
+)
+from truthscan_mcp.media.sources import LoadedImage, load_image
+from truthscan_mcp.models import ConfidenceBand, DetectionReport
+from truthscan_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import anyio
 
-from .app import open_app
-from .batch import BatchResult, expand_inputs, run_batch
-from .errors import TruthScanError
-from .models import DetectionReport
-from .render import render_batch, render_report
-from .settings import Settings
-from .workflow import DetectOptions, Progress
+from truthscan_mcp.adapter.render import render_batch, render_report
+from truthscan_mcp.app import open_app
+from truthscan_mcp.detection.batch import BatchResult, expand_inputs, run_batch
+from truthscan_mcp.detection.detector import DetectOptions, Progress
+from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.models import DetectionReport
+from truthscan_mcp.settings import Settings
 
 
 def _source_of(arg: str) -> dict[str, str]:

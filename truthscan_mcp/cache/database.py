@@ -45,7 +45,7 @@ import anyio
 import anyio.to_thread
 from pydantic import BaseModel, Field, ValidationError
 
-from .models import DetectionReport, ReportSource, SourceKind
+from truthscan_mcp.models import DetectionReport, ReportSource, SourceKind
 
 logger = logging.getLogger(__name__)
 

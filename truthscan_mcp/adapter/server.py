@@ -17,17 +17,17 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
-from . import __version__
-from .app import AppContext, check_health, open_app, read_history
-from .batch import MAX_BATCH, BatchResult, expand_inputs, run_batch
-from .errors import InvalidInputError, NotFoundError, TruthScanError
-from .models import Credits, DetectionReport, Health
-from .render import render_batch, render_credits, render_health, render_report
-from .settings import Settings
-from .workflow import DetectOptions, Progress, ProgressCallback
+from truthscan_mcp import __version__
+from truthscan_mcp.adapter.render import render_batch, render_credits, render_health, render_report
+from truthscan_mcp.app import AppContext, check_health, open_app, read_history
+from truthscan_mcp.detection.batch import MAX_BATCH, BatchResult, expand_inputs, run_batch
+from truthscan_mcp.detection.detector import DetectOptions, Progress, ProgressCallback
+from truthscan_mcp.errors import InvalidInputError, NotFoundError, TruthScanError
+from truthscan_mcp.models import Credits, DetectionReport, Health
+from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
-    from .sandbox import Sandbox
+    from truthscan_mcp.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
 

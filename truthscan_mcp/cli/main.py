@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from truthscan_mcp import __version__
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from truthscan_mcp.settings import Settings
 
 # option → Settings field; every TRUTHSCAN_* variable is also a command-line option
 _SETTING_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
@@ -113,7 +113,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Environment first, command-line options on top; a bad value exits with its name."""
     from pydantic import ValidationError
 
-    from .settings import Settings
+    from truthscan_mcp.settings import Settings
 
     overrides: dict[str, Any] = {}
     for _flag, dest, kwargs in _SETTING_OPTIONS:
@@ -141,16 +141,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     command = args.command or "serve"
     if command == "demo":
-        from .demo import run_demo
+        from truthscan_mcp.cli.demo import run_demo
 
         raise SystemExit(run_demo(args))
     settings = settings_from(args)
-    from .logs import configure_logging
+    from truthscan_mcp.logs import configure_logging
 
     secrets = [s.get_secret_value() for s in (settings.api_key, settings.http_token) if s is not None]
     configure_logging(settings.log_level, secrets)
     if command == "serve":
-        from .serve import serve
+        from truthscan_mcp.adapter.transports import serve
 
         serve(
             settings,
@@ -159,16 +159,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             port=getattr(args, "port", 8000),
         )
     elif command == "detect":
-        from .terminal import run_detect
+        from truthscan_mcp.cli.detect import run_detect
 
         raise SystemExit(run_detect(settings, args))
     elif command == "cache":
-        from .cache import run_cache_command
+        from truthscan_mcp.cache.database import run_cache_command
 
         raise SystemExit(run_cache_command(settings.cache_path, args.cache_action, as_json=args.json))
     elif command == "sandbox":
-        from .sandbox import SandboxConfig
-        from .sandbox import serve as serve_sandbox
+        from truthscan_mcp.sandbox import SandboxConfig
+        from truthscan_mcp.sandbox import serve as serve_sandbox
 
         updates = {
             k: v

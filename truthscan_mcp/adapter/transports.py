@@ -14,7 +14,7 @@ import logging
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .settings import Settings
+from truthscan_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class BearerTokenMiddleware:
 def build_http_app(settings: Settings, host: str) -> ASGIApp:
     from mcp.server.transport_security import TransportSecuritySettings
 
-    from .server import create_server
+    from truthscan_mcp.adapter.server import create_server
 
     server = create_server(settings)
     if is_loopback(host):
@@ -102,7 +102,7 @@ def build_http_app(settings: Settings, host: str) -> ASGIApp:
 
 def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
     if transport == "stdio":
-        from .server import create_server
+        from truthscan_mcp.adapter.server import create_server
 
         create_server(settings).run("stdio")
         return
