@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import os
 import struct
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult
@@ -380,8 +382,18 @@ async def test_a_429_storm_pauses_every_worker_and_still_pays_once_per_image(
 
 
 @asynccontextmanager
-async def api_client(url: str, retry: RetryPolicy | None = None) -> AsyncGenerator[TruthScanClient]:
+async def api_client(
+    url: str, retry: RetryPolicy | None = None, *, sent: list[tuple[str, float]] | None = None
+) -> AsyncGenerator[TruthScanClient]:
+    """A client of `url`; `sent` collects (path, time) of every request as it leaves the client."""
     async with make_http_client() as http:
+        if sent is not None:
+            log = sent
+
+            async def record(request: httpx2.Request) -> None:
+                log.append((request.url.path, anyio.current_time()))
+
+            http.event_hooks["request"].append(record)
         yield TruthScanClient(
             http, api_url=url, storage_url=f"{url}/storage", api_key=SecretStr(TEST_KEY), retry=retry
         )
@@ -393,8 +405,9 @@ async def test_a_429_holds_every_other_request_of_the_client_until_its_retry_aft
 ) -> None:
     sandbox.sandbox.add_fault(FaultRule(endpoint="credits", kind="status", status=429, retry_after=0.6))
     finished: list[float] = []
+    sent: list[tuple[str, float]] = []
     paused_until = 0.0
-    async with api_client(sandbox.api_url) as client:
+    async with api_client(sandbox.api_url, sent=sent) as client:
 
         async def call(request: Callable[[], Awaitable[object]]) -> None:
             await request()
@@ -402,14 +415,15 @@ async def test_a_429_holds_every_other_request_of_the_client_until_its_retry_aft
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(call, client.credits)
-            await eventually(lambda: client.not_before > anyio.current_time())
-            paused_until = client.not_before
+            await eventually(lambda: client.gate.not_before > anyio.current_time())
+            paused_until = client.gate.not_before
             for request in (client.credits, client.health, lambda: client.query(UNKNOWN_ID)):
                 tg.start_soon(call, request)
 
     assert len(finished) == 4
     assert min(finished) >= paused_until
-    assert client.held >= 3
+    assert len(sent) == 5  # the 429, its retry, and the three others
+    assert all(at >= paused_until for _, at in sent[1:]), "a request left during the pause"
     assert sandbox.sandbox.stats.requests["credits"] == 3  # the 429, its retry, the other call
 
 
@@ -419,14 +433,18 @@ async def test_a_429_without_retry_after_pauses_the_other_requests_for_the_retry
 ) -> None:
     sandbox.sandbox.add_fault(FaultRule(endpoint="credits", kind="status", status=429))
     retry = RetryPolicy(wait_initial=0.5, wait_max=1.0, wait_jitter=0.0)
-    async with api_client(sandbox.api_url, retry) as client, anyio.create_task_group() as tg:
+    sent: list[tuple[str, float]] = []
+    async with api_client(sandbox.api_url, retry, sent=sent) as client, anyio.create_task_group() as tg:
         tg.start_soon(client.credits)
-        await eventually(lambda: client.not_before > anyio.current_time())
+        await eventually(lambda: client.gate.not_before > anyio.current_time())
         started = anyio.current_time()
+        paused_until = client.gate.not_before
         await client.health()
-        assert client.held == 1
-        assert client.not_before > started
-        assert anyio.current_time() >= client.not_before
+        assert paused_until > started
+        health_sent = [at for path, at in sent if path == "/health"]
+        assert len(health_sent) == 1
+        assert health_sent[0] >= paused_until, "the health check left during the pause"
+        assert anyio.current_time() >= paused_until
 
 
 @pytest.mark.anyio
@@ -474,7 +492,7 @@ async def test_a_retry_after_beyond_the_bound_fails_that_request_and_pauses_no_o
         with anyio.fail_after(5):
             await client.health()
 
-    assert client.held == 0
+    assert client.gate.not_before == -math.inf, "a Retry-After that is not waited for paused others"
 
 
 # --- credits --------------------------------------------------------------------------------

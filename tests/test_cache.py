@@ -31,7 +31,8 @@ from mcp.types import TextResourceContents
 import truthscan_mcp.samples
 from tests.conftest import SandboxServer
 from truthscan_mcp.adapter.server import create_server, open_app
-from truthscan_mcp.cache.database import SCHEMA_VERSION, ResultCache
+from truthscan_mcp.cache.database import SCHEMA_VERSION
+from truthscan_mcp.cache.store import ResultCache
 from truthscan_mcp.detection.detector import DetectOptions, Progress
 from truthscan_mcp.errors import NotEnoughCreditsError
 from truthscan_mcp.sandbox import FaultRule, SandboxConfig
@@ -101,7 +102,7 @@ def cache_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "truthscan_mcp.cache.database" and r.levelno >= logging.WARNING
+        if r.name == "truthscan_mcp.cache.store" and r.levelno >= logging.WARNING
     ]
 
 

@@ -50,11 +50,11 @@ from truthscan_mcp.errors import (
     NotFoundError,
     RateLimitedError,
     UnavailableError,
+    UnexpectedResponseError,
     UnsupportedFormatError,
     UploadExpiredError,
 )
 from truthscan_mcp.media.sources import load_image
-from truthscan_mcp.models import UnexpectedResponseError
 from truthscan_mcp.sandbox import FaultRule, serve_in_thread
 
 if TYPE_CHECKING:
@@ -217,6 +217,46 @@ async def test_a_persistent_5xx_is_unavailable_after_bounded_retries(
     assert sandbox.sandbox.stats.requests["credits"] == FAST_RETRY.attempts
 
 
+async def test_failures_of_changing_kinds_share_one_budget_of_attempts(sandbox: SandboxServer) -> None:
+    """Two 5xx, then answers that cannot be read: one loop, so still `attempts` requests in all."""
+    sandbox.sandbox.add_fault(FaultRule(endpoint="credits", kind="status", status=502, times=2))
+    sandbox.sandbox.add_fault(FaultRule(endpoint="credits", kind="invalid_json", times=-1))
+    async with open_client(sandbox) as client:
+        with pytest.raises(UnexpectedResponseError, match="not JSON"):
+            await client.credits()
+
+    assert sandbox.sandbox.stats.requests["credits"] == FAST_RETRY.attempts
+
+
+async def test_a_persistently_failing_call_starts_no_attempt_after_its_timeout(
+    sandbox: SandboxServer,
+) -> None:
+    """With attempts to spare, the time budget ends the call: no attempt starts after
+    `timeout`, so it returns within the timeout plus one (fast, local) answer."""
+    budget = RetryPolicy(attempts=1000, timeout=0.8, wait_initial=0.1, wait_max=0.1, wait_jitter=0.0)
+    sandbox.sandbox.add_fault(FaultRule(endpoint="credits", kind="status", status=500, times=-1))
+    async with open_client(sandbox, retry=budget) as client:
+        with Stopwatch() as watch, pytest.raises(UnavailableError, match="HTTP 500"):
+            await client.credits()
+
+    sent = sandbox.sandbox.stats.requests["credits"]
+    assert 2 <= sent <= 9  # one at 0 s, then one per 0.1 s wait while less than 0.8 s have passed
+    assert watch.elapsed < budget.timeout + 1.0
+
+
+async def test_a_retry_after_ending_past_the_time_budget_fails_at_once(sandbox: SandboxServer) -> None:
+    budget = RetryPolicy(attempts=5, timeout=0.5, wait_initial=0.02, max_retry_after=5.0)
+    sandbox.sandbox.add_fault(
+        FaultRule(endpoint="credits", kind="status", status=429, retry_after=2, times=-1)
+    )
+    async with open_client(sandbox, retry=budget) as client:
+        with Stopwatch() as watch, pytest.raises(RateLimitedError):
+            await client.credits()
+
+    assert sandbox.sandbox.stats.requests["credits"] == 1
+    assert watch.elapsed < 1.5  # the 2 s the service asked for were not slept in vain
+
+
 @pytest.mark.parametrize(("kind", "says"), [("invalid_json", "not JSON"), ("empty_body", "empty body")])
 async def test_an_unreadable_success_answer_is_retried_then_reported(
     sandbox: SandboxServer, kind: str, says: str
@@ -226,7 +266,7 @@ async def test_an_unreadable_success_answer_is_retried_then_reported(
         with pytest.raises(UnexpectedResponseError, match=says):
             await client.credits()
 
-    assert sandbox.sandbox.stats.requests["credits"] == 3
+    assert sandbox.sandbox.stats.requests["credits"] == FAST_RETRY.attempts
 
 
 async def test_a_null_query_answer_means_no_such_document(sandbox: SandboxServer) -> None:
@@ -366,25 +406,39 @@ def _free_port() -> int:
 async def test_detect_whose_connection_is_refused_is_resent_once_reachable(sandbox: SandboxServer) -> None:
     port = _free_port()  # nothing listens there yet: connecting is refused
     slow_retry = RetryPolicy(attempts=5, timeout=10, wait_initial=0.4, wait_max=0.5, wait_jitter=0.0)
+    attempts: list[str] = []
+
+    async def count_detect_attempts(request: httpx2.Request) -> None:
+        if request.url.path == "/detect":
+            attempts.append(request.url.path)
+
     doc_id = ""
     with ExitStack() as later:
         async with open_client(sandbox) as uploader:
             file_path = await _uploaded(sandbox, uploader)
         async with (
-            open_client(sandbox, api_url=f"http://127.0.0.1:{port}", retry=slow_retry) as client,
+            http_client() as http,
             anyio.create_task_group() as tg,
         ):
+            http.event_hooks["request"].append(count_detect_attempts)
+            client = TruthScanClient(
+                http,
+                api_url=f"http://127.0.0.1:{port}",
+                storage_url=sandbox.storage_url,
+                api_key=SecretStr(KEY),
+                retry=slow_retry,
+            )
 
             async def open_the_port_after_the_first_refusal() -> None:
                 # A second attempt means the first was refused; it may be refused too, or not.
-                await eventually(lambda: client.sent.get("detect", 0) >= 2)
+                await eventually(lambda: len(attempts) >= 2)
                 later.enter_context(serve_in_thread(sandbox.sandbox, port=port))
 
             tg.start_soon(open_the_port_after_the_first_refusal)
             doc_id = await client.detect(file_path, deep_analysis=True, preview=False)
 
     assert doc_id
-    assert client.sent["detect"] >= 2
+    assert len(attempts) >= 2
     stats = sandbox.sandbox.stats
     assert (stats.requests["detect"], stats.accepted_detects, stats.credits_spent) == (1, 1, 1)
 

@@ -22,9 +22,10 @@ from truthscan_mcp.errors import (
     RateLimitedError,
     TruthScanError,
     UnavailableError,
+    UnexpectedResponseError,
     UploadExpiredError,
 )
-from truthscan_mcp.models import DetectionReport, UnexpectedResponseError
+from truthscan_mcp.models import DetectionReport
 from truthscan_mcp.sandbox import FaultRule
 
 if TYPE_CHECKING:
@@ -275,7 +276,7 @@ async def test_fault_matrix(sandbox: SandboxServer, case: Case) -> None:
             assert sandbox.sandbox.fault_rules() == [], "the operation never met the fault"
         retried = case.fault in RETRIED or (case.fault in UNREAD_ON_UPLOAD and case.endpoint != "upload")
         if case.times == 1 and retried and case.endpoint not in ("query", "detect"):
-            assert detector.client.sent[case.endpoint] >= 2, "the fault was not retried"
+            assert sandbox.sandbox.stats.requests[case.endpoint] >= 2, "the fault was not retried"
 
         stats = await wait_until_idle(sandbox)
         assert stats.accepted_detects == case.accepted

@@ -10,14 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truthscan_mcp.errors import TruthScanError
-from truthscan_mcp.models import (
-    UnexpectedResponseError,
+from truthscan_mcp.api.wire import (
     parse_credits,
     parse_detect,
     parse_document,
     parse_presign,
 )
+from truthscan_mcp.errors import TruthScanError, UnexpectedResponseError
 
 NESTED_DONE: dict[str, Any] = {
     "id": "00fee5ff-a55b-42fb-b7c7-d14f05ae0769",

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 
 from truthscan_mcp.adapter.render import MAX_REPORT_CHARS, render_report
-from truthscan_mcp.models import Analysis, DetectionReport, ReportSource, Signal, Signals, parse_document
+from truthscan_mcp.api.wire import parse_document
+from truthscan_mcp.models import Analysis, DetectionReport, ReportSource, Signal, Signals
 
 UUID = "00fee5ff-a55b-42fb-b7c7-d14f05ae0769"
 

@@ -16,10 +16,10 @@ from pydantic import SecretStr
 
 from truthscan_mcp import __version__
 from truthscan_mcp.api.client import TruthScanClient, make_http_client
-from truthscan_mcp.cache.database import History, ResultCache, open_cache
+from truthscan_mcp.cache.store import ResultCache, open_cache
 from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.errors import TruthScanError
-from truthscan_mcp.models import Health
+from truthscan_mcp.models import Health, History
 from truthscan_mcp.settings import SANDBOX_BASE_URL, Settings
 
 if TYPE_CHECKING:

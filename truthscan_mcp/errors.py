@@ -107,6 +107,12 @@ class UnavailableError(TruthScanError):
         self.sent = sent
 
 
+class UnexpectedResponseError(UnavailableError):
+    """TruthScan answered something we cannot read (not JSON, wrong shape)."""
+
+    code = "unexpected_response"
+
+
 class UploadExpiredError(TruthScanError):
     """The presigned upload URL was refused (403/400): ask for a fresh one."""
 

@@ -1,4 +1,4 @@
-"""The content cache: results kept by the image's SHA-256, so the same bytes are never paid for twice.
+"""The SQLite file behind the content cache: results kept by the image's SHA-256.
 
 SQLite (stdlib) because the cache must be one self-contained file that several server processes
 share safely: a user's desktop apps each spawn their own `truthscan-mcp`, all pointed at the same
@@ -10,19 +10,8 @@ source's name, media type and size, the options asked for, the latest report, an
 plus one history row per `detect_image` answer, saying whether it was paid or served from here.
 Never the image bytes, never the API key: nothing here even receives them.
 
-Threading: one connection per store, used only from worker threads and one call at a time (an
-`anyio.CapacityLimiter(1)`). One connection rather than one per call, because opening costs more
-than the queries it would serve (file open, schema read, pragmas) and because our own calls then
-never contend for SQLite's file locks; a queue of one is no bottleneck for statements that take
-well under a millisecond next to HTTP round trips of hundreds. A started statement is never
-abandoned on cancellation (`to_thread.run_sync` waits for it), so a transaction is never left
-half-done by a cancelled tool call.
-
-Failure policy: the cache only ever saves money; it must never cost a detection. Every public
-method swallows storage errors, warns once on stderr, and carries on as if there were no cache.
-A file that is corrupt, read-only, unopenable, someone else's database, or of a newer schema
-disables the store for the life of the process; a file locked by another process only pauses
-it for a while, since that is usually momentary.
+This module is the file itself (schema, connection, migrations, maintenance) and runs
+synchronously, in worker threads or the command line; `store.py` is the async store on it.
 """
 
 from __future__ import annotations
@@ -32,34 +21,26 @@ import json
 import logging
 import os
 import sqlite3
-import sys
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import anyio
-import anyio.to_thread
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from truthscan_mcp.models import DetectionReport, ReportSource, SourceKind
+from truthscan_mcp.detection.store import StoredResult
+from truthscan_mcp.models import DetectionReport, HistoryEntry, ReportSource, SourceKind
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 #: How long one statement waits for another process's write lock before giving up on the cache.
 BUSY_TIMEOUT = 1.0
-#: After a lock held elsewhere, how long the store stays out of the way before trying again.
-LOCKED_PAUSE = 30.0
 #: History rows kept (results are kept: each one is a credit that need not be spent again).
 HISTORY_KEPT = 10_000
-#: History rows a reader gets by default.
-HISTORY_SHOWN = 50
 
 _SCHEMA: tuple[str, ...] = (
     "CREATE TABLE schema_version (version INTEGER NOT NULL)",
@@ -109,45 +90,7 @@ class CacheUnusableError(Exception):
     """The file is a database this version must not touch (not ours, or a newer schema)."""
 
 
-# --- what callers get -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredResult:
-    """One TruthScan document as the cache knows it; `report` is None until the first answer."""
-
-    document_id: str
-    source: ReportSource
-    deep_analysis: bool
-    preview: bool
-    report: DetectionReport | None
-    submitted_at: float
-    updated_at: float
-
-    def covers(self, *, deep_analysis: bool, preview: bool) -> bool:
-        """A document made with deep analysis (or a preview) also answers a request without it."""
-        return (self.deep_analysis or not deep_analysis) and (self.preview or not preview)
-
-
-class HistoryEntry(BaseModel):
-    at: datetime = Field(description="When detect_image answered (UTC).")
-    id: str = Field(description="TruthScan document id.")
-    source_name: str | None = Field(description="The file name, URL (without query) or 'inline data'.")
-    verdict: str | None = Field(description="The latest known verdict of that document.")
-    ai_score: float | None
-    status: str | None
-    complete: bool
-    cached: bool = Field(
-        description="True when answered from the local cache; false when credits were spent."
-    )
-    simulated: bool = Field(description="True for results of the sandbox simulator.")
-
-
-class History(BaseModel):
-    cache: Literal["on", "off", "unavailable"] = Field(
-        description="Whether results are being cached; 'unavailable' when the cache file cannot be used."
-    )
-    detections: list[HistoryEntry] = Field(description="Most recent first.")
+# --- what the maintenance commands get ---------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -212,7 +155,7 @@ def _error_code(exc: BaseException) -> int | None:
     return code & 0xFF if isinstance(code, int) else None
 
 
-def _is_locked(exc: BaseException) -> bool:
+def is_locked(exc: BaseException) -> bool:
     if not isinstance(exc, sqlite3.OperationalError):
         return False
     if _error_code(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
@@ -220,11 +163,11 @@ def _is_locked(exc: BaseException) -> bool:
     return "locked" in str(exc).lower()
 
 
-def _is_garbage(exc: BaseException) -> bool:
+def is_garbage(exc: BaseException) -> bool:
     return _error_code(exc) in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
 
 
-class _Database:
+class Database:
     """One connection and the statements the cache needs; not thread-safe, callers serialise."""
 
     def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT, create: bool = True) -> None:
@@ -456,152 +399,14 @@ def _stored(row: tuple[Any, ...]) -> StoredResult:
     )
 
 
-# --- the store the workflow uses -------------------------------------------------------------
-
-
-class ResultCache:
-    """The cache as the detection workflow sees it: async, and never failing a detection."""
-
-    def __init__(
-        self,
-        path: Path,
-        *,
-        service: str,
-        busy_timeout: float = BUSY_TIMEOUT,
-        locked_pause: float = LOCKED_PAUSE,
-    ) -> None:
-        self.path = path
-        self.service = service_key(service)
-        self._busy_timeout = busy_timeout
-        self._locked_pause = locked_pause
-        self._db: _Database | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
-        self._disabled = False
-        self._paused_until = 0.0
-        self._warned = False
-
-    @property
-    def usable(self) -> bool:
-        """False once the file proved unusable; results then simply are not kept."""
-        return not self._disabled
-
-    async def open(self) -> bool:
-        """Try the file now, so a broken cache is reported at start-up, not mid-detection."""
-        return await self._run(lambda db: True) is not None
-
-    async def aclose(self) -> None:
-        db, self._db = self._db, None
-        if db is None:
-            return
-        with anyio.CancelScope(shield=True):
-            try:
-                await anyio.to_thread.run_sync(db.close, limiter=self._get_limiter())
-            except sqlite3.Error:
-                logger.debug("closing the result cache failed", exc_info=True)
-
-    async def find(self, sha256: str, *, deep_analysis: bool, preview: bool) -> StoredResult | None:
-        return await self._run(
-            lambda db: db.find(self.service, sha256, deep_analysis=deep_analysis, preview=preview)
-        )
-
-    async def get(self, document_id: str) -> StoredResult | None:
-        return await self._run(lambda db: db.get(self.service, document_id))
-
-    async def record_submission(
-        self, document_id: str, source: ReportSource, *, deep_analysis: bool, preview: bool
-    ) -> None:
-        """Called the moment TruthScan accepts a paid submission, before any waiting, so that
-        the id survives a cancellation or a crash and the same bytes are not paid for again."""
-        await self._run(
-            lambda db: db.record_submission(
-                self.service, document_id, source, deep_analysis=deep_analysis, preview=preview
-            )
-        )
-
-    async def save_report(self, report: DetectionReport, *, deep_analysis: bool) -> None:
-        if report.id is None:
-            return
-        await self._run(lambda db: db.save_report(self.service, report, deep_analysis=deep_analysis))
-
-    async def record_answer(self, document_id: str, source_name: str | None) -> None:
-        """A detect_image answered without paying (from the cache, or by joining another call)."""
-        await self._run(lambda db: db.record_answer(self.service, document_id, source_name))
-
-    async def history(self, limit: int = HISTORY_SHOWN) -> History:
-        entries = await self._run(lambda db: db.history(self.service, limit))
-        if entries is None:
-            return History(cache="unavailable", detections=[])
-        return History(cache="on", detections=entries)
-
-    # --- plumbing ---------------------------------------------------------------------------
-
-    def _get_limiter(self) -> anyio.CapacityLimiter:
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(1)
-        return self._limiter
-
-    async def _run(self, op: Callable[[_Database], T]) -> T | None:
-        if self._disabled or anyio.current_time() < self._paused_until:
-            return None
-        try:
-            return await anyio.to_thread.run_sync(self._call, op, limiter=self._get_limiter())
-        except (sqlite3.Error, OSError, CacheUnusableError) as exc:
-            await self._failed(exc)
-            return None
-
-    def _call(self, op: Callable[[_Database], T]) -> T:
-        if self._db is None:
-            self._db = _Database(self.path, busy_timeout=self._busy_timeout)
-        return op(self._db)
-
-    async def _failed(self, exc: Exception) -> None:
-        if _is_locked(exc):
-            self._paused_until = anyio.current_time() + self._locked_pause
-            message = (
-                f"The result cache {self.path} is locked by another process ({exc}); detections go on "
-                f"without it for the next {self._locked_pause:g}s, so a repeated image may be paid for again."
-            )
-        else:
-            self._disabled = True
-            await self.aclose()
-            hint = (
-                "Delete the file or run `truthscan-mcp cache clear` to start a fresh cache."
-                if _is_garbage(exc)
-                else "Check the path and its permissions, or set TRUTHSCAN_CACHE_PATH (or 'off')."
-            )
-            message = (
-                f"The result cache {self.path} cannot be used ({exc}). Detections go on without it, so "
-                f"repeated images will be paid for again. {hint}"
-            )
-        if not self._warned:
-            self._warned = True
-            logger.warning("%s", message)
-        else:
-            logger.debug("%s", message)
-
-
-@contextlib.asynccontextmanager
-async def open_cache(path: Path | None, *, service: str) -> AsyncGenerator[ResultCache | None]:
-    """The store for a server's lifetime, or None when the cache is off."""
-    if path is None:
-        yield None
-        return
-    cache = ResultCache(path, service=service)
-    await cache.open()
-    try:
-        yield cache
-    finally:
-        await cache.aclose()
-
-
-# --- the `truthscan-mcp cache` command ---------------------------------------------------------
+# --- maintenance (the `truthscan-mcp cache` command) --------------------------------------------
 
 
 def cache_stats(path: Path) -> CacheStats:
     """What the cache holds; raises sqlite3.Error / CacheUnusableError for an unusable file."""
     if not path.exists():
         return CacheStats(path=path, exists=False, size_bytes=0)
-    db = _Database(path, create=False)
+    db = Database(path, create=False)
     try:
         results, paid, cached, first, last = db.counts()
     finally:
@@ -625,9 +430,9 @@ def clear_cache(path: Path) -> Cleared:
     if not path.exists():
         return Cleared(path=path, results=0, history=0, bytes_before=0, bytes_after=0)
     try:
-        db = _Database(path, create=False)
+        db = Database(path, create=False)
     except sqlite3.DatabaseError as exc:
-        if not _is_garbage(exc):
+        if not is_garbage(exc):
             raise
         for file in _files_of(path):
             file.unlink(missing_ok=True)
@@ -639,61 +444,3 @@ def clear_cache(path: Path) -> Cleared:
     return Cleared(
         path=path, results=results, history=history, bytes_before=before, bytes_after=_size_on_disk(path)
     )
-
-
-def _human(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size} bytes"
-
-
-def _when(stamp: float | None) -> str:
-    if stamp is None:
-        return "-"
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def run_cache_command(path: Path | None, action: str, *, as_json: bool = False) -> int:
-    """`truthscan-mcp cache stats|clear`: reports on stdout, problems on stderr, exit 1 on failure."""
-    out = sys.stdout
-    if path is None:
-        out.write("The result cache is off (TRUTHSCAN_CACHE_PATH=off); there is nothing to show or clear.\n")
-        return 0
-    try:
-        if action == "clear":
-            cleared = clear_cache(path)
-            if as_json:
-                out.write(json.dumps({**cleared.__dict__, "path": str(path)}) + "\n")
-            elif cleared.deleted:
-                out.write(
-                    f"{path} was not a readable cache; deleted it ({_human(cleared.bytes_before)}). "
-                    "A fresh cache starts with the next detection.\n"
-                )
-            elif not cleared.bytes_before:
-                out.write(f"No cache at {path}; nothing to remove.\n")
-            else:
-                out.write(
-                    f"Removed {cleared.results} stored result(s) and {cleared.history} history entr"
-                    f"{'y' if cleared.history == 1 else 'ies'} from {path} "
-                    f"({_human(cleared.bytes_before)} -> {_human(cleared.bytes_after)}).\n"
-                )
-            return 0
-        stats = cache_stats(path)
-    except (sqlite3.Error, OSError, CacheUnusableError) as exc:
-        sys.stderr.write(f"truthscan-mcp: the result cache {path} cannot be used: {exc}\n")
-        return 1
-    if as_json:
-        out.write(json.dumps({**stats.__dict__, "path": str(path)}) + "\n")
-    elif not stats.exists:
-        out.write(f"Result cache: {path}\n  empty (no detection has been cached yet)\n")
-    else:
-        out.write(
-            f"Result cache: {path}\n"
-            f"  stored results: {stats.results}\n"
-            f"  detections: {stats.paid} paid, {stats.cached} answered from the cache (no credits)\n"
-            f"  size on disk: {_human(stats.size_bytes)}\n"
-            f"  first: {_when(stats.first_at)}, last: {_when(stats.last_at)}\n"
-        )
-    return 0

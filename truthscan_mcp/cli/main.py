@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         raise SystemExit(run_detect(settings, args))
     elif command == "cache":
-        from truthscan_mcp.cache.database import run_cache_command
+        from truthscan_mcp.cli.cache import run_cache_command
 
         raise SystemExit(run_cache_command(settings.cache_path, args.cache_action, as_json=args.json))
     elif command == "sandbox":

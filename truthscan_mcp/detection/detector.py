@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import anyio
 
 from truthscan_mcp.api.client import TruthScanClient
+from truthscan_mcp.api.wire import ApiDocument
 from truthscan_mcp.errors import NotFoundError, TruthScanError, UploadExpiredError
 from truthscan_mcp.media.sources import LoadedImage, load_image, validate_document_id
-from truthscan_mcp.models import AnalysisStatus, ApiDocument, DetectionReport, ReportSource
+from truthscan_mcp.models import AnalysisStatus, DetectionReport, ReportSource
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
-    from truthscan_mcp.cache.database import StoredResult
+    from truthscan_mcp.detection.store import StoredResult
 
 logger = logging.getLogger(__name__)
 

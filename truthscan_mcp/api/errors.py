@@ -1,0 +1,176 @@
+"""What a failed HTTP exchange with TruthScan means, as one of our errors, and the secret masking
+every message and log line goes through.
+
+A service's error body is often the most useful part of a message (it says which field it
+refused), so it is quoted; but services echo keys back, raw or encoded, so nothing is quoted
+without `redact`, the one function that masks a secret in every form it may come back in.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import httpx2
+
+from truthscan_mcp.errors import (
+    BadRequestError,
+    ImageSizeError,
+    InvalidKeyError,
+    NotEnoughCreditsError,
+    NotFoundError,
+    RateLimitedError,
+    TruthScanError,
+    UnavailableError,
+    UnsupportedFormatError,
+    UploadExpiredError,
+)
+
+MASK = "***"
+#: Shorter strings are not masked: "abc" would blank out ordinary words, and no real key is that short.
+MIN_SECRET_LENGTH = 4
+
+
+def _forms(secret: str) -> set[str]:
+    """The spellings a secret takes on its way back: raw, percent-encoded (a query string, a
+    form body) and JSON-escaped (a body that quotes the request)."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe=""), json.dumps(secret)[1:-1]}
+    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+    return {form for form in forms if form}
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every form of every secret replaced by ``***``, whatever its letter case.
+
+    Case-insensitive because percent-encoding hex and some echoing services change case; the
+    longest forms first, so a raw secret inside its own encoded form is never half-masked.
+    """
+    forms: set[str] = set()
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET_LENGTH:
+            forms |= _forms(secret)
+    if not forms:
+        return text
+    pattern = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+    return re.sub(pattern, MASK, text, flags=re.IGNORECASE)
+
+
+def retry_after_of(response: httpx2.Response) -> float | None:
+    """Retry-After in seconds, given as a number or an HTTP date; None when absent or unreadable."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def error_message_of(response: httpx2.Response) -> str | None:
+    """The service's own words from `{"error"}`, `{"detail"}` (string or list), or a text body."""
+    try:
+        body: Any = response.json()
+    except (ValueError, UnicodeDecodeError):
+        text = response.text.strip() if response.content else ""
+        if not text or text.startswith("<"):
+            return None
+        return text[:300]
+    if isinstance(body, dict):
+        obj: dict[str, Any] = body  # pyright: ignore[reportUnknownVariableType]
+        for key in ("error", "message", "detail"):
+            value = obj.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:300]
+            if isinstance(value, list) and value:
+                parts: list[str] = []
+                for item in value:  # pyright: ignore[reportUnknownVariableType]
+                    if isinstance(item, dict):
+                        entry: dict[str, Any] = item  # pyright: ignore[reportUnknownVariableType]
+                        loc = entry.get("loc")
+                        where = ".".join(str(p) for p in loc) if isinstance(loc, list) else ""  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+                        msg = str(entry.get("msg") or entry.get("message") or "")
+                        parts.append(f"{where}: {msg}" if where else msg)
+                    else:
+                        parts.append(str(item))  # pyright: ignore[reportUnknownArgumentType]
+                return "; ".join(p for p in parts if p)[:300] or None
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:300]
+    return None
+
+
+def error_for(endpoint: str, response: httpx2.Response, *, secrets: Iterable[str] = ()) -> TruthScanError:
+    """Map a non-2xx answer to our error, with what to do about it.
+
+    What the service said is quoted (it is often the most useful part), minus any `secrets`
+    it repeated: the message goes to the assistant, its logs and the user's screen.
+    """
+    status = response.status_code
+    message = error_message_of(response)
+    said = redact(message, secrets) if message is not None else None
+    quoted = f" ({said})" if said else ""
+    lowered = (said or "").lower()
+    if endpoint == "upload" and status in (400, 403):
+        return UploadExpiredError(f"The upload URL was refused (HTTP {status}){quoted}.")
+    if status == 403:
+        if "credit" in lowered:
+            return NotEnoughCreditsError(
+                "TruthScan says there are not enough credits for this detection. Call check_credits "
+                "to see the balance, and add credits in the TruthScan dashboard before retrying."
+            )
+        return InvalidKeyError(
+            f"TruthScan rejected the API key{quoted}. Check TRUTHSCAN_API_KEY: it must be the key from "
+            "the TruthScan developer portal, active and not expired (regenerate it there if needed)."
+        )
+    if status == 429:
+        return RateLimitedError(
+            f"TruthScan is rate-limiting requests (HTTP 429){quoted}. Wait a little and try again.",
+            retry_after=retry_after_of(response),
+        )
+    if status >= 500:
+        what = "is down for maintenance" if status == 503 else f"had a server error (HTTP {status})"
+        return UnavailableError(
+            f"TruthScan {what}{quoted}. Try again in a few minutes; the health tool shows when it is back.",
+            retry_after=retry_after_of(response),
+            status=status,
+        )
+    if status == 404:
+        return NotFoundError(f"TruthScan answered 404 Not Found on {endpoint}{quoted}.")
+    if status == 400 and ("format" in lowered or "unsupported" in lowered):
+        return UnsupportedFormatError(
+            f"TruthScan refused the image format{quoted}. Supported: JPEG, PNG, WebP, HEIC/HEIF, AVIF, "
+            "BMP, TIFF; convert the image to one of them."
+        )
+    if status == 400 and ("too large" in lowered or "size" in lowered):
+        return ImageSizeError(f"TruthScan refused the image size{quoted}. Images must be 1 KB to 10 MB.")
+    return BadRequestError(
+        f"TruthScan refused the {endpoint} request (HTTP {status}){quoted}. This is likely a bug in "
+        "truthscan-mcp or a change in the API; please report it with this message."
+    )
+
+
+def transport_error(endpoint: str, exc: httpx2.TransportError) -> UnavailableError:
+    """Connection failures: `sent=False` only when the request cannot have reached TruthScan."""
+    never_sent = isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout)
+    kind = type(exc).__name__
+    what = f"timed out ({kind})" if isinstance(exc, httpx2.TimeoutException) else f"failed ({kind})"
+    return UnavailableError(
+        f"The connection to TruthScan {what} during {endpoint}. Check the network and try again; "
+        "the health tool shows whether TruthScan is reachable.",
+        sent=not never_sent,
+    )
+
+
+def refused_before_work(exc: UnavailableError) -> bool:
+    """503 is maintenance: TruthScan refused the request before doing anything with it."""
+    return exc.status == 503

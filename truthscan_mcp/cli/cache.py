@@ -1,0 +1,66 @@
+"""`truthscan-mcp cache stats|clear`: the cache file, reported to a person on the terminal.
+
+The only part of the cache that prints: reports go to stdout, problems to stderr. The server
+never imports it (stdout belongs to the stdio transport there).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from truthscan_mcp.cache.database import CacheUnusableError, cache_stats, clear_cache
+from truthscan_mcp.media.formats import human_size
+
+
+def _when(stamp: float | None) -> str:
+    if stamp is None:
+        return "-"
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def run_cache_command(path: Path | None, action: str, *, as_json: bool = False) -> int:
+    """`truthscan-mcp cache stats|clear`: reports on stdout, problems on stderr, exit 1 on failure."""
+    out = sys.stdout
+    if path is None:
+        out.write("The result cache is off (TRUTHSCAN_CACHE_PATH=off); there is nothing to show or clear.\n")
+        return 0
+    try:
+        if action == "clear":
+            cleared = clear_cache(path)
+            if as_json:
+                out.write(json.dumps({**cleared.__dict__, "path": str(path)}) + "\n")
+            elif cleared.deleted:
+                out.write(
+                    f"{path} was not a readable cache; deleted it ({human_size(cleared.bytes_before)}). "
+                    "A fresh cache starts with the next detection.\n"
+                )
+            elif not cleared.bytes_before:
+                out.write(f"No cache at {path}; nothing to remove.\n")
+            else:
+                out.write(
+                    f"Removed {cleared.results} stored result(s) and {cleared.history} history entr"
+                    f"{'y' if cleared.history == 1 else 'ies'} from {path} "
+                    f"({human_size(cleared.bytes_before)} -> {human_size(cleared.bytes_after)}).\n"
+                )
+            return 0
+        stats = cache_stats(path)
+    except (sqlite3.Error, OSError, CacheUnusableError) as exc:
+        sys.stderr.write(f"truthscan-mcp: the result cache {path} cannot be used: {exc}\n")
+        return 1
+    if as_json:
+        out.write(json.dumps({**stats.__dict__, "path": str(path)}) + "\n")
+    elif not stats.exists:
+        out.write(f"Result cache: {path}\n  empty (no detection has been cached yet)\n")
+    else:
+        out.write(
+            f"Result cache: {path}\n"
+            f"  stored results: {stats.results}\n"
+            f"  detections: {stats.paid} paid, {stats.cached} answered from the cache (no credits)\n"
+            f"  size on disk: {human_size(stats.size_bytes)}\n"
+            f"  first: {_when(stats.first_at)}, last: {_when(stats.last_at)}\n"
+        )
+    return 0
