@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 from harness import AI_PNG, SAMPLES, http_client, serve_app
@@ -31,8 +32,9 @@ from starlette.routing import Route
 
 from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient
+from truthscan_mcp.api.errors import redact
 from truthscan_mcp.errors import TruthScanError
-from truthscan_mcp.logs import configure_logging
+from truthscan_mcp.logs import RedactingFilter, configure_logging
 from truthscan_mcp.sandbox import FaultRule
 from truthscan_mcp.settings import Settings
 
@@ -301,3 +303,34 @@ async def test_the_key_stays_out_of_a_stdio_server_running_at_debug(
 
     assert "DEBUG" in stderr_path.read_text(), "the server did not log at DEBUG"
     assert outputs.leaks() == []
+
+
+# --- the one redaction helper ------------------------------------------------------------------
+
+#: A key with characters that change when percent-encoded or JSON-escaped.
+ODD_KEY = 'Key/with+odd "chars"&é'
+ECHOED_FORMS = {
+    "raw": ODD_KEY,
+    "other case": ODD_KEY.swapcase(),
+    "percent-encoded": quote(ODD_KEY, safe=""),
+    "percent-encoded, lower-case hex": quote(ODD_KEY, safe="").lower(),
+    "form-encoded": quote_plus(ODD_KEY, safe=""),
+    "JSON-escaped": json.dumps(ODD_KEY)[1:-1],
+    "JSON-escaped, non-ASCII kept": json.dumps(ODD_KEY, ensure_ascii=False)[1:-1],
+}
+
+
+@pytest.mark.parametrize("form", ECHOED_FORMS.values(), ids=ECHOED_FORMS.keys())
+def test_redact_masks_every_form_a_service_may_echo_the_key_in(form: str) -> None:
+    assert redact(f"bad key {form} in request", [ODD_KEY]) == "bad key *** in request"
+
+
+@pytest.mark.parametrize("form", ECHOED_FORMS.values(), ids=ECHOED_FORMS.keys())
+def test_the_log_filter_masks_every_form_of_the_key(form: str) -> None:
+    record = logging.LogRecord("t", logging.WARNING, __file__, 1, "echoed %s back", (form,), None)
+    assert RedactingFilter([ODD_KEY]).filter(record)
+    assert record.getMessage() == "echoed *** back"
+
+
+def test_redact_leaves_text_without_the_key_alone() -> None:
+    assert redact("Key/with nothing to hide", [ODD_KEY]) == "Key/with nothing to hide"

@@ -11,31 +11,33 @@ import logging
 import sys
 from collections.abc import Iterable
 
+from truthscan_mcp.api.errors import MIN_SECRET_LENGTH, redact
+
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _HANDLER_NAME = "truthscan-mcp-stderr"
 
 
 class RedactingFilter(logging.Filter):
+    """Masks `secrets` in every record's message and traceback, in every form `redact` knows."""
+
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets = [s for s in secrets if s and len(s) >= 4]
+        self._secrets = [s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH]
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
             return True
         message = record.getMessage()
-        if any(secret in message for secret in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
-            record.msg = message
+        masked = redact(message, self._secrets)
+        if masked != message:
+            record.msg = masked
             record.args = None
         if record.exc_info and record.exc_info[1] is not None:
             text = logging.Formatter().formatException(record.exc_info)
-            if any(secret in text for secret in self._secrets):
-                for secret in self._secrets:
-                    text = text.replace(secret, "***")
+            masked = redact(text, self._secrets)
+            if masked != text:
                 record.exc_info = None
-                record.exc_text = text
+                record.exc_text = masked
         return True
 
 
