@@ -45,8 +45,10 @@ from truthscan_mcp.errors import (
 )
 from truthscan_mcp.media import netguard
 from truthscan_mcp.media.formats import JPEG, MAX_IMAGE_BYTES, PNG
+from truthscan_mcp.media.image import LoadedImage
+from truthscan_mcp.media.inline import MAX_DATA_CHARS
 from truthscan_mcp.media.netguard import IPAddress
-from truthscan_mcp.media.sources import MAX_DATA_CHARS, LoadedImage, load_image, validate_document_id
+from truthscan_mcp.media.sources import load_image, validate_document_id
 from truthscan_mcp.settings import Settings
 
 # --- sample bytes -----------------------------------------------------------------------------

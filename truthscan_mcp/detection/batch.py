@@ -15,8 +15,6 @@ import contextlib
 import fnmatch
 import logging
 import os
-import urllib.parse
-import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -30,10 +28,11 @@ from truthscan_mcp.detection.detector import DetectOptions, Detector, Progress
 from truthscan_mcp.errors import (
     InvalidInputError,
     NotEnoughCreditsError,
-    SourceNotAllowedError,
     TruthScanError,
 )
-from truthscan_mcp.media.sources import LoadedImage, load_image
+from truthscan_mcp.media.image import LoadedImage
+from truthscan_mcp.media.paths import allowed_path
+from truthscan_mcp.media.sources import load_image
 from truthscan_mcp.models import ConfidenceBand, DetectionReport
 from truthscan_mcp.settings import Settings
 
@@ -158,24 +157,6 @@ async def expand_inputs(
     return inputs
 
 
-def _directory_path(raw: str) -> Path:
-    text = raw.strip()
-    if text[:7].lower() == "file://":
-        parts = urllib.parse.urlsplit(text)
-        if parts.netloc.lower() not in ("", "localhost"):
-            raise SourceNotAllowedError(
-                f"The file URI names another host ({parts.netloc!r}); only local directories can be read."
-            )
-        text = urllib.request.url2pathname(parts.path)
-    if "\x00" in text:
-        raise InvalidInputError("The directory contains a NUL character, which no path can contain.")
-    try:
-        path = Path(text).expanduser()
-    except RuntimeError as exc:
-        raise InvalidInputError(f"Cannot expand '~' in {text!r} ({exc}). Pass an absolute path.") from None
-    return path if path.is_absolute() else Path.cwd() / path
-
-
 def _list_directory(allowed: list[Path], directory: str, pattern: str | None, recursive: bool) -> list[Path]:
     """The directory's files, sorted, at most MAX_BATCH + 1 of them; runs in a worker thread.
 
@@ -185,15 +166,8 @@ def _list_directory(allowed: list[Path], directory: str, pattern: str | None, re
     own row when it resolves outside. Hidden entries are skipped, as a shell glob skips them
     (macOS litters folders with `._photo.jpg` files that are not images).
     """
-    root = _directory_path(directory)
-    real = Path(os.path.realpath(root))
-    roots = [Path(os.path.realpath(a)) for a in allowed]
-    if not any(real.is_relative_to(a) for a in roots):
-        listed = ", ".join(str(a) for a in roots) or "none"
-        raise SourceNotAllowedError(
-            f"The directory {root} is outside the directories this server may read. Allowed: "
-            f"{listed}. Set TRUTHSCAN_ALLOWED_DIRS ({os.pathsep!r}-separated) to add one."
-        )
+    checked = allowed_path(directory, allowed, "directory")
+    root, real = checked.absolute, checked.resolved
     if not real.exists():
         raise InvalidInputError(
             f"There is no directory at {root}. It must exist on the machine running this server."

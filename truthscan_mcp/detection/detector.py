@@ -22,7 +22,8 @@ import anyio
 from truthscan_mcp.api.client import TruthScanClient
 from truthscan_mcp.api.wire import ApiDocument
 from truthscan_mcp.errors import NotFoundError, TruthScanError, UploadExpiredError
-from truthscan_mcp.media.sources import LoadedImage, load_image, validate_document_id
+from truthscan_mcp.media.image import LoadedImage
+from truthscan_mcp.media.sources import load_image, validate_document_id
 from truthscan_mcp.models import AnalysisStatus, DetectionReport, ReportSource
 from truthscan_mcp.settings import Settings
 
