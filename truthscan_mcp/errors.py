@@ -14,8 +14,6 @@ class TruthScanError(Exception):
     """Base of every error this package raises on purpose."""
 
     code: ClassVar[str] = "error"
-    #: True when the same request may succeed if simply sent again later.
-    retryable: ClassVar[bool] = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -83,7 +81,6 @@ class NotFoundError(TruthScanError):
 
 class RateLimitedError(TruthScanError):
     code = "rate_limited"
-    retryable = True
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -94,7 +91,6 @@ class UnavailableError(TruthScanError):
     """5xx, maintenance, a connection that failed, or an answer we could not read."""
 
     code = "unavailable"
-    retryable = True
 
     def __init__(
         self, message: str, retry_after: float | None = None, *, sent: bool = True, status: int | None = None
@@ -117,11 +113,3 @@ class UploadExpiredError(TruthScanError):
     """The presigned upload URL was refused (403/400): ask for a fresh one."""
 
     code = "upload_expired"
-
-
-class ProcessingFailedError(TruthScanError):
-    code = "processing_failed"
-
-
-class TimedOutError(TruthScanError):
-    code = "timed_out"

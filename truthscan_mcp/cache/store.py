@@ -69,11 +69,6 @@ class ResultCache:
         self._paused_until = 0.0
         self._warned = False
 
-    @property
-    def usable(self) -> bool:
-        """False once the file proved unusable; results then simply are not kept."""
-        return not self._disabled
-
     async def open(self) -> bool:
         """Try the file now, so a broken cache is reported at start-up, not mid-detection."""
         return await self._run(lambda db: True) is not None
