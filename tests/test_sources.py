@@ -48,6 +48,7 @@ from truthscan_mcp.media.formats import JPEG, MAX_IMAGE_BYTES, PNG
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.media.inline import MAX_DATA_CHARS
 from truthscan_mcp.media.netguard import IPAddress
+from truthscan_mcp.media.paths import PathKind, allowed_path
 from truthscan_mcp.media.sources import load_image, validate_document_id
 from truthscan_mcp.settings import Settings
 
@@ -910,3 +911,23 @@ async def test_a_relative_path_outside_the_allowed_dirs_says_how_it_was_resolved
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SourceNotAllowedError, match="working directory"):
         await load_image(path="outside.png", settings=cfg)
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+def test_files_and_batch_directories_outside_the_allowed_dirs_are_refused_in_the_same_words(
+    tmp_path: Path, kind: PathKind
+) -> None:
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / "photo.png" if kind == "file" else outside
+    if kind == "file":
+        target.touch()
+    with pytest.raises(SourceNotAllowedError) as caught:
+        allowed_path(str(target), [allowed], kind)
+
+    message = caught.value.message
+    assert message.startswith(f"The {kind} {target} is outside the directories this server may read.")
+    assert f"Allowed directories: {allowed.resolve()}." in message
+    assert "TRUTHSCAN_ALLOWED_DIRS" in message
