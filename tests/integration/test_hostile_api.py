@@ -181,11 +181,14 @@ async def detect(client: Client, **arguments: Any) -> CallToolResult:
 
 
 async def timed(cap: float, call: Any) -> tuple[CallToolResult, float]:
-    """Run `call()`, failing once it is `cap` + SLACK seconds in: a call past its cap is a failure."""
+    """Run `call()` and fail if it took longer than `cap` + SLACK seconds; it is also cut there
+    (unless the server shields it, hence the check of the time taken as well)."""
     started = time.monotonic()
     with anyio.fail_after(cap + SLACK):
         result = await call()
-    return result, time.monotonic() - started
+    elapsed = time.monotonic() - started
+    assert elapsed <= cap + SLACK, f"the call took {elapsed:.1f}s; its cap is {cap:.0f}s"
+    return result, elapsed
 
 
 # --- 1. the key never leaks ----------------------------------------------------------------
@@ -372,7 +375,7 @@ async def test_a_heatmap_that_is_not_an_image_is_not_relabelled_as_one(
 
 # --- 5. memory stays bounded ----------------------------------------------------------------
 
-RSS_GROWTH_LIMIT = 150 * 1024 * 1024
+RSS_GROWTH_LIMIT = 64 * 1024 * 1024  # answers are capped at a few MB: 64 MB is ample
 ADDRESS_SPACE_LIMIT = 3 * 1024 * 1024 * 1024  # keeps a regression from taking the machine down
 
 
@@ -426,10 +429,13 @@ def _server_child() -> psutil.Process:
     [
         pytest.param(gzip_bomb_reply, id="gzip-1MB-to-1GB"),
         pytest.param(huge_json_reply, id="json-50MB"),
+        # the control: an ordinary answer, so the limit is known to leave room for normal work
+        pytest.param(None, id="ordinary-answer"),
     ],
 )
 async def test_peak_memory_stays_bounded_under_a_huge_query_answer(hostile: HostileApi, answer: Any) -> None:
-    hostile.answer("query", lambda r: answer(str(r.document_id())))
+    if answer is not None:
+        hostile.answer("query", lambda r: answer(str(r.document_id())))
     env = child_env(
         TRUTHSCAN_API_URL=hostile.base_url,
         TRUTHSCAN_STORAGE_URL=hostile.storage_url,
