@@ -37,13 +37,14 @@ from tests.mcp_helpers import (
     serve_app,
     structured,
 )
-from truthscan_mcp.adapter.transports import MAX_HTTP_BODY, build_http_app, serve
+from truthscan_mcp.adapter.transports import MAX_HTTP_BODY, MIN_TOKEN_LENGTH, build_http_app, serve
 from truthscan_mcp.cli import main as cli
+from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from tests.conftest import SandboxServer
 
-TOKEN = "http-token-for-tests-0123456789"
+TOKEN = "http-token-for-tests-0123456789-abcdefghijkl"  # tokens need 32+ characters
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -75,6 +76,20 @@ def token_server(sandbox_server: SandboxServer) -> Iterator[str]:
     """The HTTP transport on loopback with TRUTHSCAN_HTTP_TOKEN configured."""
     app = build_http_app(live_settings(sandbox_server, http_token=TOKEN), "127.0.0.1")
     with serve_app(app, lifespan="on") as base_url:
+        yield base_url
+
+
+ALLOWED_ORIGIN = "https://app.example"
+
+
+@pytest.fixture(scope="module")
+def remote_token_server(sandbox_server: SandboxServer) -> Iterator[str]:
+    """The app as built for a non-loopback bind (0.0.0.0) with a token and one allowed Origin.
+
+    It is served on 127.0.0.1 all the same: only the app's configuration is that of a remote bind.
+    """
+    settings = live_settings(sandbox_server, http_token=TOKEN, http_allowed_origins=ALLOWED_ORIGIN)
+    with serve_app(build_http_app(settings, "0.0.0.0"), lifespan="on") as base_url:
         yield base_url
 
 
@@ -230,6 +245,77 @@ async def test_http_with_the_right_token_serves_mcp(token_server: str) -> None:
         health = structured(await client.call_tool("health", {}))
     assert names == TOOL_NAMES
     assert health["reachable"] is True
+
+
+# --- Origin on every bind, also in token mode ------------------------------------------------
+
+
+def test_token_mode_refuses_a_foreign_origin_even_with_the_right_token(token_server: str) -> None:
+    response = post_initialize(
+        token_server, authorization=f"Bearer {TOKEN}", origin="http://evil.example.com"
+    )
+    assert response.status_code == 403
+    assert "TRUTHSCAN_HTTP_ALLOWED_ORIGINS" in response.text
+
+
+def test_token_mode_on_loopback_answers_a_loopback_origin(token_server: str) -> None:
+    port = token_server.rsplit(":", 1)[1]
+    response = post_initialize(
+        token_server, authorization=f"Bearer {TOKEN}", origin=f"http://127.0.0.1:{port}"
+    )
+    assert response.status_code == 200
+
+
+def test_remote_bind_refuses_a_foreign_origin_even_with_the_right_token(remote_token_server: str) -> None:
+    for origin in (
+        "http://evil.example.com",
+        "https://app.example.evil.com",
+        "null",
+        "http://127.0.0.1:8000",
+    ):
+        response = post_initialize(remote_token_server, authorization=f"Bearer {TOKEN}", origin=origin)
+        assert response.status_code == 403, origin
+
+
+def test_remote_bind_answers_an_allowed_origin_with_the_token(remote_token_server: str) -> None:
+    response = post_initialize(remote_token_server, authorization=f"Bearer {TOKEN}", origin=ALLOWED_ORIGIN)
+    assert response.status_code == 200
+
+
+def test_remote_bind_still_needs_the_token_from_an_allowed_origin(remote_token_server: str) -> None:
+    assert post_initialize(remote_token_server, origin=ALLOWED_ORIGIN).status_code == 401
+
+
+def test_remote_bind_still_needs_the_token_without_an_origin(remote_token_server: str) -> None:
+    assert post_initialize(remote_token_server).status_code == 401
+    assert post_initialize(remote_token_server, authorization=f"Bearer {TOKEN}").status_code == 200
+
+
+def test_allowed_origins_are_read_comma_separated_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRUTHSCAN_HTTP_ALLOWED_ORIGINS", " https://App.example/ , http://localhost:5173")
+    assert Settings().http_allowed_origins == ["https://app.example", "http://localhost:5173"]
+
+
+# --- refusing a token short enough to guess ------------------------------------------------
+
+
+@pytest.mark.usefixtures("never_listen")
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_serve_refuses_a_token_shorter_than_32_characters(sandbox_server: SandboxServer, host: str) -> None:
+    short = "x" * (MIN_TOKEN_LENGTH - 1)
+    with pytest.raises(SystemExit) as refused:
+        serve(live_settings(sandbox_server, http_token=short), transport="http", host=host, port=free_port())
+    message = str(refused.value.code)
+    assert "32" in message
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in message
+    assert short not in message
+
+
+def test_the_http_app_is_not_built_with_a_short_token(sandbox_server: SandboxServer) -> None:
+    with pytest.raises(SystemExit):
+        build_http_app(live_settings(sandbox_server, http_token="a"), "127.0.0.1")
 
 
 # --- refusing to listen beyond loopback without a token -------------------------------------

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     sandbox: bool = Field(default=False, description="Run against the built-in API simulator.")
     log_level: LogLevel = Field(default="INFO")
     http_token: SecretStr | None = Field(default=None, description="Bearer token for the HTTP transport.")
+    http_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list[str], description="Browser origins the HTTP transport answers (comma-separated)."
+    )
     max_concurrency: int = Field(default=4, ge=1, le=32, description="Parallel detections in a batch.")
 
     @field_validator("api_key", "http_token", mode="before")
@@ -75,6 +78,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @field_validator("http_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        # An Origin header is scheme://host[:port], lower-case, without a path or a slash.
+        items: list[Any] = value.split(",") if isinstance(value, str) else list(value)
+        return [str(item).strip().rstrip("/").lower() for item in items if str(item).strip()]
 
     @field_validator("allowed_dirs", mode="before")
     @classmethod

@@ -2,7 +2,10 @@
 
 The HTTP transport is stateless with SSE responses (JSON responses would drop progress
 notifications), binds to loopback by default, and refuses to listen anywhere else without a
-bearer token, which it then checks in constant time on every request.
+bearer token (of at least 32 characters), which it then checks in constant time on every
+request. The `Origin` header is checked on every bind, with or without a token, as the MCP
+specification requires: a browser page from anywhere but loopback or the origins listed in
+TRUTHSCAN_HTTP_ALLOWED_ORIGINS gets 403, so a token stolen into a web page is no key to it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from truthscan_mcp.settings import Settings
 logger = logging.getLogger(__name__)
 
 MAX_HTTP_BODY = 16 * 1024 * 1024  # a 10 MB image as base64 plus JSON-RPC framing
+#: shorter tokens can be guessed or were typed by hand; 32 URL-safe characters carry ~190 bits
+MIN_TOKEN_LENGTH = 32
+MAKE_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 def is_loopback(host: str) -> bool:
@@ -28,6 +34,63 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _loopback_origins(host: str) -> list[str]:
+    bare = host.strip("[]")
+    names = ["127.0.0.1", "localhost", "[::1]", f"[{bare}]" if ":" in bare else bare]
+    return [f"http://{name}:*" for name in names] + [f"http://{name}" for name in names]
+
+
+def origin_allowed(origin: str, allowed: list[str]) -> bool:
+    """`origin` matches an entry exactly, or an entry `scheme://host:*` with any port."""
+    origin = origin.strip().rstrip("/").lower()
+    for entry in allowed:
+        if origin == entry:
+            return True
+        if entry.endswith(":*") and origin.startswith(entry[:-1]) and origin[len(entry) - 1 :].isdigit():
+            return True
+    return False
+
+
+def require_strong_token(settings: Settings) -> None:
+    """Refuse, at start, a token short enough to guess, saying how to make a good one."""
+    if settings.http_token is not None and len(settings.http_token.get_secret_value()) < MIN_TOKEN_LENGTH:
+        raise SystemExit(
+            f"truthscan-mcp: TRUTHSCAN_HTTP_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters. "
+            f"Make one with: {MAKE_TOKEN}"
+        )
+
+
+async def _refuse(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": body})
+
+
+class OriginMiddleware:
+    """Answer 403 to any request whose `Origin` is not allowed; requests without one pass (to
+    the token check, when there is one: only browsers send Origin, and they cannot be trusted
+    to keep a token to themselves)."""
+
+    def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
+        self.app = app
+        self._allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", []):
+                if name == b"origin" and not origin_allowed(value.decode("latin-1"), self._allowed):
+                    logger.warning("refused an HTTP request from a foreign Origin")
+                    await _refuse(
+                        send,
+                        403,
+                        b'{"error": "this Origin is not allowed (add it to TRUTHSCAN_HTTP_ALLOWED_ORIGINS)"}',
+                    )
+                    return
+        await self.app(scope, receive, send)
 
 
 class BearerTokenMiddleware:
@@ -53,18 +116,7 @@ class BearerTokenMiddleware:
                 b'{"error": "missing or wrong bearer token '
                 b'(send Authorization: Bearer <TRUTHSCAN_HTTP_TOKEN>)"}'
             )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"www-authenticate", b"Bearer"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _refuse(send, 401, body, [(b"www-authenticate", b"Bearer")])
             return
         await self.app(scope, receive, send)
 
@@ -74,16 +126,19 @@ def build_http_app(settings: Settings, host: str) -> ASGIApp:
 
     from truthscan_mcp.adapter.server import create_server
 
+    require_strong_token(settings)
     server = create_server(settings)
+    origins = list(settings.http_allowed_origins)
     if is_loopback(host):
         # Explicit, because the SDK enables these checks by itself only for 127.0.0.1, localhost
         # and ::1: any other loopback bind (127.0.0.2, [::1]) would answer a rebound host name.
         bare = host.strip("[]")
         names = ["127.0.0.1", "localhost", "[::1]", f"[{bare}]" if ":" in bare else bare]
+        origins += _loopback_origins(host)
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
             allowed_hosts=[f"{name}:*" for name in names] + names,
-            allowed_origins=[f"http://{name}:*" for name in names] + [f"http://{name}" for name in names],
+            allowed_origins=origins,
         )
     else:
         # Remote clients name this host however they reach it; the bearer token guards it instead.
@@ -97,7 +152,8 @@ def build_http_app(settings: Settings, host: str) -> ASGIApp:
     )
     if settings.http_token is not None:
         app = BearerTokenMiddleware(app, settings.http_token.get_secret_value())
-    return app
+    # Outermost: a foreign page is refused before its token (if it has one) is even looked at.
+    return OriginMiddleware(app, origins)
 
 
 def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
@@ -106,6 +162,7 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
 
         create_server(settings).run("stdio")
         return
+    require_strong_token(settings)
     if not is_loopback(host) and settings.http_token is None:
         raise SystemExit(
             f"truthscan-mcp: refusing to serve HTTP on {host} without a token. Set TRUTHSCAN_HTTP_TOKEN "

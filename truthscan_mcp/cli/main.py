@@ -42,6 +42,11 @@ _SETTING_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("--cache-path", "cache_path", {"help": "result cache file, or 'off'"}),
     ("--log-level", "log_level", {"help": "DEBUG, INFO, WARNING, ERROR"}),
     ("--http-token", "http_token", {"help": "bearer token for the HTTP transport"}),
+    (
+        "--http-allowed-origins",
+        "http_allowed_origins",
+        {"help": "Origins the HTTP transport answers (comma-separated)"},
+    ),
     ("--max-concurrency", "max_concurrency", {"type": int, "help": "parallel detections in a batch"}),
 ]
 

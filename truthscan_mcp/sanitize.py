@@ -1,0 +1,83 @@
+"""One sanitiser for every string that came from outside (API answers, file names, URLs).
+
+Why one: such a string ends up in two places that obey control characters — the model's text
+(where a forged newline can start a line of its own that reads like our "Next step:") and a
+person's terminal (where ESC sequences change the title, clear the screen or plant hyperlinks).
+Every way out of the package passes its outside strings through here, so the rule is written
+once: no C0 control except a newline where the field is multi-line, no DEL, no C1 control, no
+escape sequence (CSI, OSC, DCS, SOS, PM, APC — each with its payload), no bidirectional
+override, and NFC normalisation so look-alike forms compare equal.
+
+`truthscan_says` then presents TruthScan's own sentences as quoted data: an instruction inside
+a verdict or a reasoning reads as what TruthScan wrote, never as our words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import quote
+
+# Escape sequences, 7-bit (ESC-introduced) and 8-bit (C1-introduced) forms. A string-type
+# sequence (OSC, DCS, SOS, PM, APC) runs to its terminator (BEL or ST) — or to the end of the
+# text when it has none, since its payload is never meant to be shown.
+_STRING_TERMINATOR = r"(?:\x07|\x1b\\|\x9c|$)"
+_ESCAPES = re.compile(
+    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[\s\S]*?"
+    + _STRING_TERMINATOR  # OSC, DCS, SOS, PM, APC
+    + r"|(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"  # CSI: parameters, intermediates, final
+    + r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"  # any other ESC sequence (charset, keypad, RIS...)
+)
+#: every line break Unicode knows, so a multi-line field keeps its lines and nothing else does
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# C0 (tab included: it becomes a space first), DEL, C1; bidi embeddings, overrides and isolates
+# (the "Trojan Source" characters) that reorder what a reader sees.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+_SPACES = re.compile(r"[ \t]+")
+
+
+def clean_text(value: object, *, multiline: bool = False, max_length: int | None = None) -> str:
+    """`value` as text that is safe to show: see the module docstring for what goes.
+
+    A single-line field turns every line break into a space (a forged newline cannot start a
+    line of its own); a multi-line one keeps them as `\\n`. Runs of spaces shrink to one and the
+    ends are trimmed. `max_length` cuts the result (after cleaning) and marks the cut with `…`.
+    """
+    text = unicodedata.normalize("NFC", value if isinstance(value, str) else str(value))
+    text = _ESCAPES.sub("", text)
+    lines = _LINE_BREAKS.split(text) if multiline else [_LINE_BREAKS.sub(" ", text)]
+    lines = [_SPACES.sub(" ", _CONTROLS.sub("", line.replace("\t", " "))).strip() for line in lines]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    if max_length is not None and len(text) > max_length:
+        text = text[: max(0, max_length - 1)].rstrip() + "…"
+    return text
+
+
+def clean_line(value: object, *, max_length: int | None = None) -> str:
+    """A single-line field (a verdict, a label, a file name): no line breaks at all."""
+    return clean_text(value, multiline=False, max_length=max_length)
+
+
+def clean_url(value: object) -> str:
+    """A URL to show: cleaned like a line, then every space and non-ASCII character
+    percent-encoded, so what is shown is one token that a terminal or a model cannot split."""
+    return quote(clean_line(value), safe="!#$%&'()*+,-./:;=?@[]_~")
+
+
+def truthscan_says(value: object) -> str:
+    """TruthScan's words as quoted data, never as ours.
+
+    One line: `TruthScan says: "…"`. Several: each line behind `> `, so no line of it starts at
+    the margin where our own lines ("Next step: …") do.
+    """
+    text = clean_text(value, multiline=True)
+    if "\n" not in text:
+        return f'TruthScan says: "{text}"'
+    return "TruthScan says:\n" + "\n".join(f"> {line}" if line else ">" for line in text.split("\n"))
+
+
+def has_controls(text: str, *, multiline: bool = False) -> bool:
+    """Whether `text` still holds anything `clean_text` removes: for checks at the edges."""
+    if multiline:
+        text = text.replace("\n", "")
+    return bool(_CONTROLS.search(text) or _LINE_BREAKS.search(text))
