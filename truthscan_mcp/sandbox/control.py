@@ -8,19 +8,16 @@ HTTP too. These routes are not part of TruthScan's API and are never counted in 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import cast
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from truthscan_mcp.sandbox.config import SandboxConfig
 from truthscan_mcp.sandbox.faults import FaultRule
 from truthscan_mcp.sandbox.responses import read_json_model, validation_error
-
-if TYPE_CHECKING:
-    from truthscan_mcp.sandbox.app import Sandbox
+from truthscan_mcp.sandbox.simulator import Simulator
 
 _RULES = TypeAdapter(list[FaultRule] | FaultRule)
 
@@ -32,7 +29,9 @@ class CreditsRequest(BaseModel):
 
 
 class ControlPlane:
-    def __init__(self, sandbox: Sandbox) -> None:
+    """The control routes, bound to one simulator."""
+
+    def __init__(self, sandbox: Simulator) -> None:
         self._sandbox = sandbox
 
     def routes(self) -> list[Route]:
@@ -85,10 +84,10 @@ class ControlPlane:
                 [{"type": "dict_type", "loc": ["body"], "msg": "Input should be an object"}]
             )
         try:
-            merged = SandboxConfig.model_validate({**self._sandbox.config.model_dump(), **patch})
+            # A JSON object's keys are always strings.
+            merged = self._sandbox.configure(cast("dict[str, object]", patch))
         except ValidationError as exc:
             return _invalid(exc)
-        self._sandbox.config = merged
         return JSONResponse(merged.model_dump(mode="json"))
 
     async def set_credits(self, request: Request) -> Response:
