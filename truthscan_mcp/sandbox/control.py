@@ -1,4 +1,4 @@
-"""The control plane under `/_sandbox/`: the Python API of `Sandbox`, over HTTP.
+"""The control plane under `/_sandbox/`: the Python API of `Simulator`, over HTTP.
 
 A standalone simulator (`truthscan-mcp sandbox --port N`) runs in another process than the
 test or benchmark driving it, so faults, credits, config and stats must be reachable over
@@ -31,8 +31,8 @@ class CreditsRequest(BaseModel):
 class ControlPlane:
     """The control routes, bound to one simulator."""
 
-    def __init__(self, sandbox: Simulator) -> None:
-        self._sandbox = sandbox
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
 
     def routes(self) -> list[Route]:
         return [
@@ -55,25 +55,25 @@ class ControlPlane:
         except ValidationError as exc:
             return _invalid(exc)
         for rule in parsed if isinstance(parsed, list) else [parsed]:
-            self._sandbox.add_fault(rule)
+            self._sim.add_fault(rule)
         return self._faults()
 
     async def list_faults(self, request: Request) -> Response:
         return self._faults()
 
     async def clear_faults(self, request: Request) -> Response:
-        self._sandbox.clear_faults()
+        self._sim.clear_faults()
         return self._faults()
 
     async def stats(self, request: Request) -> Response:
-        return JSONResponse(self._sandbox.stats.model_dump(mode="json"))
+        return JSONResponse(self._sim.stats.model_dump(mode="json"))
 
     async def reset(self, request: Request) -> Response:
-        self._sandbox.reset()
+        self._sim.reset()
         return JSONResponse({"status": "reset"})
 
     async def get_config(self, request: Request) -> Response:
-        return JSONResponse(self._sandbox.config.model_dump(mode="json"))
+        return JSONResponse(self._sim.config.model_dump(mode="json"))
 
     async def patch_config(self, request: Request) -> Response:
         patch = await _read_any(request)
@@ -85,7 +85,7 @@ class ControlPlane:
             )
         try:
             # A JSON object's keys are always strings.
-            merged = self._sandbox.configure(cast("dict[str, object]", patch))
+            merged = self._sim.configure(cast("dict[str, object]", patch))
         except ValidationError as exc:
             return _invalid(exc)
         return JSONResponse(merged.model_dump(mode="json"))
@@ -94,15 +94,13 @@ class ControlPlane:
         body = await read_json_model(request, CreditsRequest)
         if isinstance(body, JSONResponse):
             return body
-        self._sandbox.set_credits(body.key, body.base, body.boost)
+        self._sim.set_credits(body.key, body.base, body.boost)
         return JSONResponse(
             {"baseCredits": body.base, "boostCredits": body.boost, "credits": body.base + body.boost}
         )
 
     def _faults(self) -> JSONResponse:
-        return JSONResponse(
-            {"faults": [rule.model_dump(mode="json") for rule in self._sandbox.fault_rules()]}
-        )
+        return JSONResponse({"faults": [rule.model_dump(mode="json") for rule in self._sim.fault_rules()]})
 
 
 async def _read_any(request: Request) -> object:

@@ -22,7 +22,7 @@ from truthscan_mcp.sandbox.config import FAULTABLE_ENDPOINTS
 from truthscan_mcp.sandbox.faults import BODY_REWRITES, REFUSALS, ConnectionDropped, FaultRule, rewritten_body
 from truthscan_mcp.sandbox.simulator import Simulator
 
-SIMULATED_HEADER: Final = (b"x-truthscan-simulated", b"true")
+_SIMULATED_HEADER: Final = (b"x-truthscan-simulated", b"true")
 _DELAY: Final = frozenset({"delay"})
 
 
@@ -31,7 +31,7 @@ class SandboxMiddleware:
 
     def __init__(self, app: ASGIApp, sandbox: Simulator) -> None:
         self._app = app
-        self._sandbox = sandbox
+        self._sim = sandbox
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,7 +44,7 @@ class SandboxMiddleware:
         if endpoint is None:
             await self._app(scope, receive, send)
             return
-        state = self._sandbox.state
+        state = self._sim.state
         state.count_request(endpoint)
         try:
             if endpoint in FAULTABLE_ENDPOINTS:
@@ -55,29 +55,29 @@ class SandboxMiddleware:
             state.request_done()
 
     async def _serve_with_faults(self, endpoint: str, scope: Scope, receive: Receive, send: Send) -> None:
-        faults, seed = self._sandbox.faults, self._sandbox.config.seed
+        faults, seed = self._sim.faults, self._sim.config.seed
         delay = faults.take(endpoint, _DELAY, seed)
         if delay is not None:
             await anyio.sleep(delay.delay_seconds)
         refusal = faults.take(endpoint, REFUSALS, seed)
         if refusal is not None and refusal.kind == "reset":
-            await drop_connection(receive, body_pending=True)
+            await _drop_connection(receive, body_pending=True)
             return
         if refusal is not None:
-            await status_response(refusal)(scope, receive, send)
+            await _status_response(refusal)(scope, receive, send)
             return
         rewrite = faults.take(endpoint, BODY_REWRITES, seed)
         tracked = _TrackedReceive(receive)
         try:
             await self._app(scope, tracked, send if rewrite is None else _RewritingSend(send, rewrite.kind))
         except ConnectionDropped:
-            await drop_connection(receive, body_pending=not tracked.body_done)
+            await _drop_connection(receive, body_pending=not tracked.body_done)
 
 
 def _marked(send: Send) -> Send:
     async def marked(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), SIMULATED_HEADER]}
+            message = {**message, "headers": [*message.get("headers", []), _SIMULATED_HEADER]}
         await send(message)
 
     return marked
@@ -127,7 +127,7 @@ class _RewritingSend:
         await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def status_response(rule: FaultRule) -> Response:
+def _status_response(rule: FaultRule) -> Response:
     """The error answer of a "status" fault, in the body style real gateways and apps use."""
     try:
         phrase = HTTPStatus(rule.status).phrase
@@ -147,7 +147,7 @@ def status_response(rule: FaultRule) -> Response:
     return Response(b"", rule.status, headers)
 
 
-async def drop_connection(receive: Receive, *, body_pending: bool) -> None:
+async def _drop_connection(receive: Receive, *, body_pending: bool) -> None:
     """Close the client's connection with no response at all, as a crashed server would.
 
     Under uvicorn, the request cycle behind `receive` owns the socket's transport: closing
