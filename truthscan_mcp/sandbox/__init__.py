@@ -3,15 +3,22 @@
 Used in-process for `--sandbox` mode and tests (`Sandbox().app` with httpx2's
 ASGITransport), on a loopback socket for end-to-end tests (`serve_in_thread`), and
 standalone (`serve`, behind `truthscan-mcp sandbox`). Every answer is marked simulated.
+
+Layers, each importing only those below it: `config`, `state`, `documents`, `faults` and
+`answers` (data); `simulator` (one instance's memory and controls) and `service` (what each
+endpoint does), neither importing Starlette; then the HTTP face — `responses` (wire
+dialects), `api` (the route table and `endpoint_for`), `control` (`/_sandbox/`),
+`middleware` (faults on the wire), `app` (`Sandbox`) — and `runner` (uvicorn).
 """
 
 from __future__ import annotations
 
-from truthscan_mcp.sandbox.app import Sandbox, create_app
+from truthscan_mcp.sandbox.app import Sandbox
 from truthscan_mcp.sandbox.config import SandboxConfig, SandboxStats
 from truthscan_mcp.sandbox.faults import FaultRule
 from truthscan_mcp.sandbox.inspect_image import ImageFindings, inspect_image
 from truthscan_mcp.sandbox.runner import serve, serve_in_thread
+from truthscan_mcp.sandbox.simulator import Simulator
 from truthscan_mcp.sandbox.verdict import Verdict, judge
 
 __all__ = [
@@ -20,8 +27,8 @@ __all__ = [
     "Sandbox",
     "SandboxConfig",
     "SandboxStats",
+    "Simulator",
     "Verdict",
-    "create_app",
     "inspect_image",
     "judge",
     "serve",

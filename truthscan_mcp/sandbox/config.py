@@ -7,14 +7,17 @@ production is worse than no sandbox at all.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Names under which requests are counted in `SandboxStats.requests` and matched by fault rules.
-API_ENDPOINTS: Final = ("presign", "upload", "detect", "query", "credits", "health", "heatmap")
+#: The names requests are counted under in `SandboxStats.requests` and fault rules match.
+#: Which path reaches which name is said once, by the route table in `sandbox.api`.
+FaultableEndpoint = Literal["presign", "upload", "detect", "query", "credits", "health", "heatmap"]
 #: Plain storage reads (uploads, previews) are counted too, but cannot be faulted.
-STORAGE_ENDPOINT: Final = "storage"
+Endpoint = Literal[FaultableEndpoint, "storage"]
+FAULTABLE_ENDPOINTS: Final[tuple[FaultableEndpoint, ...]] = get_args(FaultableEndpoint)
+ENDPOINTS: Final[tuple[Endpoint, ...]] = get_args(Endpoint)
 
 #: File name extensions `/get-presigned-url` accepts (compared case-insensitively).
 SUPPORTED_EXTENSIONS: Final = frozenset(
@@ -60,7 +63,7 @@ class SandboxConfig(BaseModel):
 
 
 def _zeroed_counters() -> dict[str, int]:
-    return dict.fromkeys((*API_ENDPOINTS, STORAGE_ENDPOINT), 0)
+    return dict.fromkeys(ENDPOINTS, 0)
 
 
 class SandboxStats(BaseModel):

@@ -1,4 +1,4 @@
-"""The control plane under `/_sandbox/`: the Python API of `Sandbox`, over HTTP.
+"""The control plane under `/_sandbox/`: the Python API of `Simulator`, over HTTP.
 
 A standalone simulator (`truthscan-mcp sandbox --port N`) runs in another process than the
 test or benchmark driving it, so faults, credits, config and stats must be reachable over
@@ -8,19 +8,16 @@ HTTP too. These routes are not part of TruthScan's API and are never counted in 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import cast
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from truthscan_mcp.sandbox.config import SandboxConfig
 from truthscan_mcp.sandbox.faults import FaultRule
 from truthscan_mcp.sandbox.responses import read_json_model, validation_error
-
-if TYPE_CHECKING:
-    from truthscan_mcp.sandbox.app import Sandbox
+from truthscan_mcp.sandbox.simulator import Simulator
 
 _RULES = TypeAdapter(list[FaultRule] | FaultRule)
 
@@ -32,8 +29,10 @@ class CreditsRequest(BaseModel):
 
 
 class ControlPlane:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self._sandbox = sandbox
+    """The control routes, bound to one simulator."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
 
     def routes(self) -> list[Route]:
         return [
@@ -56,25 +55,25 @@ class ControlPlane:
         except ValidationError as exc:
             return _invalid(exc)
         for rule in parsed if isinstance(parsed, list) else [parsed]:
-            self._sandbox.add_fault(rule)
+            self._sim.add_fault(rule)
         return self._faults()
 
     async def list_faults(self, request: Request) -> Response:
         return self._faults()
 
     async def clear_faults(self, request: Request) -> Response:
-        self._sandbox.clear_faults()
+        self._sim.clear_faults()
         return self._faults()
 
     async def stats(self, request: Request) -> Response:
-        return JSONResponse(self._sandbox.stats.model_dump(mode="json"))
+        return JSONResponse(self._sim.stats.model_dump(mode="json"))
 
     async def reset(self, request: Request) -> Response:
-        self._sandbox.reset()
+        self._sim.reset()
         return JSONResponse({"status": "reset"})
 
     async def get_config(self, request: Request) -> Response:
-        return JSONResponse(self._sandbox.config.model_dump(mode="json"))
+        return JSONResponse(self._sim.config.model_dump(mode="json"))
 
     async def patch_config(self, request: Request) -> Response:
         patch = await _read_any(request)
@@ -85,25 +84,23 @@ class ControlPlane:
                 [{"type": "dict_type", "loc": ["body"], "msg": "Input should be an object"}]
             )
         try:
-            merged = SandboxConfig.model_validate({**self._sandbox.config.model_dump(), **patch})
+            # A JSON object's keys are always strings.
+            merged = self._sim.configure(cast("dict[str, object]", patch))
         except ValidationError as exc:
             return _invalid(exc)
-        self._sandbox.config = merged
         return JSONResponse(merged.model_dump(mode="json"))
 
     async def set_credits(self, request: Request) -> Response:
         body = await read_json_model(request, CreditsRequest)
         if isinstance(body, JSONResponse):
             return body
-        self._sandbox.set_credits(body.key, body.base, body.boost)
+        self._sim.set_credits(body.key, body.base, body.boost)
         return JSONResponse(
             {"baseCredits": body.base, "boostCredits": body.boost, "credits": body.base + body.boost}
         )
 
     def _faults(self) -> JSONResponse:
-        return JSONResponse(
-            {"faults": [rule.model_dump(mode="json") for rule in self._sandbox.fault_rules()]}
-        )
+        return JSONResponse({"faults": [rule.model_dump(mode="json") for rule in self._sim.fault_rules()]})
 
 
 async def _read_any(request: Request) -> object:

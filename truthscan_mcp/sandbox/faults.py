@@ -12,16 +12,13 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Final, Literal, Self
 
-import anyio
-import httpx2
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from starlette.responses import JSONResponse, Response
-from starlette.types import Receive
 
-FaultEndpoint = Literal["presign", "upload", "detect", "query", "credits", "health", "heatmap", "*"]
+from truthscan_mcp.sandbox.config import FaultableEndpoint
+
+FaultEndpoint = Literal[FaultableEndpoint, "*"]
 FaultKind = Literal[
     "status",
     "reset",
@@ -150,29 +147,6 @@ class FaultBook:
         return fired
 
 
-# --- what a fault looks like on the wire ----------------------------------------------------
-
-
-def status_response(rule: FaultRule) -> Response:
-    """The error answer of a "status" fault, in the body style real gateways and apps use."""
-    try:
-        phrase = HTTPStatus(rule.status).phrase
-    except ValueError:
-        phrase = "Error"
-    headers = {} if rule.retry_after is None else {"Retry-After": f"{rule.retry_after:g}"}
-    style = rule.body_style
-    if style == "error":
-        return JSONResponse({"error": phrase}, rule.status, headers)
-    if style == "detail":
-        return JSONResponse({"detail": phrase}, rule.status, headers)
-    if style == "detail_list":
-        item = {"loc": ["body"], "msg": phrase, "type": "value_error"}
-        return JSONResponse({"detail": [item]}, rule.status, headers)
-    if style == "text":
-        return Response(f"{rule.status} {phrase}", rule.status, headers, media_type="text/plain")
-    return Response(b"", rule.status, headers)
-
-
 def rewritten_body(kind: str, original: bytes) -> bytes:
     """The body a "body rewrite" fault sends instead of `original`."""
     if kind == "null_body":
@@ -186,26 +160,4 @@ def rewritten_body(kind: str, original: bytes) -> bytes:
 
 
 class ConnectionDropped(Exception):
-    """Raised inside the app to make the sandbox drop the connection without answering."""
-
-
-async def drop_connection(receive: Receive, *, body_pending: bool) -> None:
-    """Close the client's connection with no response at all, as a crashed server would.
-
-    Under uvicorn, the request cycle behind `receive` owns the socket's transport: closing
-    it (after reading any request body still in flight, so the close is a clean FIN rather
-    than a RST racing the upload) makes the client see "server disconnected without sending
-    a response". In-process (httpx2's ASGITransport) there is no socket, but that transport
-    re-raises app exceptions verbatim — so raising the very error a client would get over a
-    socket makes both modes look the same to the client.
-    """
-    transport = getattr(getattr(receive, "__self__", None), "transport", None)
-    if transport is None or not callable(getattr(transport, "close", None)):
-        raise httpx2.RemoteProtocolError("Server disconnected without sending a response. (simulated reset)")
-    with anyio.move_on_after(30):
-        while body_pending:
-            message = await receive()
-            body_pending = message["type"] == "http.request" and bool(message.get("more_body", False))
-        transport.close()
-        while (await receive())["type"] != "http.disconnect":
-            pass
+    """Raised by the simulated service to make the sandbox drop the connection without answering."""

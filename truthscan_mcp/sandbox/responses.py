@@ -1,4 +1,4 @@
-"""The three error dialects a TruthScan client meets, reproduced byte for byte in shape.
+"""The service's answers on the wire, in the three error dialects a TruthScan client meets.
 
 The API answers `{"error": ...}` from its own code and FastAPI's `{"detail": [...]}` from
 request validation; the object storage behind the presigned URL answers S3 XML. A client
@@ -16,12 +16,23 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from truthscan_mcp.sandbox.answers import Answer, ApiRefusal, FileAnswer, JsonAnswer, StorageRefusal
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Json = dict[str, object]
 
 
-def api_error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status)
+def respond(answer: Answer) -> Response:
+    """The HTTP response that spells `answer` the way the real service does."""
+    match answer:
+        case JsonAnswer(body, status):
+            return JSONResponse(body, status)
+        case ApiRefusal(status, message):
+            return JSONResponse({"error": message}, status)
+        case StorageRefusal(status, code, message, close):
+            return s3_error(status, code, message, close=close)
+        case FileAnswer(data, media_type, headers):
+            return Response(data, 200, headers, media_type=media_type)
 
 
 def s3_error(status: int, code: str, message: str, *, close: bool = False) -> Response:

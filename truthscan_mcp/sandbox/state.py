@@ -35,7 +35,6 @@ class Grant:
     """One presigned upload URL: where the bytes will be stored, and since when it is valid."""
 
     token: str
-    file_name: str
     file_path: str
     issued_at: float
     signature: str
@@ -45,7 +44,6 @@ class Grant:
 class StoredUpload:
     data: bytes
     content_type: str
-    stored_at: float
 
 
 Charge = Literal["charged", "invalid_key", "not_enough_credits"]
@@ -112,7 +110,7 @@ class SandboxState:
     def issue_grant(self, file_name: str, now: float) -> Grant:
         token = secrets.token_urlsafe(18)
         signature = hmac.new(self._secret, token.encode(), hashlib.sha256).hexdigest()
-        grant = Grant(token, file_name, f"uploads/{uuid.uuid4()}_{file_name}", now, signature)
+        grant = Grant(token, f"uploads/{uuid.uuid4()}_{file_name}", now, signature)
         with self.lock:
             self.grants[token] = grant
         return grant
