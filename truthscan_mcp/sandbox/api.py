@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from truthscan_mcp.provenance.containers import sniff_format
 from truthscan_mcp.sandbox.config import (
     MAX_IMAGE_BYTES,
     MIN_IMAGE_BYTES,
@@ -29,7 +30,6 @@ from truthscan_mcp.sandbox.config import (
 from truthscan_mcp.sandbox.documents import Document, Timings, render
 from truthscan_mcp.sandbox.faults import DOCUMENT_MARKS, ConnectionDropped
 from truthscan_mcp.sandbox.heatmap import heatmap_size, render_heatmap
-from truthscan_mcp.sandbox.image_metadata import sniff_format
 from truthscan_mcp.sandbox.responses import (
     api_error,
     base_url,
