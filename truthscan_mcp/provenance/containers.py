@@ -161,7 +161,11 @@ def _parse_png(data: bytes, found: RawMetadata) -> None:
         length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
         if pos + 12 + length > len(data):
             found.error(f"PNG truncated: chunk {ctype!r} runs past the end of the file")
-        body = data[pos + 8 : pos + 8 + length] if ctype != b"IDAT" else b""
+        # Pixel data is never copied; any other chunk only up to what its reader keeps.
+        cap = 0 if ctype == b"IDAT" else (JUMBF_MAX if ctype == b"caBX" else XMP_MAX + 4096)
+        if length > cap and ctype in (b"tEXt", b"zTXt", b"iTXt"):
+            found.error(f"PNG text chunk of {length} bytes: only its first {cap // 1024} KiB read")
+        body = data[pos + 8 : pos + 8 + min(length, cap)]
         pos += 12 + length
         if ctype == b"IHDR" and len(body) >= 8:
             found.size(*struct.unpack(">II", body[:8]))
