@@ -158,6 +158,16 @@ def jpeg(*segments: bytes) -> bytes:
     return b"\xff\xd8" + b"".join(segments) + sof + scan + b"\xff\xd9"
 
 
+def jpeg_padded(megabytes: int) -> bytes:
+    """A camera JPEG with EXIF and an XMP packet, its scan data padded to `megabytes` MB."""
+    exif = app_segment(0xE1, b"Exif\x00\x00" + exif_block(Make="Canon", Model="Canon EOS R5"))
+    xmp = app_segment(
+        0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + xmp_packet(source_type="digitalCapture").encode()
+    )
+    head = jpeg(exif, xmp)[:-2]
+    return head + random.Random(11).randbytes(megabytes * 1024 * 1024 - len(head) - 2) + b"\xff\xd9"
+
+
 def camera_jpeg(make: str = "NIKON CORPORATION", model: str = "NIKON Z 6_2", **more: str) -> bytes:
     return jpeg(app_segment(0xE1, b"Exif\x00\x00" + exif_block(Make=make, Model=model, **more)))
 
@@ -264,7 +274,7 @@ def c2pa_manifest(
     }
 
 
-def c2pa_signed_png(manifest: dict[str, Any] | None = None, *, pixels_seed: int = 3) -> bytes:
+def c2pa_signed_png(manifest: dict[str, Any] | None = None, *, pixels_seed: int = 3, side: int = 64) -> bytes:
     """A PNG signed by c2pa-python's Builder with the throwaway chain (no timestamp authority)."""
     import c2pa
 
@@ -272,9 +282,11 @@ def c2pa_signed_png(manifest: dict[str, Any] | None = None, *, pixels_seed: int 
     signer = c2pa.Signer.from_info(
         c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain.chain_pem, chain.key_pem, None)
     )
-    source = png(seed=pixels_seed, side=64)
+    source = png(seed=pixels_seed, side=side)
     out = io.BytesIO()
-    with c2pa.Builder(manifest or c2pa_manifest(), context=c2pa.Context.from_json(json.dumps(_OFFLINE))) as builder:
+    with c2pa.Builder(
+        manifest or c2pa_manifest(), context=c2pa.Context.from_json(json.dumps(_OFFLINE))
+    ) as builder:
         builder.sign(signer, "image/png", io.BytesIO(source), out)
     return out.getvalue()
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Final
-from xml.etree.ElementTree import Element, ParseError
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import iterparse
+from typing import TYPE_CHECKING, Final
 
 from truthscan_mcp.provenance.containers import XMP_MAX
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 _MAX_DEPTH: Final = 64
 _MAX_ELEMENTS: Final = 20_000
@@ -71,6 +70,13 @@ def read_xmp(packets: list[bytes]) -> XmpProperties:
 
 
 def _read_packet(packet: bytes, found: XmpProperties) -> None:
+    # Imported here: most images carry no XMP, and the XML stack is a third of this package's
+    # import time.
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import iterparse
+
     if len(packet) > XMP_MAX:
         found.errors.append(f"XMP packet larger than {XMP_MAX // 1024} KiB: not read")
         return
