@@ -274,21 +274,24 @@ def c2pa_manifest(
     }
 
 
-def c2pa_signed_png(manifest: dict[str, Any] | None = None, *, pixels_seed: int = 3, side: int = 64) -> bytes:
-    """A PNG signed by c2pa-python's Builder with the throwaway chain (no timestamp authority)."""
+def c2pa_sign(source: bytes, media_type: str, manifest: dict[str, Any] | None = None) -> bytes:
+    """`source` signed by c2pa-python's Builder with the throwaway chain (no timestamp authority)."""
     import c2pa
 
     chain = throwaway_chain()
     signer = c2pa.Signer.from_info(
         c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain.chain_pem, chain.key_pem, None)
     )
-    source = png(seed=pixels_seed, side=side)
     out = io.BytesIO()
     with c2pa.Builder(
         manifest or c2pa_manifest(), context=c2pa.Context.from_json(json.dumps(_OFFLINE))
     ) as builder:
-        builder.sign(signer, "image/png", io.BytesIO(source), out)
+        builder.sign(signer, media_type, io.BytesIO(source), out)
     return out.getvalue()
+
+
+def c2pa_signed_png(manifest: dict[str, Any] | None = None, *, pixels_seed: int = 3, side: int = 64) -> bytes:
+    return c2pa_sign(png(seed=pixels_seed, side=side), "image/png", manifest)
 
 
 def tamper_one_pixel(signed: bytes) -> bytes:

@@ -92,6 +92,13 @@ def test_signed_camera_capture_is_camera_declared() -> None:
     assert (result.finding, result.c2pa.valid, result.generator) == ("camera_declared", True, None)
 
 
+def test_signed_jpeg_manifest_is_read_from_its_app11_segments() -> None:
+    result = read(fx.c2pa_sign(fx.camera_jpeg(), "image/jpeg"), "image/jpeg")
+    assert (result.c2pa.present, result.c2pa.valid, result.c2pa.trusted) == (True, True, False)
+    assert result.finding == "ai_declared"  # the AI claim beats the camera EXIF it also carries
+    assert result.camera is not None
+
+
 def test_garbage_jumbf_is_reported_present_but_unreadable() -> None:
     result = read(fx.garbage_jumbf_png())
     assert (result.c2pa.present, result.c2pa.valid, result.c2pa.trusted) == (True, None, None)
