@@ -124,3 +124,60 @@ class History(BaseModel):
         description="Whether results are being cached; 'unavailable' when the cache file cannot be used."
     )
     detections: list[HistoryEntry] = Field(description="Most recent first.")
+
+
+# --- provenance (check_provenance) ------------------------------------------------------------
+
+#: What the file declares about its origin. Precedence when several declarations disagree:
+#: ai_declared > edited_declared > camera_declared > none. An AI declaration wins because it is
+#: the claim a person most needs to see (camera EXIF survives into many AI edits and composites);
+#: an editor wins over a camera because an edited photograph is no longer what the camera saw.
+ProvenanceFinding = Literal["ai_declared", "camera_declared", "edited_declared", "none"]
+
+
+class C2paInfo(_Model):
+    """What a C2PA manifest (Content Credentials) in the file says, and whether it verifies."""
+
+    present: bool = Field(default=False, description="A C2PA manifest is embedded in the file.")
+    valid: bool | None = Field(
+        default=None,
+        description="Signature and hashes verify (false: tampered or damaged); null when unchecked.",
+    )
+    trusted: bool | None = Field(
+        default=None,
+        description="Signer on a trust list this server knows; null when that could not be decided.",
+    )
+    claim_generator: str | None = Field(default=None, description="The software that wrote the manifest.")
+    signer: str | None = Field(default=None, description="Who signed it, from the signing certificate.")
+    digital_source_type: str | None = Field(default=None, description="The IPTC term the manifest declares.")
+    actions: list[str] = Field(default_factory=list, description="The manifest's actions, e.g. c2pa.created.")
+    errors: list[str] = Field(
+        default_factory=list, description="Why the manifest could not be read or verified."
+    )
+
+
+class CameraInfo(_Model):
+    make: str | None = None
+    model: str | None = None
+
+
+class Provenance(_Model):
+    """What a file itself declares about where it came from: evidence, never proof."""
+
+    finding: ProvenanceFinding = Field(description="The strongest declaration found (ai > edited > camera).")
+    c2pa: C2paInfo = Field(default_factory=C2paInfo)
+    digital_source_type: str | None = Field(
+        default=None, description="The IPTC digital source type declared by C2PA or XMP."
+    )
+    generator: str | None = Field(default=None, description="The AI tool the file names, if any.")
+    generator_evidence: list[str] = Field(
+        default_factory=list, description="Where the generator was named, e.g. png:tEXt:parameters."
+    )
+    camera: CameraInfo | None = Field(default=None, description="Camera make and model from EXIF.")
+    software: str | None = Field(default=None, description="Software named by EXIF or XMP.")
+    evidence: list[str] = Field(default_factory=list, description="One short line per finding, for a person.")
+    errors: list[str] = Field(
+        default_factory=list, description="Metadata that was damaged, truncated or too large to read."
+    )
+    source: ReportSource | None = None
+    summary: str = Field(default="", description="The text block's content.")

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel
 
+from truthscan_mcp.provenance.containers import sniff_format
 from truthscan_mcp.sandbox.answers import Answer, ApiRefusal, FileAnswer, JsonAnswer, StorageRefusal
 from truthscan_mcp.sandbox.config import (
     MAX_IMAGE_BYTES,
@@ -30,7 +31,6 @@ from truthscan_mcp.sandbox.config import (
 from truthscan_mcp.sandbox.documents import Document, Timings, render
 from truthscan_mcp.sandbox.faults import DOCUMENT_MARKS, ConnectionDropped
 from truthscan_mcp.sandbox.heatmap import heatmap_size, render_heatmap
-from truthscan_mcp.sandbox.image_metadata import sniff_format
 from truthscan_mcp.sandbox.simulator import Simulator
 from truthscan_mcp.sandbox.state import StoredUpload
 from truthscan_mcp.sandbox.verdict import Verdict, judge

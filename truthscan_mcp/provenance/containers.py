@@ -1,8 +1,13 @@
-"""Reading an image file's metadata — sizes, text chunks, EXIF, XMP — without a decoder.
+"""Finding an image file's metadata — sizes, text chunks, EXIF, XMP, C2PA — without a decoder.
 
 Every parser here takes hostile input: it bounds every offset, caps every loop, every
 decompression and the total text kept, and a malformed structure only ends that parser's
-contribution — it never raises to the caller. Pure functions; no Pillow in the package.
+contribution (noted in `errors`) — it never raises to the caller. Pure functions.
+
+Why not Pillow: it would add a large native wheel to read a handful of fields, its EXIF and
+text-chunk readers have no caps we control (a 10 MB zTXt is inflated in full), and it reads
+neither JUMBF (C2PA) nor HEIF/AVIF without plugins. The structures read here are small and
+well specified, so a strict reader with hard caps is both smaller and safer.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ SCAN_WINDOW: Final = 512 * 1024
 _MAX_TEXT: Final = 64 * 1024
 #: Total text kept from one file: metadata is small, so past this it is padding or an attack.
 _TEXT_BUDGET: Final = 1024 * 1024
+#: Largest XMP packet kept; one byte more is kept so the XMP reader can say it was too large.
+XMP_MAX: Final = 1024 * 1024
+_MAX_XMP_PACKETS: Final = 4
+#: Largest C2PA (JUMBF) store kept for the fallback scan; the c2pa library reads the whole file.
+JUMBF_MAX: Final = 2 * 1024 * 1024
 _MAX_CHUNKS: Final = 4096
 _MAX_IFD_ENTRIES: Final = 512
 
@@ -58,8 +68,24 @@ class RawMetadata:
     height: int | None = None
     texts: list[tuple[str, str, str]] = field(default_factory=list[tuple[str, str, str]])
     exif: dict[str, str] = field(default_factory=dict[str, str])
-    xmp: list[str] = field(default_factory=list[str])
+    xmp: list[bytes] = field(default_factory=list[bytes])
+    #: The raw C2PA manifest store(s) (JUMBF), capped, and where each was found.
+    jumbf: list[tuple[str, bytes]] = field(default_factory=list[tuple[str, bytes]])
+    #: What was damaged, truncated or too large to read, one line each.
+    errors: list[str] = field(default_factory=list[str])
     text_budget: int = _TEXT_BUDGET
+
+    def error(self, line: str) -> None:
+        if line not in self.errors and len(self.errors) < 16:
+            self.errors.append(line)
+
+    def add_xmp(self, packet: bytes) -> None:
+        if len(self.xmp) < _MAX_XMP_PACKETS:
+            self.xmp.append(packet[: XMP_MAX + 1])
+
+    def add_jumbf(self, where: str, store: bytes) -> None:
+        if sum(len(s) for _, s in self.jumbf) < JUMBF_MAX:
+            self.jumbf.append((where, store[:JUMBF_MAX]))
 
     def has_room(self) -> bool:
         return self.text_budget > 0
@@ -108,17 +134,20 @@ def sniff_format(data: bytes) -> str | None:
 def _guarded(parser: Callable[[bytes, RawMetadata], None], data: bytes, found: RawMetadata) -> None:
     try:
         parser(data, found)
-    except _PARSE_ERRORS:
-        return
+    except _PARSE_ERRORS as exc:
+        found.error(
+            f"{found.format or 'file'} metadata structure is damaged ({type(exc).__name__}); "
+            "read what came before it"
+        )
 
 
 def _clean(value: str) -> str:
     return value.replace("\x00", " ").strip()[:_MAX_TEXT]
 
 
-def _inflate(data: bytes) -> bytes:
-    """Decompress at most `_MAX_TEXT` bytes, so a zip bomb in a text chunk costs nothing."""
-    return zlib.decompressobj().decompress(data, _MAX_TEXT)
+def _inflate(data: bytes, limit: int = _MAX_TEXT) -> bytes:
+    """Decompress at most `limit` bytes, so a zip bomb in a text chunk costs nothing."""
+    return zlib.decompressobj().decompress(data, limit)
 
 
 # --- PNG -------------------------------------------------------------------------------------
@@ -130,14 +159,20 @@ def _parse_png(data: bytes, found: RawMetadata) -> None:
         if pos + 8 > len(data):
             return
         length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
+        if pos + 12 + length > len(data):
+            found.error(f"PNG truncated: chunk {ctype!r} runs past the end of the file")
+        # Pixel data is never copied; any other chunk only up to what its reader keeps.
+        cap = 0 if ctype == b"IDAT" else (JUMBF_MAX if ctype == b"caBX" else XMP_MAX + 4096)
+        if length > cap and ctype in (b"tEXt", b"zTXt", b"iTXt"):
+            found.error(f"PNG text chunk of {length} bytes: only its first {cap // 1024} KiB read")
+        body = data[pos + 8 : pos + 8 + min(length, cap)]
         pos += 12 + length
         if ctype == b"IHDR" and len(body) >= 8:
             found.size(*struct.unpack(">II", body[:8]))
         elif ctype in (b"tEXt", b"zTXt", b"iTXt") and not found.has_room():
             continue
         elif ctype == b"tEXt":
-            key, _, value = body.partition(b"\x00")
+            key, _, value = body[: _MAX_TEXT + 80].partition(b"\x00")
             found.text("png:tEXt", key.decode("latin-1"), value.decode("latin-1"))
         elif ctype == b"zTXt":
             key, _, rest = body.partition(b"\x00")
@@ -146,6 +181,8 @@ def _parse_png(data: bytes, found: RawMetadata) -> None:
             _parse_itxt(body, found)
         elif ctype == b"eXIf":
             _parse_tiff_metadata(body, found)
+        elif ctype == b"caBX":
+            found.add_jumbf("png:caBX", body)
         elif ctype == b"IEND":
             return
 
@@ -157,11 +194,11 @@ def _parse_itxt(body: bytes, found: RawMetadata) -> None:
     compressed = rest[0] == 1
     _lang, _, rest = rest[2:].partition(b"\x00")
     _translated, _, text = rest.partition(b"\x00")
-    raw = _inflate(text) if compressed else text
-    value = raw.decode("utf-8", errors="replace")
-    found.text("png:iTXt", key.decode("latin-1"), value)
     if key == b"XML:com.adobe.xmp":
-        found.xmp.append(value)
+        found.add_xmp(_inflate(text, XMP_MAX + 1) if compressed else text)
+        return
+    raw = _inflate(text) if compressed else text[:_MAX_TEXT]
+    found.text("png:iTXt", key.decode("latin-1"), raw.decode("utf-8", errors="replace"))
 
 
 # --- JPEG ------------------------------------------------------------------------------------
@@ -195,7 +232,10 @@ def _parse_jpeg(data: bytes, found: RawMetadata) -> None:
         elif marker == 0xE1 and segment.startswith(b"Exif\x00\x00"):
             _parse_tiff_metadata(segment[6:], found)
         elif marker == 0xE1 and segment.startswith(b"http://ns.adobe.com/xap/1.0/\x00"):
-            found.xmp.append(segment[29:].decode("utf-8", errors="replace")[:_MAX_TEXT])
+            found.add_xmp(segment[29:])
+        elif marker == 0xEB and segment.startswith(b"JP") and len(segment) > 16:
+            # C2PA in JPEG: APP11 segments of JUMBF (ISO 19566-5), 8 bytes of header each.
+            found.add_jumbf("jpeg:APP11", segment[8:])
         elif marker == 0xFE:
             found.text("jpeg:COM", "Comment", segment.decode("utf-8", errors="replace"))
 
@@ -293,7 +333,9 @@ def _parse_webp(data: bytes, found: RawMetadata) -> None:
         elif fourcc == b"EXIF":
             _parse_tiff_metadata(body[6:] if body.startswith(b"Exif\x00\x00") else body, found)
         elif fourcc == b"XMP ":
-            found.xmp.append(body.decode("utf-8", errors="replace")[:_MAX_TEXT])
+            found.add_xmp(body)
+        elif fourcc == b"C2PA":
+            found.add_jumbf("webp:C2PA", body)
 
 
 def _parse_bmp(data: bytes, found: RawMetadata) -> None:
@@ -320,11 +362,15 @@ _PARSERS: Final[dict[str, Callable[[bytes, RawMetadata], None]]] = {
 
 
 def _scan_generic(window: bytes, found: RawMetadata) -> None:
-    """XMP packets and EXIF blocks wherever they sit (HEIF/AVIF keep them in opaque items)."""
+    """XMP, EXIF and C2PA wherever they sit (HEIF/AVIF keep them in opaque items)."""
     start = window.find(b"<x:xmpmeta")
     if start >= 0 and not found.xmp:
         end = window.find(b"</x:xmpmeta>", start)
-        found.xmp.append(window[start : end if end > 0 else start + _MAX_TEXT].decode("utf-8", "replace"))
+        found.add_xmp(window[start : end + 12 if end > 0 else start + XMP_MAX + 1])
+    if not found.jumbf:
+        at = window.find(b"jumb")
+        if at >= 4 and b"c2pa" in window[at : at + 256]:
+            found.add_jumbf("jumbf", window[at - 4 :])
     if not found.exif:
         at = window.find(b"Exif\x00\x00")
         if at >= 0:
