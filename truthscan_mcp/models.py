@@ -90,6 +90,9 @@ class DetectionReport(_Model):
     elapsed_seconds: float = 0.0
     warnings: list[str] = Field(default_factory=list)
     next_step: str | None = None
+    #: Why TruthScan could not process the image, when it could not: internal (callers such as
+    #: the batch read it instead of searching the warnings), so kept out of every dump.
+    failure_reason: str | None = Field(default=None, exclude=True)
 
 
 class Credits(_Model):
@@ -441,3 +444,45 @@ def parse_presign(raw: Any) -> tuple[str, str]:
         "TruthScan's upload-URL answer was missing presigned_url or file_path. "
         "Nothing was charged; try again in a moment."
     )
+
+
+# --- a batch (`detect_images`) -----------------------------------------------------------------
+
+
+class BatchRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="The path or URL as given (or as found in the directory).")
+    name: str | None = Field(default=None, description="The image's file name or URL, for display.")
+    verdict: str | None = None
+    ai_score: float | None = None
+    confidence_band: ConfidenceBand | None = None
+    id: str | None = Field(default=None, description="TruthScan document id; get_result takes it.")
+    complete: bool = False
+    cached: bool = Field(default=False, description="Answered without spending credits.")
+    duplicate_of: str | None = Field(default=None, description="An earlier input with the same bytes.")
+    error: str | None = Field(default=None, description="Why this image has no verdict.")
+
+
+class BatchSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    total: int
+    complete: int
+    incomplete: int
+    errors: int
+    verdicts: dict[str, int] = Field(description="How many images got each verdict.")
+    detections_paid: int = Field(description="New TruthScan detections submitted by this batch.")
+    credits_spent: int | None = Field(description="Credits before minus after, when both were read.")
+    cached: int = Field(description="Images answered from the cache or as duplicates, for free.")
+
+
+class BatchResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[BatchRow]
+    summary: BatchSummary
+    simulated: bool = False
+    elapsed_seconds: float = 0.0
+    warnings: list[str] = Field(default_factory=list)
+    next_step: str | None = None

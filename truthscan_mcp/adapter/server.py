@@ -21,7 +21,8 @@ from truthscan_mcp import __version__
 from truthscan_mcp.adapter.render import render_batch, render_credits, render_health, render_report
 from truthscan_mcp.app import AppContext, check_health, open_app, read_history
 from truthscan_mcp.detection.batch import MAX_BATCH, BatchResult, expand_inputs, run_batch
-from truthscan_mcp.detection.detector import DetectOptions, Progress, ProgressCallback
+from truthscan_mcp.detection.detector import DetectOptions
+from truthscan_mcp.detection.progress import Progress, ProgressCallback
 from truthscan_mcp.errors import InvalidInputError, NotFoundError, TruthScanError
 from truthscan_mcp.models import Credits, DetectionReport, Health
 from truthscan_mcp.settings import Settings

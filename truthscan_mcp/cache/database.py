@@ -45,6 +45,7 @@ import anyio
 import anyio.to_thread
 from pydantic import BaseModel, Field, ValidationError
 
+from truthscan_mcp.detection.store import StoredResult
 from truthscan_mcp.models import DetectionReport, ReportSource, SourceKind
 
 logger = logging.getLogger(__name__)
@@ -110,23 +111,6 @@ class CacheUnusableError(Exception):
 
 
 # --- what callers get -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredResult:
-    """One TruthScan document as the cache knows it; `report` is None until the first answer."""
-
-    document_id: str
-    source: ReportSource
-    deep_analysis: bool
-    preview: bool
-    report: DetectionReport | None
-    submitted_at: float
-    updated_at: float
-
-    def covers(self, *, deep_analysis: bool, preview: bool) -> bool:
-        """A document made with deep analysis (or a preview) also answers a request without it."""
-        return (self.deep_analysis or not deep_analysis) and (self.preview or not preview)
 
 
 class HistoryEntry(BaseModel):
