@@ -13,6 +13,7 @@ import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from truthscan_mcp.errors import UnavailableError
 
@@ -91,8 +92,8 @@ class DetectionReport(_Model):
     warnings: list[str] = Field(default_factory=list)
     next_step: str | None = None
     #: Why TruthScan could not process the image, when it could not: internal (callers such as
-    #: the batch read it instead of searching the warnings), so kept out of every dump.
-    failure_reason: str | None = Field(default=None, exclude=True)
+    #: the batch read it instead of searching the warnings), so kept out of every dump and schema.
+    failure_reason: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
 
 
 class Credits(_Model):

@@ -36,7 +36,6 @@ class Tracker:
 
     callback: ProgressCallback
     last: float = 0.0
-    sent: list[Phase] = field(default_factory=list[Phase])
     #: Trackers of identical calls waiting on this call's detection (see `flight.Flight`): their
     #: clients hear the same progress, so those that reset their timeout on it keep waiting.
     followers: list[Tracker] = field(default_factory=list["Tracker"])
@@ -46,7 +45,6 @@ class Tracker:
         if fraction <= self.last:
             return
         self.last = fraction
-        self.sent.append(phase)
         try:
             await self.callback(Progress(phase, round(fraction, 4), message))
         except Exception:  # a broken progress sink must not break a paid detection
