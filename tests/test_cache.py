@@ -30,7 +30,8 @@ from mcp.types import TextResourceContents
 
 import truthscan_mcp.samples
 from tests.conftest import SandboxServer
-from truthscan_mcp.adapter.server import create_server, open_app
+from truthscan_mcp.adapter.server import create_server
+from truthscan_mcp.app import open_app
 from truthscan_mcp.cache.database import SCHEMA_VERSION, ResultCache
 from truthscan_mcp.detection.detector import DetectOptions
 from truthscan_mcp.detection.progress import Progress

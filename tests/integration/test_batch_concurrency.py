@@ -38,6 +38,8 @@ class SpendingInFlight:
         self.now = 0
         self.most = 0
         self.started = 0
+        #: when each `/detect` answered (anyio's clock)
+        self.submitted_at: list[float] = []
 
     @staticmethod
     def _costs(request: httpx2.Request) -> bool:
@@ -52,6 +54,8 @@ class SpendingInFlight:
     async def on_response(self, response: httpx2.Response) -> None:
         if self._costs(response.request):
             self.now -= 1
+            if endpoint_for(response.request.url.path) == "detect":
+                self.submitted_at.append(anyio.current_time())
 
 
 async def test_a_batch_waits_for_every_row_at_once_while_only_max_concurrency_submissions_run(
@@ -90,5 +94,8 @@ async def test_a_batch_waits_for_every_row_at_once_while_only_max_concurrency_su
     assert result.summary.detections_paid == IMAGES
     assert wire.started == 2 * IMAGES, "one upload and one /detect per image"
     assert wire.most <= LIMIT, f"{wire.most} uploads/submissions were in flight at once"
-    # Waiting in lots of LIMIT would take IMAGES / LIMIT jobs (4 s); waiting together, about one.
+    # Waiting in lots of LIMIT would submit the last lot IMAGES / LIMIT - 1 jobs (3 s) after the
+    # first and take IMAGES / LIMIT jobs (4 s); waiting together, about one.
+    spread = max(wire.submitted_at) - min(wire.submitted_at)
+    assert spread < JOB_SECONDS, f"the submissions were spread over {spread:.2f}s: they waited for polls"
     assert elapsed < 2.5 * JOB_SECONDS, f"the batch took {elapsed:.2f}s for {JOB_SECONDS}s jobs"

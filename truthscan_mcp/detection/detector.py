@@ -10,7 +10,6 @@ coalescing in `flight`, waiting in `polling`, wording in `reporting`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -23,7 +22,8 @@ from truthscan_mcp.detection.flight import CarryOn, Flight, Flights, HandOff, Le
 from truthscan_mcp.detection.polling import PollPlan, PollSchedule, poll
 from truthscan_mcp.detection.progress import ProgressCallback, Tracker, human_size, no_progress
 from truthscan_mcp.detection.store import ResultStore, StoredResult
-from truthscan_mcp.errors import NotFoundError, TruthScanError, UploadExpiredError
+from truthscan_mcp.detection.submission import submit
+from truthscan_mcp.errors import NotFoundError, TruthScanError
 from truthscan_mcp.media.sources import LoadedImage, load_image, validate_document_id
 from truthscan_mcp.models import Credits, DetectionReport, ReportSource
 from truthscan_mcp.settings import Settings
@@ -326,30 +326,17 @@ class Detector:
 
     async def _submit(self, image: LoadedImage, call: _Call, flight: Flight) -> str:
         self.client.require_key()  # before any upload: a missing key is a local, free refusal
-        options, track = call.options, call.track
-        async with call.spend if call.spend is not None else contextlib.nullcontext():
-            await track("uploading", 0.08, f"Uploading {image.upload_name} ({human_size(image.size)})")
-            presigned = await self.client.presign(image.upload_name)
-            try:
-                await self.client.upload(presigned, image)
-            except UploadExpiredError:
-                logger.info("presigned URL refused; asking for a fresh one")
-                await track("uploading", 0.15, "Upload URL expired; retrying with a fresh one")
-                presigned = await self.client.presign(image.upload_name)
-                try:
-                    await self.client.upload(presigned, image)
-                except UploadExpiredError as exc:
-                    raise UploadExpiredError(
-                        f"{exc.message} A fresh upload URL was refused too. Nothing was charged; "
-                        "try again in a minute, and if it persists check the health tool."
-                    ) from None
-            await track("uploading", 0.25, "Uploaded; submitting for detection")
-            # The client shields each /detect attempt on the wire (not its back-off), so a cancelled
-            # caller still hears the id it paid for; nothing between its return and the shielded
-            # write below awaits, so the id is written down even if the caller is cancelled now.
-            doc_id = await self.client.detect(
-                presigned.file_path, deep_analysis=options.deep_analysis, preview=options.preview
-            )
+        options = call.options
+        doc_id = await submit(
+            self.client,
+            image,
+            call.track,
+            deep_analysis=options.deep_analysis,
+            preview=options.preview,
+            spend=call.spend,
+        )
+        # Nothing between submit's return and the shielded write below awaits, so the id is
+        # written down even if the caller is cancelled now.
         flight.mark_submitted(doc_id)
         if self._store is not None:
             with anyio.CancelScope(shield=True):
@@ -357,7 +344,7 @@ class Detector:
                     doc_id, call.source, deep_analysis=options.deep_analysis, preview=options.preview
                 )
         logger.info("submitted document %s", doc_id)
-        await track("submitted", 0.3, f"Submitted to TruthScan as {doc_id}")
+        await call.track("submitted", 0.3, f"Submitted to TruthScan as {doc_id}")
         return doc_id
 
     async def _follow(self, call: _Call, plan: PollPlan) -> DetectionReport:
