@@ -244,30 +244,17 @@ class Detector:
                     "so it was submitted again."
                 )
             elif options.deep_analysis or options.preview:
-                notes.extend(await self._weaker_notes(image, options))
+                weaker = await self._store.find(image.sha256, deep_analysis=False, preview=False)
+                if weaker is not None:
+                    notes.append(
+                        reporting.paid_again_note(
+                            weaker, deep_analysis=options.deep_analysis, preview=options.preview
+                        )
+                    )
         doc_id = await self._submit(image, call, flight)
         await image.aclose()  # uploaded: a downloaded copy need not outlive the upload
         plan = call.plan(doc_id, expect_analysis=options.deep_analysis, submitted_now=True)
         return await self._follow(call, plan), notes
-
-    async def _weaker_notes(self, image: LoadedImage, options: DetectOptions) -> list[str]:
-        """Why a known image is paid for again: it was checked before without what is asked now."""
-        assert self._store is not None
-        weaker = await self._store.find(image.sha256, deep_analysis=False, preview=False)
-        if weaker is None:
-            return []
-        missing = [
-            what
-            for what, had, wanted in (
-                ("deep analysis", weaker.deep_analysis, options.deep_analysis),
-                ("a preview", weaker.preview, options.preview),
-            )
-            if wanted and not had
-        ]
-        return [
-            f"This image was checked before without {' or '.join(missing)} (id "
-            f"{weaker.document_id}), so it was submitted again with it: that spent credits once."
-        ]
 
     async def _from_store(self, stored: StoredResult, call: _Call, flight: Flight) -> DetectionReport | None:
         """A known image: its stored report, or a free re-query of its id while TruthScan may

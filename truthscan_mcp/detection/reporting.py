@@ -7,6 +7,7 @@ why it failed in a field (`failure_reason`) instead of in text a caller has to s
 
 from __future__ import annotations
 
+from truthscan_mcp.detection.store import StoredResult
 from truthscan_mcp.media.sources import LoadedImage
 from truthscan_mcp.models import AnalysisStatus, ApiDocument, DetectionReport, ReportSource
 
@@ -132,6 +133,22 @@ def with_notes(report: DetectionReport, notes: list[str]) -> DetectionReport:
 
 def with_warning(report: DetectionReport, warning: str) -> DetectionReport:
     return report.model_copy(update={"warnings": [*report.warnings, warning]})
+
+
+def paid_again_note(weaker: StoredResult, *, deep_analysis: bool, preview: bool) -> str:
+    """Why a known image was paid for again: it was checked before without what is asked now."""
+    missing = [
+        what
+        for what, had, wanted in (
+            ("deep analysis", weaker.deep_analysis, deep_analysis),
+            ("a preview", weaker.preview, preview),
+        )
+        if wanted and not had
+    ]
+    return (
+        f"This image was checked before without {' or '.join(missing)} (id "
+        f"{weaker.document_id}), so it was submitted again with it: that spent credits once."
+    )
 
 
 def score_text(value: float | None) -> str:
