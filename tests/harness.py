@@ -26,7 +26,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import truthscan_mcp.samples
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient, make_http_client
-from truthscan_mcp.detection.detector import Detector, PollSchedule
+from truthscan_mcp.detection.detector import Detector
+from truthscan_mcp.detection.polling import PollSchedule
 from truthscan_mcp.sandbox import SandboxStats
 from truthscan_mcp.settings import Settings
 

@@ -51,8 +51,8 @@ from tests.mcp_helpers import (
 from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient, make_http_client
 from truthscan_mcp.cli import main as cli
-from truthscan_mcp.detection.batch import BatchResult
 from truthscan_mcp.errors import RateLimitedError
+from truthscan_mcp.models import BatchResult
 from truthscan_mcp.sandbox import FaultRule
 from truthscan_mcp.sandbox.app import endpoint_for
 from truthscan_mcp.settings import Settings

@@ -30,10 +30,12 @@ from mcp.types import TextResourceContents
 
 import truthscan_mcp.samples
 from tests.conftest import SandboxServer
-from truthscan_mcp.adapter.server import create_server, open_app
+from truthscan_mcp.adapter.server import create_server
+from truthscan_mcp.app import open_app
 from truthscan_mcp.cache.database import SCHEMA_VERSION
 from truthscan_mcp.cache.store import ResultCache
-from truthscan_mcp.detection.detector import DetectOptions, Progress
+from truthscan_mcp.detection.detector import DetectOptions
+from truthscan_mcp.detection.progress import Progress
 from truthscan_mcp.errors import NotEnoughCreditsError
 from truthscan_mcp.sandbox import FaultRule, SandboxConfig
 from truthscan_mcp.settings import Settings

@@ -22,8 +22,9 @@ from harness import (
     wait_until_idle,
 )
 
-from truthscan_mcp.detection import detector as workflow
-from truthscan_mcp.detection.detector import DetectOptions, Detector, Phase, Progress
+from truthscan_mcp.detection import polling
+from truthscan_mcp.detection.detector import DetectOptions, Detector
+from truthscan_mcp.detection.progress import Phase, Progress
 from truthscan_mcp.errors import InvalidInputError, NotFoundError
 from truthscan_mcp.sandbox import FaultRule
 
@@ -283,7 +284,7 @@ async def test_the_deadline_holds_when_a_poll_is_slow(sandbox: SandboxServer) ->
 async def test_a_just_accepted_document_that_stays_invisible_is_handed_over(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(workflow, "VISIBILITY_GRACE_SECONDS", 0.5)
+    monkeypatch.setattr(polling, "VISIBILITY_GRACE_SECONDS", 0.5)
     sandbox.sandbox.add_fault(FaultRule(endpoint="query", kind="null_body", times=-1))
     async with open_detector(sandbox) as detector:
         report = await detector.detect(path=str(AI_PNG))

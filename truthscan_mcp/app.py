@@ -1,6 +1,6 @@
 """The shared client stack one server (or one terminal run) works with, built and torn down once.
 
-Kept apart from `server.py` so the command line's `detect` gets the whole detection stack
+Kept apart from `adapter/` so the command line's `detect` gets the whole detection stack
 without importing the MCP SDK, which is most of a cold start.
 """
 
@@ -18,6 +18,7 @@ from truthscan_mcp import __version__
 from truthscan_mcp.api.client import TruthScanClient, make_http_client
 from truthscan_mcp.cache.store import ResultCache, open_cache
 from truthscan_mcp.detection.detector import Detector
+from truthscan_mcp.detection.polling import PollSchedule
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.models import Health, History
 from truthscan_mcp.settings import SANDBOX_BASE_URL, Settings
@@ -47,8 +48,14 @@ def _effective_settings(settings: Settings) -> Settings:
 
 
 @asynccontextmanager
-async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncGenerator[AppContext]:
-    """Build the shared client stack; also used by the command line's `detect`."""
+async def open_app(
+    settings: Settings, sandbox: Sandbox | None = None, *, schedule: PollSchedule | None = None
+) -> AsyncGenerator[AppContext]:
+    """Build the shared client stack; also used by the command line's `detect`.
+
+    `schedule` replaces the default poll schedule: how benchmarks and tests compare or shorten
+    the waiting without patching the package.
+    """
     transport: httpx2.AsyncBaseTransport | None = None
     if settings.sandbox:
         if sandbox is None:
@@ -69,7 +76,7 @@ async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncG
             storage_url=settings.storage_url,
             api_key=SecretStr(key) if key else None,
         )
-        detector = Detector(client, settings, store=store, simulated=settings.sandbox)
+        detector = Detector(client, settings, schedule=schedule, store=store, simulated=settings.sandbox)
         yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)
 
 

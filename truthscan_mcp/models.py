@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 Status = Literal["pending", "analyzing", "done", "failed"]
 AnalysisStatus = Literal["pending", "done", "skipped", "failed", "not_requested"]
@@ -82,6 +83,9 @@ class DetectionReport(_Model):
     elapsed_seconds: float = 0.0
     warnings: list[str] = Field(default_factory=list)
     next_step: str | None = None
+    #: Why TruthScan could not process the image, when it could not: internal (callers such as
+    #: the batch read it instead of searching the warnings), so kept out of every dump and schema.
+    failure_reason: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
 
 
 class Credits(_Model):
@@ -181,3 +185,45 @@ class Provenance(_Model):
     )
     source: ReportSource | None = None
     summary: str = Field(default="", description="The text block's content.")
+
+
+# --- a batch (`detect_images`) -----------------------------------------------------------------
+
+
+class BatchRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="The path or URL as given (or as found in the directory).")
+    name: str | None = Field(default=None, description="The image's file name or URL, for display.")
+    verdict: str | None = None
+    ai_score: float | None = None
+    confidence_band: ConfidenceBand | None = None
+    id: str | None = Field(default=None, description="TruthScan document id; get_result takes it.")
+    complete: bool = False
+    cached: bool = Field(default=False, description="Answered without spending credits.")
+    duplicate_of: str | None = Field(default=None, description="An earlier input with the same bytes.")
+    error: str | None = Field(default=None, description="Why this image has no verdict.")
+
+
+class BatchSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    total: int
+    complete: int
+    incomplete: int
+    errors: int
+    verdicts: dict[str, int] = Field(description="How many images got each verdict.")
+    detections_paid: int = Field(description="New TruthScan detections submitted by this batch.")
+    credits_spent: int | None = Field(description="Credits before minus after, when both were read.")
+    cached: int = Field(description="Images answered from the cache or as duplicates, for free.")
+
+
+class BatchResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[BatchRow]
+    summary: BatchSummary
+    simulated: bool = False
+    elapsed_seconds: float = 0.0
+    warnings: list[str] = Field(default_factory=list)
+    next_step: str | None = None

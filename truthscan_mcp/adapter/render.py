@@ -8,8 +8,7 @@ a token the assistant pays for in every turn that follows.
 
 from __future__ import annotations
 
-from truthscan_mcp.detection.batch import BatchResult
-from truthscan_mcp.models import Credits, DetectionReport, Health
+from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health
 
 _MAX_REASONING = 600
 _MAX_ITEMS = 4

@@ -16,10 +16,11 @@ import anyio
 
 from truthscan_mcp.adapter.render import render_batch, render_report
 from truthscan_mcp.app import open_app
-from truthscan_mcp.detection.batch import BatchResult, expand_inputs, run_batch
-from truthscan_mcp.detection.detector import DetectOptions, Progress
+from truthscan_mcp.detection.batch import expand_inputs, run_batch
+from truthscan_mcp.detection.detector import DetectOptions
+from truthscan_mcp.detection.progress import Progress
 from truthscan_mcp.errors import TruthScanError
-from truthscan_mcp.models import DetectionReport
+from truthscan_mcp.models import BatchResult, DetectionReport
 from truthscan_mcp.settings import Settings
 
 

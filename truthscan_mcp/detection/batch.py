@@ -1,12 +1,14 @@
-"""Many images in one call: validate all, check the credits, then detect with bounded concurrency.
+"""Many images in one call: validate all, check the credits, detect, summarise.
 
 "Which of these 30 photos are AI-generated?" should cost the assistant one turn, and must not
 spend a credit before every input has been checked locally and the account is known to cover
 the batch. Identical bytes are detected once (the batch groups them, and the content cache and
 the in-process coalescing of `Detector` cover earlier and concurrent calls), one image's
 failure is its own row, never the batch's, and on the deadline the finished rows come back
-with the ids of the rest. A 429 pauses every worker at once: the shared `TruthScanClient`
-holds all requests until TruthScan's back-off has passed.
+with the ids of the rest. Only what costs (uploads and `/detect`) is bounded by the batch's
+concurrency limit; waiting for results is free, so every row waits at once. A 429 pauses every
+worker at once: the shared `TruthScanClient` holds all requests until TruthScan's back-off has
+passed.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field
 
-from truthscan_mcp.detection.detector import DetectOptions, Detector, Progress
+from truthscan_mcp.detection.detector import DetectOptions, Detector
+from truthscan_mcp.detection.progress import Progress
 from truthscan_mcp.errors import (
     InvalidInputError,
     NotEnoughCreditsError,
@@ -33,7 +35,7 @@ from truthscan_mcp.errors import (
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.media.paths import allowed_path
 from truthscan_mcp.media.sources import load_image
-from truthscan_mcp.models import ConfidenceBand, DetectionReport
+from truthscan_mcp.models import BatchResult, BatchRow, BatchSummary, DetectionReport
 from truthscan_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -53,45 +55,6 @@ MAX_SCANNED = 20_000
 BatchProgress = Callable[[float, int, str], Awaitable[None]]
 
 SKIPPED = "Skipped: the credits left did not cover this image (allow_partial); nothing was spent on it."
-
-
-class BatchRow(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source: str = Field(description="The path or URL as given (or as found in the directory).")
-    name: str | None = Field(default=None, description="The image's file name or URL, for display.")
-    verdict: str | None = None
-    ai_score: float | None = None
-    confidence_band: ConfidenceBand | None = None
-    id: str | None = Field(default=None, description="TruthScan document id; get_result takes it.")
-    complete: bool = False
-    cached: bool = Field(default=False, description="Answered without spending credits.")
-    duplicate_of: str | None = Field(default=None, description="An earlier input with the same bytes.")
-    error: str | None = Field(default=None, description="Why this image has no verdict.")
-
-
-class BatchSummary(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    total: int
-    complete: int
-    incomplete: int
-    errors: int
-    verdicts: dict[str, int] = Field(description="How many images got each verdict.")
-    detections_paid: int = Field(description="New TruthScan detections submitted by this batch.")
-    credits_spent: int | None = Field(description="Credits before minus after, when both were read.")
-    cached: int = Field(description="Images answered from the cache or as duplicates, for free.")
-
-
-class BatchResult(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rows: list[BatchRow]
-    summary: BatchSummary
-    simulated: bool = False
-    elapsed_seconds: float = 0.0
-    warnings: list[str] = Field(default_factory=list)
-    next_step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -284,7 +247,9 @@ class _Run:
             )
         return list(by_hash.values())
 
-    async def detect(self, group: _Group, options: DetectOptions, deadline: float) -> None:
+    async def detect(
+        self, group: _Group, options: DetectOptions, deadline: float, spend: anyio.CapacityLimiter
+    ) -> None:
         image = group.image
 
         async def on_progress(progress: Progress) -> None:
@@ -296,7 +261,10 @@ class _Run:
         report: DetectionReport | None = None
         try:
             report = await self.detector.detect_loaded(
-                image, replace(options, wait_seconds=remaining, wait_for_heatmap=False), progress=on_progress
+                image,
+                replace(options, wait_seconds=remaining, wait_for_heatmap=False),
+                progress=on_progress,
+                spend=spend,
             )
         except TruthScanError as exc:
             error = exc.message
@@ -331,70 +299,99 @@ async def run_batch(
     max_concurrency: int = 4,
     progress: BatchProgress | None = None,
 ) -> BatchResult:
-    """Detect every input; raises only for what concerns the whole batch (no key, credits that
-    cannot cover it), and always before anything was spent."""
+    """Detect every input: validate → plan the payment → detect → summarise.
+
+    Raises only for what concerns the whole batch (no key, credits that cannot cover it), and
+    always before anything was spent. `max_concurrency` bounds what costs (uploads and `/detect`
+    submissions); the waiting for results that follows is free, so every row waits at once.
+    """
     started = anyio.current_time()
-    deadline = started + options.wait_seconds
     run = _Run(detector, inputs, progress)
-    warnings: list[str] = []
-    credits_before: int | None = None
     groups: list[_Group] = []
-    await run.tick(f"Validating {run.total} images")
+    payment = _Payment()
     try:
-        validating = anyio.CapacityLimiter(VALIDATION_CONCURRENCY)
-        async with anyio.create_task_group() as tg:
-            for index in range(run.total):
-                tg.start_soon(run.validate, index, validating)
-        groups = run.groups()
-
-        to_pay = [g for g in groups if await _needs_paying(detector, g.image, options)]
-        if to_pay:
-            credits_before = (await detector.client.credits()).credits
-            if credits_before < len(to_pay):
-                if not allow_partial:
-                    free = len(groups) - len(to_pay)
-                    raise NotEnoughCreditsError(
-                        f"This batch has {len(to_pay)} new images to detect (a credit each) but only "
-                        f"{max(credits_before, 0)} credits are left"
-                        + (f" ({free} more are already known and free)" if free else "")
-                        + ". Nothing was spent. Add credits, narrow the batch, or call detect_images "
-                        "again with allow_partial=true to detect as many as the credits cover."
-                    )
-                left_out = to_pay[max(credits_before, 0) :]
-                for group in left_out:
-                    group.skipped = True
-                    for member in group.members:
-                        run.fail(member, SKIPPED)
-                warnings.append(
-                    f"Only {max(credits_before, 0)} credits were left: {len(left_out)} new images "
-                    "were skipped (allow_partial)."
-                )
-        await run.tick(f"Validated {run.total} images; detecting")
-
-        pool = anyio.CapacityLimiter(max_concurrency)
-
-        async def worker(group: _Group) -> None:
-            async with pool:
-                await run.detect(group, options, deadline)
-
-        async with anyio.create_task_group() as tg:
-            for group in groups:
-                if not group.skipped:
-                    tg.start_soon(worker, group)
+        groups = await _validate(run)
+        payment = await _plan_payment(run, groups, options, allow_partial=allow_partial)
+        await _detect_all(
+            run, groups, options, deadline=started + options.wait_seconds, limit=max_concurrency
+        )
     finally:
         for image in run.images:
             if image is not None:
                 await image.aclose()
     await run.tick("Done")
+    return await _summarise(run, groups, payment, started)
 
+
+@dataclass
+class _Payment:
+    """What the batch may spend: the credits read before it, and its warnings about them."""
+
+    credits_before: int | None = None
+    warnings: list[str] = field(default_factory=list[str])
+
+
+async def _validate(run: _Run) -> list[_Group]:
+    """Read and check every input (nothing is spent), then group identical bytes."""
+    await run.tick(f"Validating {run.total} images")
+    validating = anyio.CapacityLimiter(VALIDATION_CONCURRENCY)
+    async with anyio.create_task_group() as tg:
+        for index in range(run.total):
+            tg.start_soon(run.validate, index, validating)
+    return run.groups()
+
+
+async def _plan_payment(
+    run: _Run, groups: list[_Group], options: DetectOptions, *, allow_partial: bool
+) -> _Payment:
+    """Check the credits cover the images that are new; refuse, or skip the rest (allow_partial)."""
+    payment = _Payment()
+    to_pay = [g for g in groups if await run.detector.needs_paying(g.image, options)]
+    if to_pay:
+        credits_before = payment.credits_before = (await run.detector.credits()).credits
+        if credits_before < len(to_pay):
+            if not allow_partial:
+                free = len(groups) - len(to_pay)
+                raise NotEnoughCreditsError(
+                    f"This batch has {len(to_pay)} new images to detect (a credit each) but only "
+                    f"{max(credits_before, 0)} credits are left"
+                    + (f" ({free} more are already known and free)" if free else "")
+                    + ". Nothing was spent. Add credits, narrow the batch, or call detect_images "
+                    "again with allow_partial=true to detect as many as the credits cover."
+                )
+            left_out = to_pay[max(credits_before, 0) :]
+            for group in left_out:
+                group.skipped = True
+                for member in group.members:
+                    run.fail(member, SKIPPED)
+            payment.warnings.append(
+                f"Only {max(credits_before, 0)} credits were left: {len(left_out)} new images "
+                "were skipped (allow_partial)."
+            )
+    await run.tick(f"Validated {run.total} images; detecting")
+    return payment
+
+
+async def _detect_all(
+    run: _Run, groups: list[_Group], options: DetectOptions, *, deadline: float, limit: int
+) -> None:
+    """Every unique image at once; only their uploads and submissions queue for `limit` slots."""
+    spend = anyio.CapacityLimiter(limit)
+    async with anyio.create_task_group() as tg:
+        for group in groups:
+            if not group.skipped:
+                tg.start_soon(run.detect, group, options, deadline, spend)
+
+
+async def _summarise(run: _Run, groups: list[_Group], payment: _Payment, started: float) -> BatchResult:
     rows = run.rows
     paid = sum(1 for g in groups if g.pays)
     credits_spent: int | None = 0
     if paid:
         credits_spent = None
-        if credits_before is not None:
+        if payment.credits_before is not None:
             with contextlib.suppress(TruthScanError):  # unknown rather than a failed batch
-                credits_spent = credits_before - (await detector.client.credits()).credits
+                credits_spent = payment.credits_before - (await run.detector.credits()).credits
     summary = BatchSummary(
         total=run.total,
         complete=sum(1 for r in rows if r.complete and r.error is None),
@@ -408,20 +405,11 @@ async def run_batch(
     return BatchResult(
         rows=rows,
         summary=summary,
-        simulated=detector.simulated,
+        simulated=run.detector.simulated,
         elapsed_seconds=round(anyio.current_time() - started, 3),
-        warnings=warnings,
+        warnings=payment.warnings,
         next_step=_next_step(rows),
     )
-
-
-async def _needs_paying(detector: Detector, image: LoadedImage, options: DetectOptions) -> bool:
-    if options.force or detector.store is None:
-        return True
-    stored = await detector.store.find(
-        image.sha256, deep_analysis=options.deep_analysis, preview=options.preview
-    )
-    return stored is None
 
 
 def _display_name(item: BatchInput) -> str:
@@ -433,9 +421,7 @@ def _display_name(item: BatchInput) -> str:
 
 def _failure(report: DetectionReport) -> str | None:
     if report.status == "failed":
-        return next(
-            (w for w in report.warnings if "could not process" in w), "TruthScan could not process it."
-        )
+        return report.failure_reason or "TruthScan could not process it."
     return None
 
 

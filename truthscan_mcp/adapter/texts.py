@@ -1,0 +1,72 @@
+"""The words the model reads: the server's instructions and every tool's and resource's description.
+
+In one place because they are one voice, tuned together: what a tool costs, when to prefer
+which, what a verdict means. Changing behaviour usually means changing a sentence here too.
+"""
+
+INSTRUCTIONS = """\
+truthscan-mcp answers "is this image AI-generated, and why?" with the TruthScan AI Image Detection API.
+
+- detect_image: give exactly one of `path` (a local file), `url` (http/https) or `data` (base64 or a
+  data: URI). It uploads the image, waits for TruthScan's verdict and deep-analysis reasoning, and
+  returns them in one result. It spends TruthScan credits, except when the same image bytes were
+  already checked (then the cached result is returned for free).
+- detect_images: the same for many images at once (a list of paths, a directory, or URLs; up to 100),
+  one row per image plus a summary. Prefer it over many detect_image calls.
+- get_result: fetch (or keep waiting for) a result by its id — use it when detect_image handed off
+  with complete=false and a next_step. Free.
+- check_credits: the remaining TruthScan credits. health: whether TruthScan is reachable.
+
+A verdict is a probability with reasons, not proof. When you report it, give the verdict and the AI
+score, quote TruthScan's reasoning and key indicators, and do not overstate certainty. Results
+marked simulated come from the built-in sandbox and say nothing about the real image.
+"""
+
+DETECT_DESCRIPTION = """\
+Check whether an image is AI-generated, using TruthScan. Give exactly one source: `path` (a local
+file path or file:// URI, inside the allowed directories), `url` (http/https, downloaded by this
+server) or `data` (base64 or a data:image/...;base64, URI). Supported: JPEG, PNG, WebP, HEIC/HEIF,
+AVIF, BMP, TIFF, 1 KB to 10 MB.
+
+Returns the verdict (e.g. "AI Generated", "Real", "Digitally Edited"), an AI score 0-100, confidence,
+the detector signals and, with deep_analysis, TruthScan's reasoning, key indicators and
+recommendations. Spends TruthScan credits for new image bytes; the same bytes are answered from the
+local cache for free unless force=true. If the result is not complete within wait_seconds, it
+returns what it has with complete=false and a next_step: then call get_result with the id.\
+"""
+
+BATCH_DESCRIPTION = """\
+Check many images at once for AI generation: give exactly one of `paths` (a list of local files),
+`directory` (with an optional glob `pattern`, optionally `recursive`) or `urls` (a list). At most 100
+images. Every input is validated and the credits are checked before anything is spent; identical
+images are detected once and known images come from the local cache for free. One image's failure
+is its own row. Returns one row per image (verdict, AI score, confidence band, id) and a summary;
+unfinished images at the deadline come back with their ids for get_result. Spends credits.\
+"""
+
+GET_RESULT_DESCRIPTION = """\
+Fetch a TruthScan detection result by its id (a UUID returned by detect_image), optionally waiting
+up to wait_seconds for it to complete (verdict and deep analysis). Spends no credits. Use it to
+finish a detection that detect_image handed off with complete=false, or to attach the heatmap.\
+"""
+
+CREDITS_DESCRIPTION = """\
+Show the TruthScan credits left on the configured API key (base, boost and total). Use it before a
+large batch, or when a detection failed for lack of credits. Spends nothing.\
+"""
+
+HEALTH_DESCRIPTION = """\
+Check that TruthScan is reachable and healthy, and how this server is configured (API key present,
+sandbox mode, version). Needs no API key and spends nothing. Use it to diagnose failures.\
+"""
+
+HISTORY_RESOURCE_DESCRIPTION = """\
+Recent detect_image answers, newest first: when, the image's name, verdict, AI score, the TruthScan
+id, and whether credits were spent or the local cache answered. Read result details with
+truthscan://results/{id}.\
+"""
+
+RESULT_RESOURCE_DESCRIPTION = """\
+One detection report as JSON, by TruthScan document id: from the local cache when it is final,
+otherwise fetched from TruthScan (free).\
+"""

@@ -1,0 +1,233 @@
+"""The tools, as plain module-level functions: arguments in, a tool result (or a `ToolError`) out.
+
+Deliberately thin. Everything that decides *what* happens lives in `detection/`; a tool only
+maps its arguments to options, progress across, and a report or error to a `CallToolResult`
+(structured content for clients that read it, and a text block carrying everything essential
+for the many that show the model only text). `server.create_server` registers them.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Generator
+from contextlib import contextmanager
+from typing import Annotated
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
+from pydantic import BaseModel, Field
+
+from truthscan_mcp.adapter.render import render_batch, render_credits, render_health, render_report
+from truthscan_mcp.app import AppContext, check_health
+from truthscan_mcp.detection.batch import MAX_BATCH, expand_inputs, run_batch
+from truthscan_mcp.detection.detector import DetectOptions
+from truthscan_mcp.detection.progress import Progress, ProgressCallback
+from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health
+
+MAX_HEATMAP_BYTES = 2 * 1024 * 1024
+
+
+@contextmanager
+def tool_errors() -> Generator[None]:
+    """A `TruthScanError` as the tool error the model reads: its message says what to do next."""
+    try:
+        yield
+    except TruthScanError as exc:
+        raise ToolError(exc.message) from None
+
+
+def tool_result(model: BaseModel, text: str, *extra: ContentBlock) -> CallToolResult:
+    """`model` as structured content, `text` for clients that show only text, then `extra`."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=text), *extra],
+        structured_content=model.model_dump(mode="json"),
+    )
+
+
+def _progress_to(ctx: Context[AppContext]) -> ProgressCallback:
+    async def send(progress: Progress) -> None:
+        await ctx.report_progress(progress.fraction * 100, 100, message=progress.message)
+
+    return send
+
+
+async def _report_result(app: AppContext, report: DetectionReport, include_heatmap: bool) -> CallToolResult:
+    blocks: list[ContentBlock] = []
+    if include_heatmap:
+        if report.heatmap_status == "ready" and report.heatmap_url:
+            image = await app.client.fetch_image(report.heatmap_url, max_bytes=MAX_HEATMAP_BYTES)
+            if image is not None:
+                data, media_type = image
+                if not media_type.startswith("image/"):
+                    media_type = "image/png"
+                blocks.append(
+                    ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=media_type)
+                )
+            else:
+                report = report.model_copy(
+                    update={"warnings": [*report.warnings, "The heatmap could not be downloaded."]}
+                )
+        elif report.heatmap_status is None and report.status == "done":
+            report = report.model_copy(
+                update={
+                    "warnings": [
+                        *report.warnings,
+                        "No heatmap for this image (TruthScan makes them only for AI scores of 20 or more).",
+                    ]
+                }
+            )
+    return tool_result(report, render_report(report), *blocks)
+
+
+async def detect_image(
+    ctx: Context[AppContext],
+    path: Annotated[
+        str | None,
+        Field(description="Local image file path (~ expanded) or file:// URI.", max_length=4096),
+    ] = None,
+    url: Annotated[
+        str | None,
+        Field(description="http(s) URL of the image; this server downloads it.", max_length=8192),
+    ] = None,
+    data: Annotated[
+        str | None,
+        Field(description="The image as base64, or a data:image/...;base64, URI."),
+    ] = None,
+    deep_analysis: Annotated[
+        bool, Field(description="Request and wait for TruthScan's deep-analysis reasoning.")
+    ] = True,
+    wait_seconds: Annotated[
+        float | None,
+        Field(
+            description="Seconds to wait for a complete result before handing off "
+            "(default from TRUTHSCAN_WAIT_SECONDS, 45; 0 = submit and return at once).",
+            ge=0,
+            le=600,
+        ),
+    ] = None,
+    include_heatmap: Annotated[bool, Field(description="Attach the heatmap image when it is ready.")] = False,
+    preview: Annotated[bool, Field(description="Ask TruthScan for a preview URL.")] = False,
+    force: Annotated[
+        bool, Field(description="Bypass the local result cache and spend credits again.")
+    ] = False,
+) -> Annotated[CallToolResult, DetectionReport]:
+    app = ctx.request_context.lifespan_context
+    options = DetectOptions(
+        deep_analysis=deep_analysis,
+        wait_seconds=app.settings.wait_seconds if wait_seconds is None else wait_seconds,
+        include_heatmap=include_heatmap,
+        preview=preview,
+        force=force,
+    )
+    with tool_errors():
+        report = await app.detector.detect(
+            path=path, url=url, data=data, options=options, progress=_progress_to(ctx)
+        )
+    return await _report_result(app, report, include_heatmap)
+
+
+async def detect_images(
+    ctx: Context[AppContext],
+    paths: Annotated[
+        list[Annotated[str, Field(max_length=4096)]] | None,
+        Field(description="Local image file paths (or file:// URIs), at most 100.", max_length=MAX_BATCH),
+    ] = None,
+    directory: Annotated[
+        str | None,
+        Field(
+            description="A local directory whose images to check (inside the allowed directories).",
+            max_length=4096,
+        ),
+    ] = None,
+    pattern: Annotated[
+        str | None,
+        Field(
+            description="Glob for `directory`, e.g. '*.jpg' or '**/*.png' (default: every "
+            "supported image file directly inside it).",
+            max_length=200,
+        ),
+    ] = None,
+    recursive: Annotated[bool, Field(description="Also look in the directory's subdirectories.")] = False,
+    urls: Annotated[
+        list[Annotated[str, Field(max_length=8192)]] | None,
+        Field(description="http(s) image URLs, at most 100.", max_length=MAX_BATCH),
+    ] = None,
+    deep_analysis: Annotated[
+        bool, Field(description="Request and wait for deep-analysis reasoning for every image (slower).")
+    ] = False,
+    wait_seconds: Annotated[
+        float | None,
+        Field(
+            description="Seconds to wait for the whole batch before handing off unfinished images "
+            "(default from TRUTHSCAN_WAIT_SECONDS, 45).",
+            ge=0,
+            le=600,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, Field(description="Bypass the local result cache and spend credits again.")
+    ] = False,
+    allow_partial: Annotated[
+        bool,
+        Field(
+            description="When the credits cannot cover the batch, detect as many as they cover "
+            "instead of refusing."
+        ),
+    ] = False,
+) -> Annotated[CallToolResult, BatchResult]:
+    app = ctx.request_context.lifespan_context
+    options = DetectOptions(
+        deep_analysis=deep_analysis,
+        wait_seconds=app.settings.wait_seconds if wait_seconds is None else wait_seconds,
+        force=force,
+    )
+
+    async def progress(done: float, total: int, message: str) -> None:
+        await ctx.report_progress(done, total, message=message)
+
+    with tool_errors():
+        inputs = await expand_inputs(
+            app.settings, paths=paths, directory=directory, pattern=pattern, recursive=recursive, urls=urls
+        )
+        result = await run_batch(
+            app.detector,
+            inputs,
+            options=options,
+            allow_partial=allow_partial,
+            max_concurrency=app.settings.max_concurrency,
+            progress=progress,
+        )
+    return tool_result(result, render_batch(result))
+
+
+async def get_result(
+    ctx: Context[AppContext],
+    id: Annotated[
+        str,
+        Field(description="The TruthScan document id (a UUID) returned by detect_image.", max_length=100),
+    ],
+    wait_seconds: Annotated[
+        float, Field(description="Seconds to wait for completion (0 = answer at once).", ge=0, le=600)
+    ] = 0,
+    include_heatmap: Annotated[bool, Field(description="Attach the heatmap image when it is ready.")] = False,
+) -> Annotated[CallToolResult, DetectionReport]:
+    app = ctx.request_context.lifespan_context
+    with tool_errors():
+        report = await app.detector.get_result(
+            id, wait_seconds=wait_seconds, include_heatmap=include_heatmap, progress=_progress_to(ctx)
+        )
+    return await _report_result(app, report, include_heatmap)
+
+
+async def check_credits(ctx: Context[AppContext]) -> Annotated[CallToolResult, Credits]:
+    app = ctx.request_context.lifespan_context
+    with tool_errors():
+        credits = await app.detector.credits()
+    return tool_result(credits, render_credits(credits))
+
+
+async def health(ctx: Context[AppContext]) -> Annotated[CallToolResult, Health]:
+    result = await check_health(ctx.request_context.lifespan_context)
+    return tool_result(result, render_health(result))
