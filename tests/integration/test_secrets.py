@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from harness import AI_PNG, SAMPLES, http_client, serve_app
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
@@ -29,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from tests.support import AI_PNG, SAMPLES, http_client, serve_app
 from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient
 from truthscan_mcp.errors import TruthScanError
@@ -37,7 +37,7 @@ from truthscan_mcp.sandbox import FaultRule
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
+    from tests.support import SandboxServer
 
 pytestmark = pytest.mark.anyio
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from harness import AI_PNG, CAMERA_JPG, SHORT_READ, Stopwatch, open_detector, wait_until_idle
 
+from tests.support import AI_PNG, CAMERA_JPG, SHORT_READ, Stopwatch, open_detector, wait_until_idle
 from truthscan_mcp.detection.detector import DetectOptions, Detector
 from truthscan_mcp.errors import (
     RateLimitedError,
@@ -28,7 +28,7 @@ from truthscan_mcp.models import DetectionReport, UnexpectedResponseError
 from truthscan_mcp.sandbox import FaultRule
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
+    from tests.support import SandboxServer
 
 pytestmark = pytest.mark.anyio
 

@@ -25,14 +25,14 @@ import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.mcp_helpers import (
-    CAMERA_SAMPLE,
+from tests.support import (
+    CAMERA_JPG,
     PROTOCOL_MODES,
     TOOL_NAMES,
     ProgressLog,
     free_port,
     live_env,
-    live_settings,
+    make_settings,
     scrub_truthscan_env,
     serve_app,
     structured,
@@ -41,7 +41,7 @@ from truthscan_mcp.adapter.transports import MAX_HTTP_BODY, build_http_app, serv
 from truthscan_mcp.cli import main as cli
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
+    from tests.support import SandboxServer
 
 TOKEN = "http-token-for-tests-0123456789"
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
@@ -65,7 +65,7 @@ def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def http_server(sandbox_server: SandboxServer) -> Iterator[str]:
     """The HTTP transport bound to loopback, without a token; its base URL."""
-    app = build_http_app(live_settings(sandbox_server), "127.0.0.1")
+    app = build_http_app(make_settings(sandbox_server), "127.0.0.1")
     with serve_app(app, lifespan="on") as base_url:
         yield base_url
 
@@ -73,7 +73,7 @@ def http_server(sandbox_server: SandboxServer) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def token_server(sandbox_server: SandboxServer) -> Iterator[str]:
     """The HTTP transport on loopback with TRUTHSCAN_HTTP_TOKEN configured."""
-    app = build_http_app(live_settings(sandbox_server, http_token=TOKEN), "127.0.0.1")
+    app = build_http_app(make_settings(sandbox_server, http_token=TOKEN), "127.0.0.1")
     with serve_app(app, lifespan="on") as base_url:
         yield base_url
 
@@ -104,7 +104,7 @@ async def test_http_detect_image_streams_progress_notifications(
     progress = ProgressLog()
     async with Client(f"{http_server}/mcp", mode=mode) as client:
         result = await client.call_tool(
-            "detect_image", {"path": str(CAMERA_SAMPLE), "deep_analysis": False}, progress_callback=progress
+            "detect_image", {"path": str(CAMERA_JPG), "deep_analysis": False}, progress_callback=progress
         )
     assert structured(result)["verdict"] == "Real"
     values = progress.values
@@ -155,7 +155,7 @@ async def test_serve_command_speaks_streamable_http_on_the_given_port(serve_comm
     async with Client(serve_command.url) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         result = await client.call_tool(
-            "detect_image", {"path": str(CAMERA_SAMPLE), "deep_analysis": False}, progress_callback=progress
+            "detect_image", {"path": str(CAMERA_JPG), "deep_analysis": False}, progress_callback=progress
         )
     assert names == TOOL_NAMES
     assert structured(result)["verdict"] == "Real"
@@ -185,7 +185,7 @@ def test_http_refuses_a_foreign_origin(http_server: str) -> None:
 
 @pytest.mark.parametrize("bind", ["127.0.0.2", "[::1]", "0:0:0:0:0:0:0:1"])
 def test_rebinding_protection_covers_every_loopback_bind(sandbox_server: SandboxServer, bind: str) -> None:
-    app = build_http_app(live_settings(sandbox_server), bind)
+    app = build_http_app(make_settings(sandbox_server), bind)
     with serve_app(app, lifespan="on") as base_url:
         port = base_url.rsplit(":", 1)[1]
         named = bind if bind.startswith("[") or ":" not in bind else f"[{bind}]"
@@ -259,7 +259,7 @@ def restore_logging() -> Iterator[None]:
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "mcp.example"])
 def test_serve_refuses_a_non_loopback_bind_without_a_token(sandbox_server: SandboxServer, host: str) -> None:
     with pytest.raises(SystemExit) as refused:
-        serve(live_settings(sandbox_server), transport="http", host=host, port=free_port())
+        serve(make_settings(sandbox_server), transport="http", host=host, port=free_port())
     message = str(refused.value.code)
     assert "TRUTHSCAN_HTTP_TOKEN" in message
     assert host in message

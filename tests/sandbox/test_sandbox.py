@@ -21,7 +21,7 @@ from truthscan_mcp.sandbox import FaultRule, Sandbox, SandboxConfig, inspect_ima
 from truthscan_mcp.sandbox.heatmap import encode_png_rgb
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
+    from tests.support import SandboxServer
 
 KEY = "test-key"
 SAMPLES = Path(truthscan_mcp.samples.__file__).parent

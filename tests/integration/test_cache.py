@@ -28,20 +28,13 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import TextResourceContents
 
-import truthscan_mcp.samples
-from tests.conftest import SandboxServer
+from tests.support import AI_PNG, CAMERA_JPG, KEY, SAMPLES, SandboxServer, make_settings
 from truthscan_mcp.adapter.server import create_server, open_app
 from truthscan_mcp.cache.database import SCHEMA_VERSION, ResultCache
 from truthscan_mcp.detection.detector import DetectOptions, Progress
 from truthscan_mcp.errors import NotEnoughCreditsError
 from truthscan_mcp.sandbox import FaultRule, SandboxConfig
 from truthscan_mcp.settings import Settings
-
-SAMPLES = Path(truthscan_mcp.samples.__file__).parent
-AI_PNG = SAMPLES / "ai-generated.png"  # "AI Generated": gets a heatmap
-CAMERA_JPG = SAMPLES / "camera-photo.jpg"  # "Real": no heatmap
-KEY = "test-key"
-
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -52,17 +45,10 @@ def quick(server: SandboxServer) -> None:
 
 
 def settings_for(server: SandboxServer, tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "api_url": server.api_url,
-        "storage_url": server.storage_url,
-        "api_key": KEY,
-        "cache_path": tmp_path / "c.sqlite3",
-        "allowed_dirs": [tmp_path, SAMPLES],
-        "wait_seconds": 10.0,
-        "log_level": "WARNING",
-    }
+    """A server with its cache in `tmp_path`, which is also an allowed folder."""
+    values: dict[str, Any] = {"cache_path": tmp_path / "c.sqlite3", "wait_seconds": 10.0}
     values.update(overrides)
-    return Settings(**values)
+    return make_settings(server, tmp_path, **values)
 
 
 def spent(server: SandboxServer) -> dict[str, int]:
