@@ -15,9 +15,9 @@ import httpx2
 from pydantic import SecretStr
 
 from truthscan_mcp import __version__
-from truthscan_mcp.api.client import TruthScanClient, make_http_client
+from truthscan_mcp.api.client import RetryPolicy, TruthScanClient, make_http_client
 from truthscan_mcp.cache.database import History, ResultCache, open_cache
-from truthscan_mcp.detection.detector import Detector
+from truthscan_mcp.detection.detector import Detector, PollSchedule
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.models import Health
 from truthscan_mcp.settings import SANDBOX_BASE_URL, Settings
@@ -47,8 +47,18 @@ def _effective_settings(settings: Settings) -> Settings:
 
 
 @asynccontextmanager
-async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncGenerator[AppContext]:
-    """Build the shared client stack; also used by the command line's `detect`."""
+async def open_app(
+    settings: Settings,
+    sandbox: Sandbox | None = None,
+    *,
+    retry: RetryPolicy | None = None,
+    schedule: PollSchedule | None = None,
+) -> AsyncGenerator[AppContext]:
+    """Build the shared client stack; also used by the command line's `detect`.
+
+    `retry` and `schedule` default to the product's; tests that are not about waiting pass
+    millisecond ones, so a retried fault or a poll costs them no real seconds.
+    """
     transport: httpx2.AsyncBaseTransport | None = None
     if settings.sandbox:
         if sandbox is None:
@@ -68,8 +78,9 @@ async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncG
             api_url=settings.api_url,
             storage_url=settings.storage_url,
             api_key=SecretStr(key) if key else None,
+            retry=retry,
         )
-        detector = Detector(client, settings, store=store, simulated=settings.sandbox)
+        detector = Detector(client, settings, schedule=schedule, store=store, simulated=settings.sandbox)
         yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)
 
 

@@ -40,6 +40,7 @@ from tests.support import (
     ProgressLog,
     assert_error,
     assert_valid_output,
+    make_server,
     make_settings,
     run_cli,
     scrub_truthscan_env,
@@ -47,7 +48,6 @@ from tests.support import (
     structured,
     text_of,
 )
-from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient, make_http_client
 from truthscan_mcp.detection.batch import BatchResult
 from truthscan_mcp.errors import RateLimitedError
@@ -159,7 +159,7 @@ def batch_settings(server: SandboxServer, allowed: Path, **overrides: Any) -> Se
 
 @asynccontextmanager
 async def mcp_client(settings: Settings) -> AsyncGenerator[Client]:
-    async with Client(create_server(settings)) as client:
+    async with Client(make_server(settings)) as client:
         yield client
 
 
@@ -587,7 +587,7 @@ async def test_cancelling_the_call_stops_every_worker_at_once_and_the_server_kee
     paths = image_files(allowed / "slow", 3)
     call = anyio.CancelScope()
     polled = 0
-    async with Client(create_server(batch_settings(sandbox, allowed, cache_path="off")), mode=mode) as client:
+    async with Client(make_server(batch_settings(sandbox, allowed, cache_path="off")), mode=mode) as client:
 
         async def run() -> None:
             with call:

@@ -28,8 +28,18 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import TextResourceContents
 
-from tests.support import AI_PNG, CAMERA_JPG, KEY, SAMPLES, SandboxServer, make_settings
-from truthscan_mcp.adapter.server import create_server, open_app
+from tests.support import (
+    AI_PNG,
+    CAMERA_JPG,
+    FAST_POLL,
+    FAST_RETRY,
+    KEY,
+    SAMPLES,
+    SandboxServer,
+    make_server,
+    make_settings,
+)
+from truthscan_mcp.adapter.server import open_app
 from truthscan_mcp.cache.database import SCHEMA_VERSION, ResultCache
 from truthscan_mcp.detection.detector import DetectOptions, Progress
 from truthscan_mcp.errors import NotEnoughCreditsError
@@ -117,7 +127,7 @@ async def test_known_bytes_are_answered_from_the_cache_without_spending(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         paid = await detect(client, path=str(AI_PNG))
         before = spent(sandbox)
         queries = sandbox.sandbox.stats.query_calls
@@ -139,7 +149,7 @@ async def test_a_cached_answer_describes_this_call_source_after_validating_it(
     quick(sandbox)
     copy = tmp_path / "renamed.png"
     copy.write_bytes(AI_PNG.read_bytes())
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         paid = await detect(client, path=str(AI_PNG))
         again = await detect(client, path=str(copy))
         outside = await client.call_tool("detect_image", {"path": "/etc/hostname"})
@@ -155,7 +165,7 @@ async def test_a_cached_answer_describes_this_call_source_after_validating_it(
 async def test_an_incomplete_stored_result_is_queried_again_instead_of_uploaded(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         handed_off = await detect(client, path=str(AI_PNG), wait_seconds=0)
         after_paying = spent(sandbox)
         finished = await detect(client, path=str(AI_PNG), wait_seconds=10)
@@ -173,7 +183,7 @@ async def test_asking_for_deep_analysis_the_stored_result_lacks_says_so_and_pays
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         shallow = await detect(client, path=str(CAMERA_JPG), deep_analysis=False)
         deep = await detect(client, path=str(CAMERA_JPG), deep_analysis=True)
         deep_again = await detect(client, path=str(CAMERA_JPG), deep_analysis=True)
@@ -193,7 +203,7 @@ async def test_a_result_with_deep_analysis_answers_a_request_without_it(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         deep = await detect(client, path=str(CAMERA_JPG), deep_analysis=True)
         shallow = await detect(client, path=str(CAMERA_JPG), deep_analysis=False)
     assert shallow["cached"] is True
@@ -207,7 +217,7 @@ async def test_force_pays_again_and_its_result_replaces_the_stored_one(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         first = await detect(client, path=str(CAMERA_JPG))
         forced = await detect(client, path=str(CAMERA_JPG), force=True)
         later = await detect(client, path=str(CAMERA_JPG))
@@ -222,7 +232,7 @@ async def test_force_pays_again_and_its_result_replaces_the_stored_one(
 async def test_a_document_truthscan_no_longer_knows_is_submitted_again_with_a_note(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         handed_off = await detect(client, path=str(CAMERA_JPG), wait_seconds=0.3)
         assert handed_off["complete"] is False
         sandbox.sandbox.reset()  # TruthScan forgets every document
@@ -249,7 +259,7 @@ async def test_two_concurrent_calls_on_the_same_bytes_pay_for_one_detection(
         reports.append(await detect(client, path=str(AI_PNG)))
 
     async with (
-        Client(create_server(settings_for(sandbox, tmp_path))) as client,
+        Client(make_server(settings_for(sandbox, tmp_path))) as client,
         anyio.create_task_group() as group,
     ):
         group.start_soon(call, client)
@@ -269,7 +279,7 @@ async def test_concurrent_calls_coalesce_without_a_cache_too(sandbox: SandboxSer
         ids.append((await detect(client, path=str(CAMERA_JPG)))["id"])
 
     async with (
-        Client(create_server(settings_for(sandbox, tmp_path, cache_path="off"))) as client,
+        Client(make_server(settings_for(sandbox, tmp_path, cache_path="off"))) as client,
         anyio.create_task_group() as group,
     ):
         for _ in range(3):
@@ -290,7 +300,7 @@ async def test_a_joined_call_that_may_wait_longer_keeps_following_after_the_firs
         reports[name] = await detect(client, path=str(AI_PNG), wait_seconds=wait)
 
     async with (
-        Client(create_server(settings_for(sandbox, tmp_path))) as client,
+        Client(make_server(settings_for(sandbox, tmp_path))) as client,
         anyio.create_task_group() as group,
     ):
         group.start_soon(call, client, "impatient", 0)
@@ -313,7 +323,7 @@ async def test_a_joined_call_finishes_the_detection_when_the_first_caller_is_can
         if "already being checked" in progress.message:
             joined.set()
 
-    async with open_app(settings_for(sandbox, tmp_path)) as app:
+    async with open_app(settings_for(sandbox, tmp_path), retry=FAST_RETRY, schedule=FAST_POLL) as app:
         leader_scope = anyio.CancelScope()
 
         async def leader() -> None:
@@ -360,7 +370,7 @@ async def test_a_joined_call_pays_once_itself_when_the_first_caller_is_cancelled
         if "already being checked" in progress.message:
             joined.set()
 
-    async with open_app(settings_for(sandbox, tmp_path)) as app:
+    async with open_app(settings_for(sandbox, tmp_path), retry=FAST_RETRY, schedule=FAST_POLL) as app:
         leader_scope = anyio.CancelScope()
 
         async def leader() -> None:
@@ -391,7 +401,7 @@ async def test_a_failure_of_the_first_call_is_shared_not_sent_again(
     sandbox.sandbox.set_credits(KEY, 0)
     errors: list[BaseException] = []
 
-    async with open_app(settings_for(sandbox, tmp_path)) as app:
+    async with open_app(settings_for(sandbox, tmp_path), retry=FAST_RETRY, schedule=FAST_POLL) as app:
 
         async def call() -> None:
             try:
@@ -415,10 +425,10 @@ async def test_get_result_on_a_stored_final_result_keeps_its_source_and_asks_not
 ) -> None:
     quick(sandbox)
     settings = settings_for(sandbox, tmp_path)
-    async with Client(create_server(settings)) as client:
+    async with Client(make_server(settings)) as client:
         paid = await detect(client, path=str(AI_PNG))
     queries = sandbox.sandbox.stats.query_calls
-    async with Client(create_server(settings)) as restarted:
+    async with Client(make_server(settings)) as restarted:
         result = await restarted.call_tool("get_result", {"id": paid["id"]})
     assert result.structured_content is not None
     fetched = result.structured_content
@@ -433,7 +443,7 @@ async def test_get_result_on_a_stored_final_result_keeps_its_source_and_asks_not
 async def test_get_result_finishes_a_stored_result_so_the_next_detection_is_free(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         handed_off = await detect(client, path=str(AI_PNG), wait_seconds=0)
         result = await client.call_tool("get_result", {"id": handed_off["id"], "wait_seconds": 10})
         assert result.structured_content is not None
@@ -519,7 +529,7 @@ async def test_a_paid_detection_survives_the_server_being_killed_while_it_waits(
 async def test_history_and_result_resources_are_listed_as_json(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         resources = (await client.list_resources()).resources
         templates = (await client.list_resource_templates()).resource_templates
     history = {str(r.uri): r for r in resources}["truthscan://history"]
@@ -535,7 +545,7 @@ async def test_history_lists_recent_detections_newest_first_and_what_they_cost(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         ai = await detect(client, path=str(AI_PNG))
         await detect(client, path=str(AI_PNG))
         camera = await detect(client, path=str(CAMERA_JPG))
@@ -555,7 +565,7 @@ async def test_history_lists_recent_detections_newest_first_and_what_they_cost(
 
 @pytest.mark.anyio
 async def test_history_says_when_the_cache_is_off(sandbox: SandboxServer, tmp_path: Path) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path, cache_path="off"))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path, cache_path="off"))) as client:
         history = await read_json(client, "truthscan://history")
     assert history == {"cache": "off", "detections": []}
 
@@ -563,7 +573,7 @@ async def test_history_says_when_the_cache_is_off(sandbox: SandboxServer, tmp_pa
 @pytest.mark.anyio
 async def test_a_result_resource_is_the_report_as_json(sandbox: SandboxServer, tmp_path: Path) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         paid = await detect(client, path=str(AI_PNG))
         report = await read_json(client, f"truthscan://results/{paid['id']}")
     per_answer = {"cached", "elapsed_seconds"}
@@ -576,7 +586,7 @@ async def test_a_result_resource_is_the_report_as_json(sandbox: SandboxServer, t
 async def test_a_result_resource_refuses_malformed_and_unknown_ids(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         with pytest.raises(MCPError, match="not a TruthScan document id"):
             await client.read_resource("truthscan://results/not-an-id")
         with pytest.raises(MCPError, match="no document"):
@@ -595,7 +605,7 @@ async def test_the_cache_file_never_holds_the_api_key_or_the_image(
     cache = tmp_path / "c.sqlite3"
     files = [cache, cache.with_name("c.sqlite3-wal"), cache.with_name("c.sqlite3-shm")]
     image = AI_PNG.read_bytes()
-    async with Client(create_server(settings_for(sandbox, tmp_path, api_key=canary))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path, api_key=canary))) as client:
         paid = await detect(client, path=str(AI_PNG), preview=True)
         inline = await detect(client, data=_b64(image))
         while_open = b"".join(f.read_bytes() for f in files if f.exists())
@@ -619,7 +629,7 @@ async def test_a_new_cache_is_created_private_in_a_missing_directory(
 ) -> None:
     quick(sandbox)
     cache = tmp_path / "new" / "deeper" / "results.sqlite3"
-    async with Client(create_server(settings_for(sandbox, tmp_path, cache_path=cache))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path, cache_path=cache))) as client:
         await detect(client, path=str(CAMERA_JPG))
         again = await detect(client, path=str(CAMERA_JPG))
     assert again["cached"] is True
@@ -636,7 +646,7 @@ async def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
 async def test_cache_stats_and_clear_on_the_command_line(sandbox: SandboxServer, tmp_path: Path) -> None:
     quick(sandbox)
     cache = tmp_path / "c.sqlite3"
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         await detect(client, path=str(AI_PNG))
         await detect(client, path=str(AI_PNG))
     stats = await run_cli("cache", "stats", "--cache-path", str(cache))
@@ -782,7 +792,7 @@ async def test_a_broken_store_warns_once_and_detections_go_on_without_it(
         cache = tmp_path / "blocked" / "store" / "c.sqlite3"
     async with setup(cache):
         settings = settings_for(sandbox, tmp_path, cache_path=cache)
-        async with Client(create_server(settings)) as client:
+        async with Client(make_server(settings)) as client:
             first = await detect(client, path=str(AI_PNG))
             second = await detect(client, path=str(AI_PNG))
             history = await read_json(client, "truthscan://history")

@@ -11,10 +11,14 @@ from typing import Any
 import anyio
 import jsonschema
 from mcp import Client, StdioServerParameters
+from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ImageContent, TextContent, Tool
 
-from tests.support.constants import AI_PNG
+from tests.support.constants import AI_PNG, FAST_POLL, FAST_RETRY
+from truthscan_mcp.adapter.server import create_server
+from truthscan_mcp.app import AppContext
 from truthscan_mcp.sandbox import Sandbox
+from truthscan_mcp.settings import Settings
 
 
 @dataclass
@@ -94,3 +98,9 @@ async def cancel_detection_while_polling(client: Client, simulator: Sandbox) -> 
             await polling.wait()
         call.cancel()
     assert call.cancelled_caught
+
+
+def make_server(settings: Settings, *, sandbox: Sandbox | None = None) -> MCPServer[AppContext]:
+    """`create_server` with millisecond retries and polls: for tests that are not about waiting
+    (a retried fault or a poll then costs no real seconds; the server does the same steps)."""
+    return create_server(settings, sandbox=sandbox, retry=FAST_RETRY, schedule=FAST_POLL)

@@ -21,12 +21,13 @@ from truthscan_mcp import __version__
 from truthscan_mcp.adapter.render import render_batch, render_credits, render_health, render_report
 from truthscan_mcp.app import AppContext, check_health, open_app, read_history
 from truthscan_mcp.detection.batch import MAX_BATCH, BatchResult, expand_inputs, run_batch
-from truthscan_mcp.detection.detector import DetectOptions, Progress, ProgressCallback
+from truthscan_mcp.detection.detector import DetectOptions, PollSchedule, Progress, ProgressCallback
 from truthscan_mcp.errors import InvalidInputError, NotFoundError, TruthScanError
 from truthscan_mcp.models import Credits, DetectionReport, Health
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
+    from truthscan_mcp.api.client import RetryPolicy
     from truthscan_mcp.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
@@ -154,9 +155,14 @@ async def _report_result(app: AppContext, report: DetectionReport, include_heatm
 
 
 def create_server(
-    settings: Settings | None = None, *, sandbox: Sandbox | None = None
+    settings: Settings | None = None,
+    *,
+    sandbox: Sandbox | None = None,
+    retry: RetryPolicy | None = None,
+    schedule: PollSchedule | None = None,
 ) -> MCPServer[AppContext]:
-    """The MCP server; `sandbox` lets tests share one simulator with the in-process mode."""
+    """The MCP server; `sandbox` lets tests share one simulator with the in-process mode, and
+    `retry` / `schedule` (see `open_app`) let them retry and poll in milliseconds."""
     settings = settings or Settings()
     # Static resources get no request context in the SDK, so the history resource reads the
     # store of whichever lifespan is open (all of them share one cache file).
@@ -164,7 +170,7 @@ def create_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
-        async with open_app(settings, sandbox) as app:
+        async with open_app(settings, sandbox, retry=retry, schedule=schedule) as app:
             logger.info(
                 "truthscan-mcp %s ready (%s)",
                 __version__,
