@@ -11,7 +11,7 @@ import email.utils
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -76,7 +76,7 @@ async def _uploaded(sandbox: SandboxServer, client: TruthScanClient) -> str:
 
 
 @asynccontextmanager
-async def open_client_at(url: str) -> AsyncIterator[TruthScanClient]:
+async def open_client_at(url: str) -> AsyncGenerator[TruthScanClient]:
     """A client whose API (and storage) is the scripted server at `url`."""
     async with http_client() as http:
         yield TruthScanClient(

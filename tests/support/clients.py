@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -34,7 +34,7 @@ async def open_client(
     retry: RetryPolicy = FAST_RETRY,
     read: float | None = None,
     api_url: str | None = None,
-) -> AsyncIterator[TruthScanClient]:
+) -> AsyncGenerator[TruthScanClient]:
     async with http_client(read=read) as http:
         yield TruthScanClient(
             http,
@@ -53,7 +53,7 @@ async def open_detector(
     retry: RetryPolicy = FAST_RETRY,
     read: float | None = None,
     schedule: PollSchedule = FAST_POLL,
-) -> AsyncIterator[Detector]:
+) -> AsyncGenerator[Detector]:
     async with open_client(server, key=key, retry=retry, read=read) as client:
         settings = make_settings(server, api_key=key, cache_path=None, wait_seconds=10.0)
         yield Detector(client, settings, schedule=schedule)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -59,7 +59,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "off") -> Iterator[str]:
+def serve_app(app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "off") -> Generator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port; yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
