@@ -39,6 +39,7 @@ from tests.support import (
     assert_valid_output,
     cancel_detection_while_polling,
     images_of,
+    make_server,
     make_settings,
     quick_sandbox,
     scrub_truthscan_env,
@@ -46,7 +47,6 @@ from tests.support import (
     structured,
     text_of,
 )
-from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.sandbox import FaultRule
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def allowed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 async def sandboxed(mode: str, allowed_dir: Path, anyio_backend: str) -> AsyncIterator[Client]:
     """A client of a `--sandbox` server, shared by the tests of a module like a desktop app's."""
-    server = create_server(make_settings(None, allowed_dir), sandbox=quick_sandbox())
+    server = make_server(make_settings(None, allowed_dir), sandbox=quick_sandbox())
     async with Client(server, mode=mode) as client:
         yield client
 
@@ -84,7 +84,7 @@ async def sandboxed(mode: str, allowed_dir: Path, anyio_backend: str) -> AsyncIt
 async def live_client(
     mode: str, sandbox_server: SandboxServer, allowed_dir: Path, anyio_backend: str
 ) -> AsyncIterator[Client]:
-    async with Client(create_server(make_settings(sandbox_server, allowed_dir)), mode=mode) as client:
+    async with Client(make_server(make_settings(sandbox_server, allowed_dir)), mode=mode) as client:
         yield client
 
 
@@ -266,7 +266,7 @@ async def test_detect_by_url_downloads_the_image_itself(mode: str, tmp_path: Pat
     app = Starlette(routes=[Route("/images/photo.png", sample)])
     settings = make_settings(None, tmp_path, allow_private_urls=True)
     with serve_app(app) as base_url:
-        async with Client(create_server(settings, sandbox=quick_sandbox()), mode=mode) as client:
+        async with Client(make_server(settings, sandbox=quick_sandbox()), mode=mode) as client:
             result = await client.call_tool(
                 "detect_image", {"url": f"{base_url}/images/photo.png", "deep_analysis": False}
             )
@@ -356,7 +356,7 @@ async def test_detect_image_waits_for_truthscan_wait_seconds_by_default(
     mode: str, sandbox: SandboxServer, allowed_dir: Path
 ) -> None:
     settings = make_settings(sandbox, allowed_dir, wait_seconds=0)
-    async with Client(create_server(settings), mode=mode) as client:
+    async with Client(make_server(settings), mode=mode) as client:
         report = structured(await client.call_tool("detect_image", {"path": str(AI_PNG)}))
     assert report["complete"] is False
     assert "get_result" in report["next_step"]
@@ -485,7 +485,7 @@ async def test_an_invalid_key_says_to_check_the_key(
     mode: str, sandbox: SandboxServer, allowed_dir: Path
 ) -> None:
     settings = make_settings(sandbox, allowed_dir, api_key="invalid-key")
-    async with Client(create_server(settings), mode=mode) as client:
+    async with Client(make_server(settings), mode=mode) as client:
         for tool, arguments in (("detect_image", {"path": str(AI_PNG)}), ("check_credits", {})):
             text = assert_error(await client.call_tool(tool, arguments), "rejected the API key")
             assert "TRUTHSCAN_API_KEY" in text
@@ -507,7 +507,7 @@ async def test_live_mode_without_a_key_says_how_to_configure_one(
     mode: str, sandbox: SandboxServer, allowed_dir: Path
 ) -> None:
     settings = make_settings(sandbox, allowed_dir, api_key=None)
-    async with Client(create_server(settings), mode=mode) as client:
+    async with Client(make_server(settings), mode=mode) as client:
         for tool, arguments in (("detect_image", {"path": str(AI_PNG)}), ("check_credits", {})):
             assert_error(await client.call_tool(tool, arguments), "No TruthScan API key", "TRUTHSCAN_API_KEY")
         health = structured(await client.call_tool("health", {}))
