@@ -16,7 +16,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ from tests.support import (
     SandboxServer,
     make_server,
     make_settings,
+    run_cli,
+    scrub_truthscan_env,
 )
 from truthscan_mcp.adapter.server import open_app
 from truthscan_mcp.cache.database import SCHEMA_VERSION, ResultCache
@@ -637,24 +639,37 @@ async def test_a_new_cache_is_created_private_in_a_missing_directory(
     assert cache.parent.stat().st_mode & 0o777 == 0o700
 
 
-async def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUTHSCAN_")}
-    return await anyio.run_process([sys.executable, "-m", "truthscan_mcp", *args], env=env, check=False)
+@pytest.fixture
+def command_line(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`cache stats/clear` run in this process: no TRUTHSCAN_* from the developer, and the root
+    logger restored after the command configured it."""
+    scrub_truthscan_env(monkeypatch)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
-@pytest.mark.anyio
-async def test_cache_stats_and_clear_on_the_command_line(sandbox: SandboxServer, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("command_line")
+def test_cache_stats_and_clear_on_the_command_line(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     quick(sandbox)
     cache = tmp_path / "c.sqlite3"
-    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
-        await detect(client, path=str(AI_PNG))
-        await detect(client, path=str(AI_PNG))
-    stats = await run_cli("cache", "stats", "--cache-path", str(cache))
-    as_json = await run_cli("cache", "stats", "--json", "--cache-path", str(cache))
-    cleared = await run_cli("cache", "clear", "--cache-path", str(cache))
-    emptied = await run_cli("cache", "stats", "--json", "--cache-path", str(cache))
+
+    async def detect_twice() -> None:
+        async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
+            await detect(client, path=str(AI_PNG))
+            await detect(client, path=str(AI_PNG))
+
+    anyio.run(detect_twice)
+    stats = run_cli(capsys, "cache", "stats", "--cache-path", str(cache))
+    as_json = run_cli(capsys, "cache", "stats", "--json", "--cache-path", str(cache))
+    cleared = run_cli(capsys, "cache", "clear", "--cache-path", str(cache))
+    emptied = run_cli(capsys, "cache", "stats", "--json", "--cache-path", str(cache))
     assert stats.returncode == 0, stats.stderr
-    text = stats.stdout.decode()
+    text = stats.stdout
     assert str(cache) in text
     assert "stored results: 1" in text
     assert "1 paid, 1 answered from the cache" in text
@@ -663,20 +678,22 @@ async def test_cache_stats_and_clear_on_the_command_line(sandbox: SandboxServer,
     assert (numbers["results"], numbers["paid"], numbers["cached"]) == (1, 1, 1)
     assert numbers["size_bytes"] > 0
     assert cleared.returncode == 0
-    assert f"Removed 1 stored result(s) and 2 history entries from {cache}" in cleared.stdout.decode()
+    assert f"Removed 1 stored result(s) and 2 history entries from {cache}" in cleared.stdout
     assert (json.loads(emptied.stdout)["results"], json.loads(emptied.stdout)["paid"]) == (0, 0)
 
 
-@pytest.mark.anyio
-async def test_cache_clear_deletes_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("command_line")
+def test_cache_clear_deletes_a_file_that_is_not_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cache = tmp_path / "c.sqlite3"
     cache.write_bytes(b"not a database at all " * 100)
-    cleared = await run_cli("cache", "clear", "--cache-path", str(cache))
-    stats = await run_cli("cache", "stats", "--cache-path", str(cache))
+    cleared = run_cli(capsys, "cache", "clear", "--cache-path", str(cache))
+    stats = run_cli(capsys, "cache", "stats", "--cache-path", str(cache))
     assert cleared.returncode == 0
-    assert "deleted it" in cleared.stdout.decode()
+    assert "deleted it" in cleared.stdout
     assert not cache.exists()
-    assert "empty" in stats.stdout.decode()
+    assert "empty" in stats.stdout
 
 
 # --- a broken store never fails a detection -----------------------------------------------------
