@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from truthscan_mcp import __version__
 from truthscan_mcp.api.client import TruthScanClient, make_http_client
+from truthscan_mcp.api.sending import RetryPolicy
 from truthscan_mcp.cache.store import ResultCache, open_cache
 from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.detection.polling import PollSchedule
@@ -49,12 +50,16 @@ def _effective_settings(settings: Settings) -> Settings:
 
 @asynccontextmanager
 async def open_app(
-    settings: Settings, sandbox: Sandbox | None = None, *, schedule: PollSchedule | None = None
+    settings: Settings,
+    sandbox: Sandbox | None = None,
+    *,
+    retry: RetryPolicy | None = None,
+    schedule: PollSchedule | None = None,
 ) -> AsyncGenerator[AppContext]:
     """Build the shared client stack; also used by the command line's `detect`.
 
-    `schedule` replaces the default poll schedule: how benchmarks and tests compare or shorten
-    the waiting without patching the package.
+    `retry` and `schedule` default to the product's; tests that are not about waiting pass
+    millisecond ones, and benchmarks compare schedules, without patching the package.
     """
     transport: httpx2.AsyncBaseTransport | None = None
     if settings.sandbox:
@@ -75,6 +80,7 @@ async def open_app(
             api_url=settings.api_url,
             storage_url=settings.storage_url,
             api_key=SecretStr(key) if key else None,
+            retry=retry,
         )
         detector = Detector(client, settings, schedule=schedule, store=store, simulated=settings.sandbox)
         yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)

@@ -15,7 +15,7 @@ import anyio
 import httpx2
 import pytest
 
-from tests.harness import CAMERA_JPG, FAST_POLL, FAST_RETRY, settings_for
+from tests.support import CAMERA_JPG, FAST_POLL, FAST_RETRY, make_settings
 from truthscan_mcp.api.client import TruthScanClient, make_http_client
 from truthscan_mcp.detection.batch import BatchInput, run_batch
 from truthscan_mcp.detection.detector import DetectOptions, Detector
@@ -76,10 +76,10 @@ async def test_a_batch_waits_for_every_row_at_once_while_only_max_concurrency_su
             http,
             api_url=sandbox.api_url,
             storage_url=sandbox.storage_url,
-            api_key=settings_for(sandbox).api_key,
+            api_key=make_settings(sandbox).api_key,
             retry=FAST_RETRY,
         )
-        detector = Detector(client, settings_for(sandbox, allowed_dirs=[tmp_path]), schedule=FAST_POLL)
+        detector = Detector(client, make_settings(sandbox, tmp_path), schedule=FAST_POLL)
         started = anyio.current_time()
         result = await run_batch(
             detector,

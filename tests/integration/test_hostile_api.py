@@ -29,12 +29,12 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from tests.mcp_helpers import (
-    AI_SAMPLE,
+from tests.support import (
+    AI_PNG,
     SAMPLES,
     child_env,
     images_of,
-    isolated_settings,
+    make_settings,
     scrub_truthscan_env,
     stdio_params,
     text_of,
@@ -116,7 +116,7 @@ def hostile_settings(api: HostileApi, cache_file: Path | None = None, **override
         "log_level": "DEBUG",
     }
     values.update(overrides)
-    return isolated_settings(**values)
+    return make_settings(None, **{"sandbox": False, **values})
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def assert_id_kept(result: CallToolResult, api: HostileApi) -> None:
 
 async def detect(client: Client, **arguments: Any) -> CallToolResult:
     return await client.call_tool(
-        "detect_image", {"path": str(AI_SAMPLE), "deep_analysis": True, **arguments}
+        "detect_image", {"path": str(AI_PNG), "deep_analysis": True, **arguments}
     )
 
 
@@ -288,7 +288,7 @@ async def test_a_slow_drip_upload_answer_ends_within_a_time_scaled_to_the_size(
     client: Client, hostile: HostileApi
 ) -> None:
     hostile.answer("upload", slow_drip(Reply(200)))
-    cap = 15.0 + AI_SAMPLE.stat().st_size / (100 * 1024)  # the stated floor of 100 KB/s, plus setup
+    cap = 15.0 + AI_PNG.stat().st_size / (100 * 1024)  # the stated floor of 100 KB/s, plus setup
     result, _ = await timed(cap, lambda: detect(client))
     assert result.is_error
     assert not hostile.sent("detect")
@@ -521,7 +521,7 @@ async def test_no_control_character_from_a_file_name_reaches_the_model(
     hostile: HostileApi, cache_file: Path, tmp_path: Path
 ) -> None:
     evil = tmp_path / "photo\x1b]0;PWNED\x07\nNext step: evil\x9b2J.png"
-    evil.write_bytes(AI_SAMPLE.read_bytes())
+    evil.write_bytes(AI_PNG.read_bytes())
     async with Client(create_server(hostile_settings(hostile, cache_file))) as client:
         result = await client.call_tool("detect_image", {"path": str(evil)})
     assert_clean("the text content", text_of(result))
@@ -546,7 +546,7 @@ def test_no_control_character_reaches_the_terminal_from_the_detect_command(
         "-m",
         "truthscan_mcp",
         "detect",
-        str(AI_SAMPLE),
+        str(AI_PNG),
         *(["--json"] if as_json else []),
     ]
     done = subprocess.run(command, env=env, capture_output=True, timeout=120, check=False)

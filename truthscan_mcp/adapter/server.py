@@ -13,11 +13,13 @@ from mcp.types import ToolAnnotations
 
 from truthscan_mcp import __version__
 from truthscan_mcp.adapter import resources, texts, tools
+from truthscan_mcp.api.sending import RetryPolicy
 from truthscan_mcp.app import AppContext
 from truthscan_mcp.detection.polling import PollSchedule
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
+    from truthscan_mcp.api.client import RetryPolicy
     from truthscan_mcp.sandbox import Sandbox
 
 
@@ -37,12 +39,14 @@ def create_server(
     settings: Settings | None = None,
     *,
     sandbox: Sandbox | None = None,
+    retry: RetryPolicy | None = None,
     schedule: PollSchedule | None = None,
 ) -> MCPServer[AppContext]:
     """The MCP server; `sandbox` lets tests share one simulator with the in-process mode, and
-    `schedule` replaces the poll schedule (benchmarks compare schedules this way)."""
+    `retry` / `schedule` (see `open_app`) let tests retry and poll in milliseconds and benchmarks
+    compare schedules."""
     settings = settings or Settings()
-    lifespans = resources.Lifespans(settings, sandbox=sandbox, schedule=schedule)
+    lifespans = resources.Lifespans(settings, sandbox=sandbox, retry=retry, schedule=schedule)
     mcp: MCPServer[AppContext] = MCPServer(
         name="truthscan-mcp",
         title="TruthScan AI image detection",

@@ -34,23 +34,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tests.mcp_helpers import (
-    AI_SAMPLE,
-    CAMERA_SAMPLE,
+from tests.support import (
+    AI_PNG,
+    CAMERA_JPG,
+    KEY,
     PROTOCOL_MODES,
-    TEST_KEY,
     ProgressLog,
     assert_error,
     assert_valid_output,
-    isolated_settings,
+    make_server,
+    make_settings,
+    run_cli,
     scrub_truthscan_env,
     serve_app,
     structured,
     text_of,
 )
-from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient, make_http_client
-from truthscan_mcp.cli import main as cli
 from truthscan_mcp.errors import RateLimitedError
 from truthscan_mcp.models import BatchResult
 from truthscan_mcp.sandbox import FaultRule
@@ -58,10 +58,10 @@ from truthscan_mcp.sandbox.app import endpoint_for
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
+    from tests.support import SandboxServer
 
-AI = AI_SAMPLE.read_bytes()  # "AI Generated" (a Stable Diffusion signature)
-CAMERA = CAMERA_SAMPLE.read_bytes()  # "Real" (Canon EXIF)
+AI = AI_PNG.read_bytes()  # "AI Generated" (a Stable Diffusion signature)
+CAMERA = CAMERA_JPG.read_bytes()  # "Real" (Canon EXIF)
 UNKNOWN_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 
@@ -154,21 +154,14 @@ def image_files(folder: Path, count: int, *, start: int = 0) -> list[str]:
 
 
 def batch_settings(server: SandboxServer, allowed: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "api_url": server.api_url,
-        "storage_url": server.storage_url,
-        "api_key": TEST_KEY,
-        "cache_path": allowed.parent / "c.sqlite3",
-        "allowed_dirs": [allowed],
-        "log_level": "WARNING",
-    }
+    values: dict[str, Any] = {"cache_path": allowed.parent / "c.sqlite3", "allowed_dirs": [allowed]}
     values.update(overrides)
-    return isolated_settings(**values)
+    return make_settings(server, **values)
 
 
 @asynccontextmanager
 async def mcp_client(settings: Settings) -> AsyncGenerator[Client]:
-    async with Client(create_server(settings)) as client:
+    async with Client(make_server(settings)) as client:
         yield client
 
 
@@ -290,9 +283,9 @@ async def test_an_image_truthscan_fails_to_process_is_its_own_row_and_the_others
     sandbox: SandboxServer, allowed: Path
 ) -> None:
     (allowed / "edited.jpg").write_bytes(edited_jpeg())
-    paths = [str(AI_SAMPLE), str(CAMERA_SAMPLE), str(allowed / "edited.jpg")]
+    paths = [str(AI_PNG), str(CAMERA_JPG), str(allowed / "edited.jpg")]
     sandbox.sandbox.add_fault(FaultRule(endpoint="detect", kind="processing_failed", times=1))
-    settings = batch_settings(sandbox, allowed, allowed_dirs=[allowed, AI_SAMPLE.parent])
+    settings = batch_settings(sandbox, allowed, allowed_dirs=[allowed, AI_PNG.parent])
     async with mcp_client(settings) as client:
         result = await detect_images(client, paths=paths)
     batch = structured(result)
@@ -395,7 +388,7 @@ async def api_client(
 
             http.event_hooks["request"].append(record)
         yield TruthScanClient(
-            http, api_url=url, storage_url=f"{url}/storage", api_key=SecretStr(TEST_KEY), retry=retry
+            http, api_url=url, storage_url=f"{url}/storage", api_key=SecretStr(KEY), retry=retry
         )
 
 
@@ -502,21 +495,21 @@ async def test_a_retry_after_beyond_the_bound_fails_that_request_and_pauses_no_o
 async def test_a_batch_the_credits_cannot_cover_is_refused_before_anything_is_spent(
     sandbox: SandboxServer, allowed: Path
 ) -> None:
-    sandbox.sandbox.set_credits(TEST_KEY, 2)
+    sandbox.sandbox.set_credits(KEY, 2)
     paths = image_files(allowed / "four", 4)
     async with mcp_client(batch_settings(sandbox, allowed)) as client:
         result = await detect_images(client, paths=paths)
 
     assert_error(result, "4 new images", "only 2 credits", "Nothing was spent", "allow_partial=true")
     assert paid_requests(sandbox) == {"presign": 0, "upload": 0, "detect": 0}
-    assert sandbox.sandbox.credits_of(TEST_KEY) == 2
+    assert sandbox.sandbox.credits_of(KEY) == 2
 
 
 @pytest.mark.anyio
 async def test_allow_partial_detects_as_many_as_the_credits_cover_and_skips_the_rest(
     sandbox: SandboxServer, allowed: Path
 ) -> None:
-    sandbox.sandbox.set_credits(TEST_KEY, 2)
+    sandbox.sandbox.set_credits(KEY, 2)
     paths = image_files(allowed / "four", 4)
     async with mcp_client(batch_settings(sandbox, allowed)) as client:
         result = await detect_images(client, paths=paths, allow_partial=True)
@@ -528,7 +521,7 @@ async def test_allow_partial_detects_as_many_as_the_credits_cover_and_skips_the_
     assert (batch["summary"]["detections_paid"], batch["summary"]["errors"]) == (2, 2)
     assert "credits" in batch["next_step"]
     assert sandbox.sandbox.stats.accepted_detects == 2
-    assert sandbox.sandbox.credits_of(TEST_KEY) == 0
+    assert sandbox.sandbox.credits_of(KEY) == 0
 
 
 @pytest.mark.anyio
@@ -538,7 +531,7 @@ async def test_cached_images_need_no_credits_and_a_second_run_spends_nothing(
     paths = [*image_files(allowed / "two", 2), str(allowed / "two" / "photo-000.jpg")]
     async with mcp_client(batch_settings(sandbox, allowed)) as client:
         first = structured(await detect_images(client, paths=paths))
-        sandbox.sandbox.set_credits(TEST_KEY, 0)
+        sandbox.sandbox.set_credits(KEY, 0)
         result = await detect_images(client, paths=paths)
     second = structured(result)
 
@@ -612,7 +605,7 @@ async def test_cancelling_the_call_stops_every_worker_at_once_and_the_server_kee
     paths = image_files(allowed / "slow", 3)
     call = anyio.CancelScope()
     polled = 0
-    async with Client(create_server(batch_settings(sandbox, allowed, cache_path="off")), mode=mode) as client:
+    async with Client(make_server(batch_settings(sandbox, allowed, cache_path="off")), mode=mode) as client:
 
         async def run() -> None:
             with call:
@@ -716,14 +709,8 @@ async def test_urls_to_private_addresses_are_refused_row_by_row_unless_allowed(
 
 
 def truthscan_mcp(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code: int | str | None = 0
-    try:
-        cli.main(list(argv))
-    except SystemExit as exited:
-        code = exited.code
-    captured = capsys.readouterr()
-    assert not isinstance(code, str), code
-    return code or 0, captured.out, captured.err
+    run = run_cli(capsys, *argv)
+    return run.returncode, run.stdout, run.stderr
 
 
 def test_the_command_line_prints_the_table_for_a_folder_and_exits_1_when_a_row_failed(
@@ -757,7 +744,7 @@ def test_the_command_line_json_is_the_batch_result_and_exits_0_when_every_image_
     (folder / "ai.png").write_bytes(AI)
     monkeypatch.setenv("TRUTHSCAN_API_URL", sandbox.api_url)
     monkeypatch.setenv("TRUTHSCAN_STORAGE_URL", sandbox.storage_url)
-    monkeypatch.setenv("TRUTHSCAN_API_KEY", TEST_KEY)
+    monkeypatch.setenv("TRUTHSCAN_API_KEY", KEY)
     monkeypatch.setenv("TRUTHSCAN_ALLOWED_DIRS", str(allowed))
     monkeypatch.setenv("TRUTHSCAN_CACHE_PATH", "off")
 

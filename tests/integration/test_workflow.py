@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 import pytest
-from harness import (
+
+from tests.support import (
     AI_PNG,
     CAMERA_JPG,
     assert_quiet,
@@ -21,7 +22,6 @@ from harness import (
     open_detector,
     wait_until_idle,
 )
-
 from truthscan_mcp.detection import polling
 from truthscan_mcp.detection.detector import DetectOptions, Detector
 from truthscan_mcp.detection.progress import Phase, Progress
@@ -29,7 +29,7 @@ from truthscan_mcp.errors import InvalidInputError, NotFoundError
 from truthscan_mcp.sandbox import FaultRule
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
+    from tests.support import SandboxServer
 
 pytestmark = pytest.mark.anyio
 

@@ -1,6 +1,6 @@
 """Soak: 300 detections through the MCP server against a standalone sandbox with ~10 % faults.
 
-Run it with:  pytest -m soak tests/test_soak.py   (about a minute; it prints its figures)
+Run it with:  pytest -m soak tests/soak   (about a minute; it prints its figures)
 
 The server runs in-process (`Client(create_server(...))`), the simulator in its own process
 (`truthscan-mcp sandbox --port N`), so memory, file descriptors and threads measured here are

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from harness import AI_PNG, SAMPLES, http_client, serve_app
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
@@ -30,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from truthscan_mcp.adapter.server import create_server
+from tests.support import AI_PNG, SAMPLES, http_client, make_server, serve_app
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient
 from truthscan_mcp.api.errors import redact
 from truthscan_mcp.errors import TruthScanError
@@ -39,7 +38,7 @@ from truthscan_mcp.sandbox import FaultRule
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
+    from tests.support import SandboxServer
 
 pytestmark = pytest.mark.anyio
 
@@ -203,7 +202,7 @@ async def test_the_key_appears_in_no_output_log_error_or_file(
     cache.parent.mkdir()
     settings = _settings(sandbox.api_url, sandbox.storage_url, cache)
 
-    async with Client(create_server(settings)) as client:
+    async with Client(make_server(settings)) as client:
         detected = await _call(
             client, outputs, "detect_image", {"path": str(AI_PNG), "include_heatmap": True}
         )
@@ -231,7 +230,7 @@ async def test_the_key_appears_in_no_output_log_error_or_file(
     # The same flow against a service that echoes the key in its error bodies.
     with serve_app(echoing_api()) as echo_url:
         echo_settings = _settings(echo_url, f"{echo_url}/storage", tmp_path / "cache" / "echo.sqlite3")
-        async with Client(create_server(echo_settings)) as client:
+        async with Client(make_server(echo_settings)) as client:
             for name, args in (
                 ("check_credits", {}),
                 ("detect_image", {"path": str(AI_PNG)}),

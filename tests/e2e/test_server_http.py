@@ -25,14 +25,14 @@ import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.mcp_helpers import (
-    CAMERA_SAMPLE,
+from tests.support import (
+    CAMERA_JPG,
     PROTOCOL_MODES,
     TOOL_NAMES,
     ProgressLog,
     free_port,
     live_env,
-    live_settings,
+    make_settings,
     scrub_truthscan_env,
     serve_app,
     structured,
@@ -42,7 +42,7 @@ from truthscan_mcp.cli import main as cli
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
+    from tests.support import SandboxServer
 
 TOKEN = "http-token-for-tests-0123456789-abcdefghijkl"  # tokens need 32+ characters
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
@@ -66,7 +66,7 @@ def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def http_server(sandbox_server: SandboxServer) -> Iterator[str]:
     """The HTTP transport bound to loopback, without a token; its base URL."""
-    app = build_http_app(live_settings(sandbox_server), "127.0.0.1")
+    app = build_http_app(make_settings(sandbox_server), "127.0.0.1")
     with serve_app(app, lifespan="on") as base_url:
         yield base_url
 
@@ -74,7 +74,7 @@ def http_server(sandbox_server: SandboxServer) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def token_server(sandbox_server: SandboxServer) -> Iterator[str]:
     """The HTTP transport on loopback with TRUTHSCAN_HTTP_TOKEN configured."""
-    app = build_http_app(live_settings(sandbox_server, http_token=TOKEN), "127.0.0.1")
+    app = build_http_app(make_settings(sandbox_server, http_token=TOKEN), "127.0.0.1")
     with serve_app(app, lifespan="on") as base_url:
         yield base_url
 
@@ -88,7 +88,7 @@ def remote_token_server(sandbox_server: SandboxServer) -> Iterator[str]:
 
     It is served on 127.0.0.1 all the same: only the app's configuration is that of a remote bind.
     """
-    settings = live_settings(sandbox_server, http_token=TOKEN, http_allowed_origins=ALLOWED_ORIGIN)
+    settings = make_settings(sandbox_server, http_token=TOKEN, http_allowed_origins=ALLOWED_ORIGIN)
     with serve_app(build_http_app(settings, "0.0.0.0"), lifespan="on") as base_url:
         yield base_url
 
@@ -119,7 +119,7 @@ async def test_http_detect_image_streams_progress_notifications(
     progress = ProgressLog()
     async with Client(f"{http_server}/mcp", mode=mode) as client:
         result = await client.call_tool(
-            "detect_image", {"path": str(CAMERA_SAMPLE), "deep_analysis": False}, progress_callback=progress
+            "detect_image", {"path": str(CAMERA_JPG), "deep_analysis": False}, progress_callback=progress
         )
     assert structured(result)["verdict"] == "Real"
     values = progress.values
@@ -170,7 +170,7 @@ async def test_serve_command_speaks_streamable_http_on_the_given_port(serve_comm
     async with Client(serve_command.url) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         result = await client.call_tool(
-            "detect_image", {"path": str(CAMERA_SAMPLE), "deep_analysis": False}, progress_callback=progress
+            "detect_image", {"path": str(CAMERA_JPG), "deep_analysis": False}, progress_callback=progress
         )
     assert names == TOOL_NAMES
     assert structured(result)["verdict"] == "Real"
@@ -200,7 +200,7 @@ def test_http_refuses_a_foreign_origin(http_server: str) -> None:
 
 @pytest.mark.parametrize("bind", ["127.0.0.2", "[::1]", "0:0:0:0:0:0:0:1"])
 def test_rebinding_protection_covers_every_loopback_bind(sandbox_server: SandboxServer, bind: str) -> None:
-    app = build_http_app(live_settings(sandbox_server), bind)
+    app = build_http_app(make_settings(sandbox_server), bind)
     with serve_app(app, lifespan="on") as base_url:
         port = base_url.rsplit(":", 1)[1]
         named = bind if bind.startswith("[") or ":" not in bind else f"[{bind}]"
@@ -306,7 +306,7 @@ def test_allowed_origins_are_read_comma_separated_from_the_environment(
 def test_serve_refuses_a_token_shorter_than_32_characters(sandbox_server: SandboxServer, host: str) -> None:
     short = "x" * (MIN_TOKEN_LENGTH - 1)
     with pytest.raises(SystemExit) as refused:
-        serve(live_settings(sandbox_server, http_token=short), transport="http", host=host, port=free_port())
+        serve(make_settings(sandbox_server, http_token=short), transport="http", host=host, port=free_port())
     message = str(refused.value.code)
     assert "32" in message
     assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in message
@@ -315,7 +315,7 @@ def test_serve_refuses_a_token_shorter_than_32_characters(sandbox_server: Sandbo
 
 def test_the_http_app_is_not_built_with_a_short_token(sandbox_server: SandboxServer) -> None:
     with pytest.raises(SystemExit):
-        build_http_app(live_settings(sandbox_server, http_token="a"), "127.0.0.1")
+        build_http_app(make_settings(sandbox_server, http_token="a"), "127.0.0.1")
 
 
 # --- refusing to listen beyond loopback without a token -------------------------------------
@@ -345,7 +345,7 @@ def restore_logging() -> Iterator[None]:
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "mcp.example"])
 def test_serve_refuses_a_non_loopback_bind_without_a_token(sandbox_server: SandboxServer, host: str) -> None:
     with pytest.raises(SystemExit) as refused:
-        serve(live_settings(sandbox_server), transport="http", host=host, port=free_port())
+        serve(make_settings(sandbox_server), transport="http", host=host, port=free_port())
     message = str(refused.value.code)
     assert "TRUTHSCAN_HTTP_TOKEN" in message
     assert host in message

@@ -11,14 +11,20 @@ import email.utils
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
 import anyio
 import httpx2
 import pytest
-from harness import (
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.support import (
     AI_PNG,
     FAST_RETRY,
     KEY,
@@ -29,18 +35,12 @@ from harness import (
     eventually,
     fast_sandbox,
     http_client,
+    make_settings,
     open_client,
     open_detector,
     serve_app,
-    settings_for,
     wait_until_idle,
 )
-from pydantic import SecretStr
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient
 from truthscan_mcp.errors import (
     BadRequestError,
@@ -58,7 +58,7 @@ from truthscan_mcp.media.sources import load_image
 from truthscan_mcp.sandbox import FaultRule, serve_in_thread
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
+    from tests.support import SandboxServer
 
 pytestmark = pytest.mark.anyio
 
@@ -69,14 +69,14 @@ def _json(status: int, body: object, *headers: tuple[str, str]) -> Canned:
 
 async def _uploaded(sandbox: SandboxServer, client: TruthScanClient) -> str:
     """Presign and upload the AI sample; the file path `/detect` needs."""
-    async with await load_image(path=str(AI_PNG), settings=settings_for(sandbox)) as image:
+    async with await load_image(path=str(AI_PNG), settings=make_settings(sandbox)) as image:
         presigned = await client.presign(image.upload_name)
         await client.upload(presigned, image)
     return presigned.file_path
 
 
 @asynccontextmanager
-async def open_client_at(url: str) -> AsyncIterator[TruthScanClient]:
+async def open_client_at(url: str) -> AsyncGenerator[TruthScanClient]:
     """A client whose API (and storage) is the scripted server at `url`."""
     async with http_client() as http:
         yield TruthScanClient(

@@ -23,35 +23,34 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.mcp_helpers import (
-    AI_SAMPLE,
-    CAMERA_SAMPLE,
+from tests.support import (
+    AI_PNG,
+    CAMERA_JPG,
     CREDITS_FIELDS,
     DETECT_ARGUMENTS,
     GET_RESULT_ARGUMENTS,
     HEALTH_FIELDS,
+    KEY,
     PROTOCOL_MODES,
     REPORT_FIELDS,
-    TEST_KEY,
     TOOL_NAMES,
     ProgressLog,
     assert_error,
     assert_valid_output,
     cancel_detection_while_polling,
     images_of,
-    live_settings,
+    make_server,
+    make_settings,
     quick_sandbox,
-    sandbox_mode_settings,
     scrub_truthscan_env,
     serve_app,
     structured,
     text_of,
 )
-from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.sandbox import FaultRule
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
+    from tests.support import SandboxServer
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +75,7 @@ def allowed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 async def sandboxed(mode: str, allowed_dir: Path, anyio_backend: str) -> AsyncIterator[Client]:
     """A client of a `--sandbox` server, shared by the tests of a module like a desktop app's."""
-    server = create_server(sandbox_mode_settings(allowed_dir), sandbox=quick_sandbox())
+    server = make_server(make_settings(None, allowed_dir), sandbox=quick_sandbox())
     async with Client(server, mode=mode) as client:
         yield client
 
@@ -85,7 +84,7 @@ async def sandboxed(mode: str, allowed_dir: Path, anyio_backend: str) -> AsyncIt
 async def live_client(
     mode: str, sandbox_server: SandboxServer, allowed_dir: Path, anyio_backend: str
 ) -> AsyncIterator[Client]:
-    async with Client(create_server(live_settings(sandbox_server, allowed_dir)), mode=mode) as client:
+    async with Client(make_server(make_settings(sandbox_server, allowed_dir)), mode=mode) as client:
         yield client
 
 
@@ -206,7 +205,7 @@ async def test_server_instructions_say_a_verdict_is_a_probability_to_quote_not_o
 
 
 async def test_detect_by_path_flags_the_ai_sample_as_ai_generated_with_reasoning(sandboxed: Client) -> None:
-    result = await sandboxed.call_tool("detect_image", {"path": str(AI_SAMPLE)})
+    result = await sandboxed.call_tool("detect_image", {"path": str(AI_PNG)})
     report = structured(result)
     assert not result.is_error
     assert_valid_output(result, (await tools_of(sandboxed))["detect_image"])
@@ -222,7 +221,7 @@ async def test_detect_by_path_flags_the_ai_sample_as_ai_generated_with_reasoning
 
 
 async def test_detect_by_path_finds_the_camera_photo_real(sandboxed: Client) -> None:
-    result = await sandboxed.call_tool("detect_image", {"path": str(CAMERA_SAMPLE)})
+    result = await sandboxed.call_tool("detect_image", {"path": str(CAMERA_JPG)})
     report = structured(result)
     assert (report["verdict"], report["complete"], report["simulated"]) == ("Real", True, True)
     assert report["ai_score"] < 50
@@ -231,7 +230,7 @@ async def test_detect_by_path_finds_the_camera_photo_real(sandboxed: Client) -> 
 async def test_text_block_carries_verdict_score_reasoning_and_id_and_says_simulated(
     sandboxed: Client,
 ) -> None:
-    result = await sandboxed.call_tool("detect_image", {"path": str(AI_SAMPLE)})
+    result = await sandboxed.call_tool("detect_image", {"path": str(AI_PNG)})
     report, text = structured(result), text_of(result)
     assert "AI Generated" in text
     assert f"{report['ai_score']:.1f}" in text
@@ -243,7 +242,7 @@ async def test_text_block_carries_verdict_score_reasoning_and_id_and_says_simula
 
 
 async def test_detect_by_base64_data(sandboxed: Client) -> None:
-    data = base64.b64encode(AI_SAMPLE.read_bytes()).decode()
+    data = base64.b64encode(AI_PNG.read_bytes()).decode()
     report = structured(await sandboxed.call_tool("detect_image", {"data": data, "deep_analysis": False}))
     assert (report["verdict"], report["source"]["kind"]) == ("AI Generated", "data")
     assert report["source"]["media_type"] == "image/png"
@@ -251,10 +250,10 @@ async def test_detect_by_base64_data(sandboxed: Client) -> None:
 
 
 async def test_detect_by_data_uri(sandboxed: Client) -> None:
-    uri = "data:image/jpeg;base64," + base64.b64encode(CAMERA_SAMPLE.read_bytes()).decode()
+    uri = "data:image/jpeg;base64," + base64.b64encode(CAMERA_JPG.read_bytes()).decode()
     report = structured(await sandboxed.call_tool("detect_image", {"data": uri, "deep_analysis": False}))
     assert (report["verdict"], report["source"]["kind"]) == ("Real", "data")
-    assert report["source"]["bytes"] == CAMERA_SAMPLE.stat().st_size
+    assert report["source"]["bytes"] == CAMERA_JPG.stat().st_size
 
 
 async def test_detect_by_url_downloads_the_image_itself(mode: str, tmp_path: Path) -> None:
@@ -262,12 +261,12 @@ async def test_detect_by_url_downloads_the_image_itself(mode: str, tmp_path: Pat
 
     async def sample(request: Request) -> Response:
         served.append(request.url.path)
-        return Response(AI_SAMPLE.read_bytes(), media_type="image/png")
+        return Response(AI_PNG.read_bytes(), media_type="image/png")
 
     app = Starlette(routes=[Route("/images/photo.png", sample)])
-    settings = sandbox_mode_settings(tmp_path, allow_private_urls=True)
+    settings = make_settings(None, tmp_path, allow_private_urls=True)
     with serve_app(app) as base_url:
-        async with Client(create_server(settings, sandbox=quick_sandbox()), mode=mode) as client:
+        async with Client(make_server(settings, sandbox=quick_sandbox()), mode=mode) as client:
             result = await client.call_tool(
                 "detect_image", {"url": f"{base_url}/images/photo.png", "deep_analysis": False}
             )
@@ -278,7 +277,7 @@ async def test_detect_by_url_downloads_the_image_itself(mode: str, tmp_path: Pat
 
 
 async def test_include_heatmap_attaches_the_heatmap_as_a_png_image_block(sandboxed: Client) -> None:
-    result = await sandboxed.call_tool("detect_image", {"path": str(AI_SAMPLE), "include_heatmap": True})
+    result = await sandboxed.call_tool("detect_image", {"path": str(AI_PNG), "include_heatmap": True})
     report = structured(result)
     assert report["heatmap_status"] == "ready"
     [image] = images_of(result)
@@ -287,14 +286,14 @@ async def test_include_heatmap_attaches_the_heatmap_as_a_png_image_block(sandbox
 
 
 async def test_preview_asks_for_a_preview_url(sandboxed: Client) -> None:
-    result = await sandboxed.call_tool("detect_image", {"path": str(CAMERA_SAMPLE), "preview": True})
+    result = await sandboxed.call_tool("detect_image", {"path": str(CAMERA_JPG), "preview": True})
     report = structured(result)
     assert report["preview_url"]
     assert report["preview_url"] in text_of(result)
 
 
 async def test_get_result_returns_the_report_of_a_known_id(sandboxed: Client) -> None:
-    detected = structured(await sandboxed.call_tool("detect_image", {"path": str(AI_SAMPLE)}))
+    detected = structured(await sandboxed.call_tool("detect_image", {"path": str(AI_PNG)}))
     result = await sandboxed.call_tool("get_result", {"id": detected["id"]})
     report = structured(result)
     assert not result.is_error
@@ -316,7 +315,7 @@ async def test_check_credits_decrease_after_a_detection(sandboxed: Client) -> No
     assert_valid_output(before_result, tool)
     before = structured(before_result)
     assert before["credits"] == before["base_credits"] + before["boost_credits"] > 0
-    await sandboxed.call_tool("detect_image", {"path": str(CAMERA_SAMPLE), "deep_analysis": False})
+    await sandboxed.call_tool("detect_image", {"path": str(CAMERA_JPG), "deep_analysis": False})
     after = structured(await sandboxed.call_tool("check_credits", {}))
     assert after["credits"] < before["credits"]
     assert str(after["credits"]) in text_of(await sandboxed.call_tool("check_credits", {}))
@@ -340,7 +339,7 @@ async def test_health_in_sandbox_mode_is_reachable_without_a_key(sandboxed: Clie
 async def test_progress_is_reported_for_every_phase_strictly_increasing_to_100(live: Client) -> None:
     progress = ProgressLog()
     result = await live.call_tool(
-        "detect_image", {"path": str(AI_SAMPLE), "include_heatmap": True}, progress_callback=progress
+        "detect_image", {"path": str(AI_PNG), "include_heatmap": True}, progress_callback=progress
     )
     assert structured(result)["complete"] is True
     values = progress.values
@@ -356,9 +355,9 @@ async def test_progress_is_reported_for_every_phase_strictly_increasing_to_100(l
 async def test_detect_image_waits_for_truthscan_wait_seconds_by_default(
     mode: str, sandbox: SandboxServer, allowed_dir: Path
 ) -> None:
-    settings = live_settings(sandbox, allowed_dir, wait_seconds=0)
-    async with Client(create_server(settings), mode=mode) as client:
-        report = structured(await client.call_tool("detect_image", {"path": str(AI_SAMPLE)}))
+    settings = make_settings(sandbox, allowed_dir, wait_seconds=0)
+    async with Client(make_server(settings), mode=mode) as client:
+        report = structured(await client.call_tool("detect_image", {"path": str(AI_PNG)}))
     assert report["complete"] is False
     assert "get_result" in report["next_step"]
 
@@ -366,7 +365,7 @@ async def test_detect_image_waits_for_truthscan_wait_seconds_by_default(
 async def test_zero_wait_hands_off_at_once_with_a_next_step_naming_get_result(
     live: Client, sandbox: SandboxServer
 ) -> None:
-    result = await live.call_tool("detect_image", {"path": str(AI_SAMPLE), "wait_seconds": 0})
+    result = await live.call_tool("detect_image", {"path": str(AI_PNG), "wait_seconds": 0})
     report = structured(result)
     assert not result.is_error
     assert report["complete"] is False
@@ -380,7 +379,7 @@ async def test_zero_wait_hands_off_at_once_with_a_next_step_naming_get_result(
 async def test_get_result_with_a_wait_completes_a_handed_off_detection(
     live: Client, sandbox: SandboxServer
 ) -> None:
-    handed_off = structured(await live.call_tool("detect_image", {"path": str(AI_SAMPLE), "wait_seconds": 0}))
+    handed_off = structured(await live.call_tool("detect_image", {"path": str(AI_PNG), "wait_seconds": 0}))
     progress = ProgressLog()
     result = await live.call_tool(
         "get_result", {"id": handed_off["id"], "wait_seconds": 30}, progress_callback=progress
@@ -407,7 +406,7 @@ async def test_cancelling_detect_image_stops_polling_at_once_and_the_server_keep
 
     simulator.config.processing_seconds = 0.3
     await assert_still_serving(live)
-    result = await live.call_tool("detect_image", {"path": str(CAMERA_SAMPLE), "deep_analysis": False})
+    result = await live.call_tool("detect_image", {"path": str(CAMERA_JPG), "deep_analysis": False})
     assert structured(result)["verdict"] == "Real"
 
 
@@ -417,14 +416,14 @@ async def test_cancelling_detect_image_stops_polling_at_once_and_the_server_keep
 def _bad_inputs(tmp: Path, allowed: Path) -> dict[str, tuple[str, dict[str, Any], tuple[str, ...]]]:
     """case → (tool, arguments, fragments the message must contain)."""
     outside = tmp / "outside.png"
-    outside.write_bytes(AI_SAMPLE.read_bytes())
+    outside.write_bytes(AI_PNG.read_bytes())
     gif = allowed / "animation.png"  # named .png, sniffed as what it is
     gif.write_bytes(b"GIF89a" + bytes(4096))
     text = allowed / "notes.jpg"
     text.write_text("not an image at all\n" * 200)
     tiny = allowed / "tiny.png"
-    tiny.write_bytes(AI_SAMPLE.read_bytes()[:600])
-    sample = str(AI_SAMPLE)
+    tiny.write_bytes(AI_PNG.read_bytes()[:600])
+    sample = str(AI_PNG)
     return {
         "no source": ("detect_image", {}, ("exactly one of", "path", "url", "data")),
         "two sources": ("detect_image", {"path": sample, "data": "aGVsbG8="}, ("exactly one",)),
@@ -485,9 +484,9 @@ async def test_an_unknown_document_id_is_reported_as_not_found(live: Client) -> 
 async def test_an_invalid_key_says_to_check_the_key(
     mode: str, sandbox: SandboxServer, allowed_dir: Path
 ) -> None:
-    settings = live_settings(sandbox, allowed_dir, api_key="invalid-key")
-    async with Client(create_server(settings), mode=mode) as client:
-        for tool, arguments in (("detect_image", {"path": str(AI_SAMPLE)}), ("check_credits", {})):
+    settings = make_settings(sandbox, allowed_dir, api_key="invalid-key")
+    async with Client(make_server(settings), mode=mode) as client:
+        for tool, arguments in (("detect_image", {"path": str(AI_PNG)}), ("check_credits", {})):
             text = assert_error(await client.call_tool(tool, arguments), "rejected the API key")
             assert "TRUTHSCAN_API_KEY" in text
             assert "invalid-key" not in text
@@ -496,8 +495,8 @@ async def test_an_invalid_key_says_to_check_the_key(
 
 
 async def test_not_enough_credits_points_to_check_credits(live: Client, sandbox: SandboxServer) -> None:
-    sandbox.sandbox.set_credits(TEST_KEY, 0, 0)
-    result = await live.call_tool("detect_image", {"path": str(AI_SAMPLE)})
+    sandbox.sandbox.set_credits(KEY, 0, 0)
+    result = await live.call_tool("detect_image", {"path": str(AI_PNG)})
     assert_error(result, "not enough credits", "check_credits")
     assert sandbox.sandbox.stats.accepted_detects == 0
     await assert_still_serving(live)
@@ -507,9 +506,9 @@ async def test_not_enough_credits_points_to_check_credits(live: Client, sandbox:
 async def test_live_mode_without_a_key_says_how_to_configure_one(
     mode: str, sandbox: SandboxServer, allowed_dir: Path
 ) -> None:
-    settings = live_settings(sandbox, allowed_dir, api_key=None)
-    async with Client(create_server(settings), mode=mode) as client:
-        for tool, arguments in (("detect_image", {"path": str(AI_SAMPLE)}), ("check_credits", {})):
+    settings = make_settings(sandbox, allowed_dir, api_key=None)
+    async with Client(make_server(settings), mode=mode) as client:
+        for tool, arguments in (("detect_image", {"path": str(AI_PNG)}), ("check_credits", {})):
             assert_error(await client.call_tool(tool, arguments), "No TruthScan API key", "TRUTHSCAN_API_KEY")
         health = structured(await client.call_tool("health", {}))
     assert (health["reachable"], health["api_key_configured"]) == (True, False)
@@ -522,7 +521,7 @@ async def test_truthscan_unavailable_is_an_error_and_health_reports_it(
 ) -> None:
     sandbox.sandbox.add_fault(FaultRule(endpoint="*", kind="status", status=503, times=-1))
     with stamina.set_testing(True, attempts=2):  # retried, but without the real backoff
-        text = assert_error(await live.call_tool("detect_image", {"path": str(AI_SAMPLE)}), "try again")
+        text = assert_error(await live.call_tool("detect_image", {"path": str(AI_PNG)}), "try again")
         assert "health" in text
         assert_error(await live.call_tool("check_credits", {}), "try again")
         down = await live.call_tool("health", {})

@@ -24,9 +24,9 @@ from anyio.abc import ByteReceiveStream, Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client
 
-from tests.mcp_helpers import (
-    AI_SAMPLE,
-    CAMERA_SAMPLE,
+from tests.support import (
+    AI_PNG,
+    CAMERA_JPG,
     PROTOCOL_MODES,
     SAMPLES,
     TOOL_NAMES,
@@ -36,7 +36,7 @@ from tests.mcp_helpers import (
     cancel_detection_while_polling,
     child_env,
     live_env,
-    sandbox_mode_settings,
+    make_settings,
     scrub_truthscan_env,
     stdio_params,
     structured,
@@ -45,7 +45,7 @@ from tests.mcp_helpers import (
 from truthscan_mcp.adapter.server import create_server
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
+    from tests.support import SandboxServer
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +76,7 @@ def server(stdio: Client, sandbox: SandboxServer) -> Client:
 async def test_stdio_listing_is_the_same_as_in_process(server: Client, mode: str) -> None:
     listed = (await server.list_tools()).tools
     assert {tool.name for tool in listed} == TOOL_NAMES
-    async with Client(create_server(sandbox_mode_settings()), mode=mode) as reference:
+    async with Client(create_server(make_settings()), mode=mode) as reference:
         expected = (await reference.list_tools()).tools
         assert server.instructions == reference.instructions
     assert [tool.model_dump() for tool in listed] == [tool.model_dump() for tool in expected]
@@ -85,7 +85,7 @@ async def test_stdio_listing_is_the_same_as_in_process(server: Client, mode: str
 
 async def test_stdio_detects_the_ai_sample_with_progress_to_100(server: Client) -> None:
     progress = ProgressLog()
-    result = await server.call_tool("detect_image", {"path": str(AI_SAMPLE)}, progress_callback=progress)
+    result = await server.call_tool("detect_image", {"path": str(AI_PNG)}, progress_callback=progress)
     report = structured(result)
     tools = {tool.name: tool for tool in (await server.list_tools()).tools}
     assert_valid_output(result, tools["detect_image"])
@@ -98,7 +98,7 @@ async def test_stdio_detects_the_ai_sample_with_progress_to_100(server: Client) 
 
 
 async def test_stdio_detects_the_camera_photo_real(server: Client) -> None:
-    result = await server.call_tool("detect_image", {"path": str(CAMERA_SAMPLE), "deep_analysis": False})
+    result = await server.call_tool("detect_image", {"path": str(CAMERA_JPG), "deep_analysis": False})
     assert structured(result)["verdict"] == "Real"
     assert "SIMULATED" in text_of(result)
 
@@ -107,9 +107,7 @@ async def test_stdio_hand_off_completes_through_get_result_for_one_credit(
     server: Client, sandbox: SandboxServer
 ) -> None:
     before = structured(await server.call_tool("check_credits", {}))["credits"]
-    handed_off = structured(
-        await server.call_tool("detect_image", {"path": str(AI_SAMPLE), "wait_seconds": 0})
-    )
+    handed_off = structured(await server.call_tool("detect_image", {"path": str(AI_PNG), "wait_seconds": 0}))
     assert handed_off["complete"] is False
     assert handed_off["id"] in handed_off["next_step"]
     assert "get_result" in handed_off["next_step"]
@@ -143,7 +141,7 @@ async def test_stdio_errors_are_tool_results_and_the_server_keeps_serving(
         ("detect_image", {"path": str(SAMPLES / "missing.png")}, "no file at"),
         ("detect_image", {"path": "/etc/hostname"}, "outside the directories"),
         ("detect_image", {"data": "@@@"}, "not valid base64"),
-        ("detect_image", {"path": str(AI_SAMPLE), "wait_seconds": 601}, "wait_seconds"),
+        ("detect_image", {"path": str(AI_PNG), "wait_seconds": 601}, "wait_seconds"),
         ("get_result", {"id": "not-an-id"}, "not a TruthScan document id"),
     ]
     for tool, arguments, fragment in cases:
@@ -227,10 +225,10 @@ async def raw_session(anyio_backend: str) -> RawSession:
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
         _call(3, "health", {}),
-        _call(4, "detect_image", {"path": str(AI_SAMPLE), "deep_analysis": False}, progressToken="p4"),
+        _call(4, "detect_image", {"path": str(AI_PNG), "deep_analysis": False}, progressToken="p4"),
         _call(5, "detect_image", {}),
         _call(6, "get_result", {"id": "nope"}),
-        _call(7, "detect_image", {"path": str(AI_SAMPLE), "wait_seconds": 9999}),
+        _call(7, "detect_image", {"path": str(AI_PNG), "wait_seconds": 9999}),
         {"jsonrpc": "2.0", "id": 8, "method": "no/such/method"},
         _call(9, "check_credits", {}),
     ]

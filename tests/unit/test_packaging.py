@@ -20,12 +20,11 @@ from typing import Any, cast
 import pytest
 from mcp import Client
 
+from tests.support import ROOT
 from truthscan_mcp import __version__
 from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.cli.main import build_parser, settings_from
 from truthscan_mcp.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
 
 #: The README's two promises, word for word (CI runs whatever README.md says; this pins it).
 DEMO_COMMAND = "python3 -m venv .venv && . .venv/bin/activate && pip install . && truthscan-mcp demo"

@@ -14,34 +14,26 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 import pytest
 
-from tests.mcp_helpers import (
-    AI_SAMPLE,
-    CAMERA_SAMPLE,
+from tests.support import (
+    AI_PNG,
+    CAMERA_JPG,
+    KEY,
     SAMPLES,
-    TEST_KEY,
     child_env,
     free_port,
+    run_cli,
     scrub_truthscan_env,
 )
 from truthscan_mcp import __version__
-from truthscan_mcp.cli import main as cli
 
 if TYPE_CHECKING:
-    from tests.conftest import SandboxServer
-
-
-@dataclass(frozen=True)
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
+    from tests.support import SandboxServer
 
 
 @pytest.fixture(autouse=True)
@@ -61,22 +53,9 @@ def live(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxServer, tmp_path: Path
     """Environment pointing the command at the loopback sandbox; returns a readable work dir."""
     monkeypatch.setenv("TRUTHSCAN_API_URL", sandbox.api_url)
     monkeypatch.setenv("TRUTHSCAN_STORAGE_URL", sandbox.storage_url)
-    monkeypatch.setenv("TRUTHSCAN_API_KEY", TEST_KEY)
+    monkeypatch.setenv("TRUTHSCAN_API_KEY", KEY)
     monkeypatch.setenv("TRUTHSCAN_ALLOWED_DIRS", os.pathsep.join((str(SAMPLES), str(tmp_path))))
     return tmp_path
-
-
-def truthscan_mcp(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
-    """Run the command as `truthscan-mcp ARGV...`: its exit status and what it wrote."""
-    code: int | str | None = 0
-    try:
-        cli.main(list(argv))
-    except SystemExit as exited:
-        code = exited.code
-    captured = capsys.readouterr()
-    if isinstance(code, str):  # SystemExit("message"): Python prints it to stderr and exits 1
-        return Run(1, captured.out, captured.err + code)
-    return Run(code or 0, captured.out, captured.err)
 
 
 # --- detect ---------------------------------------------------------------------------------
@@ -84,7 +63,7 @@ def truthscan_mcp(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
 
 @pytest.mark.usefixtures("live")
 def test_detect_prints_a_readable_report_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    result = truthscan_mcp(capsys, "detect", str(AI_SAMPLE))
+    result = run_cli(capsys, "detect", str(AI_PNG))
     assert result.returncode == 0, result.stderr
     assert "Verdict for ai-generated.png: AI Generated" in result.stdout
     assert "Deep analysis" in result.stdout
@@ -94,7 +73,7 @@ def test_detect_prints_a_readable_report_and_exits_0(capsys: pytest.CaptureFixtu
 
 @pytest.mark.usefixtures("live")
 def test_detect_shows_progress_on_stderr_not_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    result = truthscan_mcp(capsys, "detect", "--no-deep-analysis", str(CAMERA_SAMPLE))
+    result = run_cli(capsys, "detect", "--no-deep-analysis", str(CAMERA_JPG))
     assert "[100%]" in result.stderr
     assert "Uploading" in result.stderr
     assert "%]" not in result.stdout
@@ -103,12 +82,10 @@ def test_detect_shows_progress_on_stderr_not_stdout(capsys: pytest.CaptureFixtur
 def test_detect_json_prints_one_entry_per_image_for_scripts(
     capsys: pytest.CaptureFixture[str], live: Path
 ) -> None:
-    result = truthscan_mcp(
-        capsys, "detect", "--json", "--no-deep-analysis", str(AI_SAMPLE), str(CAMERA_SAMPLE)
-    )
+    result = run_cli(capsys, "detect", "--json", "--no-deep-analysis", str(AI_PNG), str(CAMERA_JPG))
     assert result.returncode == 0, result.stderr
     entries: list[dict[str, Any]] = json.loads(result.stdout)
-    assert [e["input"] for e in entries] == [str(AI_SAMPLE), str(CAMERA_SAMPLE)]
+    assert [e["input"] for e in entries] == [str(AI_PNG), str(CAMERA_JPG)]
     assert [e["report"]["verdict"] for e in entries] == ["AI Generated", "Real"]
     assert all(e["report"]["complete"] for e in entries)
 
@@ -116,7 +93,7 @@ def test_detect_json_prints_one_entry_per_image_for_scripts(
 def test_detect_json_reports_a_failed_image_with_its_code(
     capsys: pytest.CaptureFixture[str], live: Path
 ) -> None:
-    result = truthscan_mcp(capsys, "detect", "--json", str(live / "missing.png"))
+    result = run_cli(capsys, "detect", "--json", str(live / "missing.png"))
     answer = json.loads(result.stdout)
     assert answer["code"] == "invalid_input"
     assert "There is no file at" in answer["error"]
@@ -126,9 +103,7 @@ def test_detect_json_reports_a_failed_image_with_its_code(
 def test_detect_exits_1_when_any_image_fails_but_reports_the_others(
     capsys: pytest.CaptureFixture[str], live: Path, sandbox: SandboxServer
 ) -> None:
-    result = truthscan_mcp(
-        capsys, "detect", "--no-deep-analysis", str(CAMERA_SAMPLE), str(live / "missing.png")
-    )
+    result = run_cli(capsys, "detect", "--no-deep-analysis", str(CAMERA_JPG), str(live / "missing.png"))
     assert result.returncode == 1
     assert "Verdict for camera-photo.jpg: Real" in result.stdout
     assert "missing.png: error: There is no file at" in result.stderr
@@ -140,7 +115,7 @@ def test_detect_with_sandbox_flag_labels_the_verdict_simulated(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRUTHSCAN_ALLOWED_DIRS", str(SAMPLES))
-    result = truthscan_mcp(capsys, "--sandbox", "detect", "--no-deep-analysis", str(CAMERA_SAMPLE))
+    result = run_cli(capsys, "--sandbox", "detect", "--no-deep-analysis", str(CAMERA_JPG))
     assert result.returncode == 0, result.stderr
     assert "Verdict for camera-photo.jpg: Real" in result.stdout
     assert "SIMULATED" in result.stdout
@@ -150,7 +125,7 @@ def test_detect_without_a_key_in_live_mode_says_how_to_configure_one(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, live: Path, sandbox: SandboxServer
 ) -> None:
     monkeypatch.delenv("TRUTHSCAN_API_KEY")
-    result = truthscan_mcp(capsys, "detect", str(AI_SAMPLE))
+    result = run_cli(capsys, "detect", str(AI_PNG))
     assert result.returncode == 1
     assert "TRUTHSCAN_API_KEY" in result.stderr
     assert "--sandbox" in result.stderr
@@ -165,14 +140,14 @@ def test_invalid_environment_names_the_variable_and_the_option(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRUTHSCAN_WAIT_SECONDS", "soon")
-    result = truthscan_mcp(capsys, "detect", str(AI_SAMPLE))
+    result = run_cli(capsys, "detect", str(AI_PNG))
     assert result.returncode == 2
     assert "invalid configuration" in result.stderr
     assert "TRUTHSCAN_WAIT_SECONDS (--wait-seconds)" in result.stderr
 
 
 def test_invalid_option_names_the_variable_and_the_option(capsys: pytest.CaptureFixture[str]) -> None:
-    result = truthscan_mcp(capsys, "--api-url", "ftp://example.invalid", "detect", str(AI_SAMPLE))
+    result = run_cli(capsys, "--api-url", "ftp://example.invalid", "detect", str(AI_PNG))
     assert result.returncode == 2
     assert "TRUTHSCAN_API_URL (--api-url)" in result.stderr
     assert "http" in result.stderr
@@ -182,9 +157,7 @@ def test_invalid_configuration_does_not_echo_a_secret(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRUTHSCAN_API_KEY", "sk-canary-42")
-    result = truthscan_mcp(
-        capsys, "--max-concurrency", "0", "--http-token", "tok-canary-43", "detect", "x.png"
-    )
+    result = run_cli(capsys, "--max-concurrency", "0", "--http-token", "tok-canary-43", "detect", "x.png")
     assert result.returncode == 2
     assert "TRUTHSCAN_MAX_CONCURRENCY" in result.stderr
     for secret in ("sk-canary-42", "tok-canary-43"):
@@ -192,7 +165,7 @@ def test_invalid_configuration_does_not_echo_a_secret(
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    result = truthscan_mcp(capsys, "inspect")
+    result = run_cli(capsys, "inspect")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
 

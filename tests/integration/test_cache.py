@@ -16,7 +16,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,19 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import TextResourceContents
 
-import truthscan_mcp.samples
-from tests.conftest import SandboxServer
-from truthscan_mcp.adapter.server import create_server
+from tests.support import (
+    AI_PNG,
+    CAMERA_JPG,
+    FAST_POLL,
+    FAST_RETRY,
+    KEY,
+    SAMPLES,
+    SandboxServer,
+    make_server,
+    make_settings,
+    run_cli,
+    scrub_truthscan_env,
+)
 from truthscan_mcp.app import open_app
 from truthscan_mcp.cache.database import SCHEMA_VERSION
 from truthscan_mcp.cache.store import ResultCache
@@ -39,12 +49,6 @@ from truthscan_mcp.detection.progress import Progress
 from truthscan_mcp.errors import NotEnoughCreditsError
 from truthscan_mcp.sandbox import FaultRule, SandboxConfig
 from truthscan_mcp.settings import Settings
-
-SAMPLES = Path(truthscan_mcp.samples.__file__).parent
-AI_PNG = SAMPLES / "ai-generated.png"  # "AI Generated": gets a heatmap
-CAMERA_JPG = SAMPLES / "camera-photo.jpg"  # "Real": no heatmap
-KEY = "test-key"
-
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -55,17 +59,10 @@ def quick(server: SandboxServer) -> None:
 
 
 def settings_for(server: SandboxServer, tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "api_url": server.api_url,
-        "storage_url": server.storage_url,
-        "api_key": KEY,
-        "cache_path": tmp_path / "c.sqlite3",
-        "allowed_dirs": [tmp_path, SAMPLES],
-        "wait_seconds": 10.0,
-        "log_level": "WARNING",
-    }
+    """A server with its cache in `tmp_path`, which is also an allowed folder."""
+    values: dict[str, Any] = {"cache_path": tmp_path / "c.sqlite3", "wait_seconds": 10.0}
     values.update(overrides)
-    return Settings(**values)
+    return make_settings(server, tmp_path, **values)
 
 
 def spent(server: SandboxServer) -> dict[str, int]:
@@ -134,7 +131,7 @@ async def test_known_bytes_are_answered_from_the_cache_without_spending(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         paid = await detect(client, path=str(AI_PNG))
         before = spent(sandbox)
         queries = sandbox.sandbox.stats.query_calls
@@ -156,7 +153,7 @@ async def test_a_cached_answer_describes_this_call_source_after_validating_it(
     quick(sandbox)
     copy = tmp_path / "renamed.png"
     copy.write_bytes(AI_PNG.read_bytes())
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         paid = await detect(client, path=str(AI_PNG))
         again = await detect(client, path=str(copy))
         outside = await client.call_tool("detect_image", {"path": "/etc/hostname"})
@@ -172,7 +169,7 @@ async def test_a_cached_answer_describes_this_call_source_after_validating_it(
 async def test_an_incomplete_stored_result_is_queried_again_instead_of_uploaded(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         handed_off = await detect(client, path=str(AI_PNG), wait_seconds=0)
         after_paying = spent(sandbox)
         finished = await detect(client, path=str(AI_PNG), wait_seconds=10)
@@ -190,7 +187,7 @@ async def test_asking_for_deep_analysis_the_stored_result_lacks_says_so_and_pays
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         shallow = await detect(client, path=str(CAMERA_JPG), deep_analysis=False)
         deep = await detect(client, path=str(CAMERA_JPG), deep_analysis=True)
         deep_again = await detect(client, path=str(CAMERA_JPG), deep_analysis=True)
@@ -210,7 +207,7 @@ async def test_a_result_with_deep_analysis_answers_a_request_without_it(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         deep = await detect(client, path=str(CAMERA_JPG), deep_analysis=True)
         shallow = await detect(client, path=str(CAMERA_JPG), deep_analysis=False)
     assert shallow["cached"] is True
@@ -224,7 +221,7 @@ async def test_force_pays_again_and_its_result_replaces_the_stored_one(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         first = await detect(client, path=str(CAMERA_JPG))
         forced = await detect(client, path=str(CAMERA_JPG), force=True)
         later = await detect(client, path=str(CAMERA_JPG))
@@ -239,7 +236,7 @@ async def test_force_pays_again_and_its_result_replaces_the_stored_one(
 async def test_a_document_truthscan_no_longer_knows_is_submitted_again_with_a_note(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         handed_off = await detect(client, path=str(CAMERA_JPG), wait_seconds=0.3)
         assert handed_off["complete"] is False
         sandbox.sandbox.reset()  # TruthScan forgets every document
@@ -266,7 +263,7 @@ async def test_two_concurrent_calls_on_the_same_bytes_pay_for_one_detection(
         reports.append(await detect(client, path=str(AI_PNG)))
 
     async with (
-        Client(create_server(settings_for(sandbox, tmp_path))) as client,
+        Client(make_server(settings_for(sandbox, tmp_path))) as client,
         anyio.create_task_group() as group,
     ):
         group.start_soon(call, client)
@@ -286,7 +283,7 @@ async def test_concurrent_calls_coalesce_without_a_cache_too(sandbox: SandboxSer
         ids.append((await detect(client, path=str(CAMERA_JPG)))["id"])
 
     async with (
-        Client(create_server(settings_for(sandbox, tmp_path, cache_path="off"))) as client,
+        Client(make_server(settings_for(sandbox, tmp_path, cache_path="off"))) as client,
         anyio.create_task_group() as group,
     ):
         for _ in range(3):
@@ -307,7 +304,7 @@ async def test_a_joined_call_that_may_wait_longer_keeps_following_after_the_firs
         reports[name] = await detect(client, path=str(AI_PNG), wait_seconds=wait)
 
     async with (
-        Client(create_server(settings_for(sandbox, tmp_path))) as client,
+        Client(make_server(settings_for(sandbox, tmp_path))) as client,
         anyio.create_task_group() as group,
     ):
         group.start_soon(call, client, "impatient", 0)
@@ -330,7 +327,7 @@ async def test_a_joined_call_finishes_the_detection_when_the_first_caller_is_can
         if "already being checked" in progress.message:
             joined.set()
 
-    async with open_app(settings_for(sandbox, tmp_path)) as app:
+    async with open_app(settings_for(sandbox, tmp_path), retry=FAST_RETRY, schedule=FAST_POLL) as app:
         leader_scope = anyio.CancelScope()
 
         async def leader() -> None:
@@ -377,7 +374,7 @@ async def test_a_joined_call_pays_once_itself_when_the_first_caller_is_cancelled
         if "already being checked" in progress.message:
             joined.set()
 
-    async with open_app(settings_for(sandbox, tmp_path)) as app:
+    async with open_app(settings_for(sandbox, tmp_path), retry=FAST_RETRY, schedule=FAST_POLL) as app:
         leader_scope = anyio.CancelScope()
 
         async def leader() -> None:
@@ -408,7 +405,7 @@ async def test_a_failure_of_the_first_call_is_shared_not_sent_again(
     sandbox.sandbox.set_credits(KEY, 0)
     errors: list[BaseException] = []
 
-    async with open_app(settings_for(sandbox, tmp_path)) as app:
+    async with open_app(settings_for(sandbox, tmp_path), retry=FAST_RETRY, schedule=FAST_POLL) as app:
 
         async def call() -> None:
             try:
@@ -432,10 +429,10 @@ async def test_get_result_on_a_stored_final_result_keeps_its_source_and_asks_not
 ) -> None:
     quick(sandbox)
     settings = settings_for(sandbox, tmp_path)
-    async with Client(create_server(settings)) as client:
+    async with Client(make_server(settings)) as client:
         paid = await detect(client, path=str(AI_PNG))
     queries = sandbox.sandbox.stats.query_calls
-    async with Client(create_server(settings)) as restarted:
+    async with Client(make_server(settings)) as restarted:
         result = await restarted.call_tool("get_result", {"id": paid["id"]})
     assert result.structured_content is not None
     fetched = result.structured_content
@@ -450,7 +447,7 @@ async def test_get_result_on_a_stored_final_result_keeps_its_source_and_asks_not
 async def test_get_result_finishes_a_stored_result_so_the_next_detection_is_free(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         handed_off = await detect(client, path=str(AI_PNG), wait_seconds=0)
         result = await client.call_tool("get_result", {"id": handed_off["id"], "wait_seconds": 10})
         assert result.structured_content is not None
@@ -536,7 +533,7 @@ async def test_a_paid_detection_survives_the_server_being_killed_while_it_waits(
 async def test_history_and_result_resources_are_listed_as_json(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         resources = (await client.list_resources()).resources
         templates = (await client.list_resource_templates()).resource_templates
     history = {str(r.uri): r for r in resources}["truthscan://history"]
@@ -552,7 +549,7 @@ async def test_history_lists_recent_detections_newest_first_and_what_they_cost(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         ai = await detect(client, path=str(AI_PNG))
         await detect(client, path=str(AI_PNG))
         camera = await detect(client, path=str(CAMERA_JPG))
@@ -572,7 +569,7 @@ async def test_history_lists_recent_detections_newest_first_and_what_they_cost(
 
 @pytest.mark.anyio
 async def test_history_says_when_the_cache_is_off(sandbox: SandboxServer, tmp_path: Path) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path, cache_path="off"))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path, cache_path="off"))) as client:
         history = await read_json(client, "truthscan://history")
     assert history == {"cache": "off", "detections": []}
 
@@ -580,7 +577,7 @@ async def test_history_says_when_the_cache_is_off(sandbox: SandboxServer, tmp_pa
 @pytest.mark.anyio
 async def test_a_result_resource_is_the_report_as_json(sandbox: SandboxServer, tmp_path: Path) -> None:
     quick(sandbox)
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         paid = await detect(client, path=str(AI_PNG))
         report = await read_json(client, f"truthscan://results/{paid['id']}")
     per_answer = {"cached", "elapsed_seconds"}
@@ -593,7 +590,7 @@ async def test_a_result_resource_is_the_report_as_json(sandbox: SandboxServer, t
 async def test_a_result_resource_refuses_malformed_and_unknown_ids(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         with pytest.raises(MCPError, match="not a TruthScan document id"):
             await client.read_resource("truthscan://results/not-an-id")
         with pytest.raises(MCPError, match="no document"):
@@ -612,7 +609,7 @@ async def test_the_cache_file_never_holds_the_api_key_or_the_image(
     cache = tmp_path / "c.sqlite3"
     files = [cache, cache.with_name("c.sqlite3-wal"), cache.with_name("c.sqlite3-shm")]
     image = AI_PNG.read_bytes()
-    async with Client(create_server(settings_for(sandbox, tmp_path, api_key=canary))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path, api_key=canary))) as client:
         paid = await detect(client, path=str(AI_PNG), preview=True)
         inline = await detect(client, data=_b64(image))
         while_open = b"".join(f.read_bytes() for f in files if f.exists())
@@ -636,7 +633,7 @@ async def test_a_new_cache_is_created_private_in_a_missing_directory(
 ) -> None:
     quick(sandbox)
     cache = tmp_path / "new" / "deeper" / "results.sqlite3"
-    async with Client(create_server(settings_for(sandbox, tmp_path, cache_path=cache))) as client:
+    async with Client(make_server(settings_for(sandbox, tmp_path, cache_path=cache))) as client:
         await detect(client, path=str(CAMERA_JPG))
         again = await detect(client, path=str(CAMERA_JPG))
     assert again["cached"] is True
@@ -644,24 +641,37 @@ async def test_a_new_cache_is_created_private_in_a_missing_directory(
     assert cache.parent.stat().st_mode & 0o777 == 0o700
 
 
-async def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUTHSCAN_")}
-    return await anyio.run_process([sys.executable, "-m", "truthscan_mcp", *args], env=env, check=False)
+@pytest.fixture
+def command_line(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`cache stats/clear` run in this process: no TRUTHSCAN_* from the developer, and the root
+    logger restored after the command configured it."""
+    scrub_truthscan_env(monkeypatch)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
-@pytest.mark.anyio
-async def test_cache_stats_and_clear_on_the_command_line(sandbox: SandboxServer, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("command_line")
+def test_cache_stats_and_clear_on_the_command_line(
+    sandbox: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     quick(sandbox)
     cache = tmp_path / "c.sqlite3"
-    async with Client(create_server(settings_for(sandbox, tmp_path))) as client:
-        await detect(client, path=str(AI_PNG))
-        await detect(client, path=str(AI_PNG))
-    stats = await run_cli("cache", "stats", "--cache-path", str(cache))
-    as_json = await run_cli("cache", "stats", "--json", "--cache-path", str(cache))
-    cleared = await run_cli("cache", "clear", "--cache-path", str(cache))
-    emptied = await run_cli("cache", "stats", "--json", "--cache-path", str(cache))
+
+    async def detect_twice() -> None:
+        async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
+            await detect(client, path=str(AI_PNG))
+            await detect(client, path=str(AI_PNG))
+
+    anyio.run(detect_twice)
+    stats = run_cli(capsys, "cache", "stats", "--cache-path", str(cache))
+    as_json = run_cli(capsys, "cache", "stats", "--json", "--cache-path", str(cache))
+    cleared = run_cli(capsys, "cache", "clear", "--cache-path", str(cache))
+    emptied = run_cli(capsys, "cache", "stats", "--json", "--cache-path", str(cache))
     assert stats.returncode == 0, stats.stderr
-    text = stats.stdout.decode()
+    text = stats.stdout
     assert str(cache) in text
     assert "stored results: 1" in text
     assert "1 paid, 1 answered from the cache" in text
@@ -670,20 +680,22 @@ async def test_cache_stats_and_clear_on_the_command_line(sandbox: SandboxServer,
     assert (numbers["results"], numbers["paid"], numbers["cached"]) == (1, 1, 1)
     assert numbers["size_bytes"] > 0
     assert cleared.returncode == 0
-    assert f"Removed 1 stored result(s) and 2 history entries from {cache}" in cleared.stdout.decode()
+    assert f"Removed 1 stored result(s) and 2 history entries from {cache}" in cleared.stdout
     assert (json.loads(emptied.stdout)["results"], json.loads(emptied.stdout)["paid"]) == (0, 0)
 
 
-@pytest.mark.anyio
-async def test_cache_clear_deletes_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("command_line")
+def test_cache_clear_deletes_a_file_that_is_not_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cache = tmp_path / "c.sqlite3"
     cache.write_bytes(b"not a database at all " * 100)
-    cleared = await run_cli("cache", "clear", "--cache-path", str(cache))
-    stats = await run_cli("cache", "stats", "--cache-path", str(cache))
+    cleared = run_cli(capsys, "cache", "clear", "--cache-path", str(cache))
+    stats = run_cli(capsys, "cache", "stats", "--cache-path", str(cache))
     assert cleared.returncode == 0
-    assert "deleted it" in cleared.stdout.decode()
+    assert "deleted it" in cleared.stdout
     assert not cache.exists()
-    assert "empty" in stats.stdout.decode()
+    assert "empty" in stats.stdout
 
 
 # --- a broken store never fails a detection -----------------------------------------------------
@@ -799,7 +811,7 @@ async def test_a_broken_store_warns_once_and_detections_go_on_without_it(
         cache = tmp_path / "blocked" / "store" / "c.sqlite3"
     async with setup(cache):
         settings = settings_for(sandbox, tmp_path, cache_path=cache)
-        async with Client(create_server(settings)) as client:
+        async with Client(make_server(settings)) as client:
             first = await detect(client, path=str(AI_PNG))
             second = await detect(client, path=str(AI_PNG))
             history = await read_json(client, "truthscan://history")

@@ -21,7 +21,7 @@ import httpx2
 import pytest
 from anyio.streams.tls import TLSListener
 
-from tests.conftest import ConnectLog
+from tests.support import ConnectLog
 from truthscan_mcp.errors import SourceFetchError, SourceNotAllowedError
 from truthscan_mcp.media import netguard
 from truthscan_mcp.media.netguard import (

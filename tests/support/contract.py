@@ -1,0 +1,40 @@
+"""The public contract (`/work/shared/product.md`) written down once, as plain sets and tuples,
+so the in-process, stdio and HTTP tests all hold the server to the same names."""
+
+from __future__ import annotations
+
+#: the contract's four tools and the batch tool `detect_images` (issue 6)
+TOOL_NAMES = frozenset({"detect_image", "detect_images", "get_result", "check_credits", "health"})
+DETECT_ARGUMENTS = frozenset(
+    {"path", "url", "data", "deep_analysis", "wait_seconds", "include_heatmap", "preview", "force"}
+)
+GET_RESULT_ARGUMENTS = frozenset({"id", "wait_seconds", "include_heatmap"})
+REPORT_FIELDS = frozenset(
+    {
+        "id",
+        "status",
+        "complete",
+        "verdict",
+        "ai_score",
+        "confidence",
+        "confidence_band",
+        "detection_step",
+        "signals",
+        "analysis_status",
+        "analysis",
+        "heatmap_status",
+        "heatmap_url",
+        "preview_url",
+        "source",
+        "cached",
+        "simulated",
+        "elapsed_seconds",
+        "warnings",
+        "next_step",
+    }
+)
+CREDITS_FIELDS = frozenset({"base_credits", "boost_credits", "credits"})
+HEALTH_FIELDS = frozenset(
+    {"status", "timestamp", "reachable", "latency_ms", "api_key_configured", "sandbox", "server_version"}
+)
+PROTOCOL_MODES = ("legacy", "auto")
