@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Iterable
 
-from truthscan_mcp.api.errors import MIN_SECRET_LENGTH, redact
+from truthscan_mcp.redaction import MIN_SECRET_LENGTH, redact
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _HANDLER_NAME = "truthscan-mcp-stderr"

@@ -175,9 +175,7 @@ def assert_id_kept(result: CallToolResult, api: HostileApi) -> None:
 
 
 async def detect(client: Client, **arguments: Any) -> CallToolResult:
-    return await client.call_tool(
-        "detect_image", {"path": str(AI_PNG), "deep_analysis": True, **arguments}
-    )
+    return await client.call_tool("detect_image", {"path": str(AI_PNG), "deep_analysis": True, **arguments})
 
 
 async def timed(cap: float, call: Any) -> tuple[CallToolResult, float]:

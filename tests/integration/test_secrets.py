@@ -31,9 +31,9 @@ from starlette.routing import Route
 
 from tests.support import AI_PNG, SAMPLES, http_client, make_server, serve_app
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient
-from truthscan_mcp.api.errors import redact
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.logs import RedactingFilter, configure_logging
+from truthscan_mcp.redaction import redact
 from truthscan_mcp.sandbox import FaultRule
 from truthscan_mcp.settings import Settings
 

@@ -1,20 +1,16 @@
-"""What a failed HTTP exchange with TruthScan means, as one of our errors, and the secret masking
-every message and log line goes through.
+"""What a failed HTTP exchange with TruthScan means, as one of our errors.
 
 A service's error body is often the most useful part of a message (it says which field it
 refused), so it is quoted; but services echo keys back, raw or encoded, so nothing is quoted
-without `redact`, the one function that masks a secret in every form it may come back in.
+without `truthscan_mcp.redaction.redact`.
 """
 
 from __future__ import annotations
 
 import email.utils
-import json
-import re
 import time
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import httpx2
 
@@ -30,34 +26,7 @@ from truthscan_mcp.errors import (
     UnsupportedFormatError,
     UploadExpiredError,
 )
-
-MASK = "***"
-#: Shorter strings are not masked: "abc" would blank out ordinary words, and no real key is that short.
-MIN_SECRET_LENGTH = 4
-
-
-def _forms(secret: str) -> set[str]:
-    """The spellings a secret takes on its way back: raw, percent-encoded (a query string, a
-    form body) and JSON-escaped (a body that quotes the request)."""
-    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe=""), json.dumps(secret)[1:-1]}
-    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
-    return {form for form in forms if form}
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every form of every secret replaced by ``***``, whatever its letter case.
-
-    Case-insensitive because percent-encoding hex and some echoing services change case; the
-    longest forms first, so a raw secret inside its own encoded form is never half-masked.
-    """
-    forms: set[str] = set()
-    for secret in secrets:
-        if len(secret) >= MIN_SECRET_LENGTH:
-            forms |= _forms(secret)
-    if not forms:
-        return text
-    pattern = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
-    return re.sub(pattern, MASK, text, flags=re.IGNORECASE)
+from truthscan_mcp.redaction import redact
 
 
 def retry_after_of(response: httpx2.Response) -> float | None:
