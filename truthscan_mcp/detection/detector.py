@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import anyio
 
 from truthscan_mcp.api.client import TruthScanClient
+from truthscan_mcp.detection.schedule import Planner, PollPhase
 from truthscan_mcp.errors import NotFoundError, TruthScanError, UploadExpiredError
 from truthscan_mcp.media.sources import LoadedImage, load_image, validate_document_id
 from truthscan_mcp.models import AnalysisStatus, ApiDocument, DetectionReport, ReportSource
@@ -231,6 +232,20 @@ def _settled_analysis(doc: ApiDocument, expect_analysis: bool | None) -> bool:
     return True
 
 
+def _pending_phases(
+    doc: ApiDocument, expect_analysis: bool | None, heatmap_matters: bool
+) -> frozenset[PollPhase]:
+    """What the poll loop still waits for, in the schedule's terms."""
+    if doc.status != "done":
+        return frozenset({"detection"})
+    pending: set[PollPhase] = set()
+    if expect_analysis is not False and doc.analysis_status == "pending":
+        pending.add("analysis")
+    if heatmap_matters and doc.heatmap_status == "pending":
+        pending.add("heatmap")
+    return frozenset(pending)
+
+
 def _heatmap_coming(doc: ApiDocument) -> bool:
     return doc.status == "done" and doc.heatmap_status == "pending"
 
@@ -243,7 +258,7 @@ class Detector:
         client: TruthScanClient,
         settings: Settings,
         *,
-        schedule: PollSchedule | None = None,
+        schedule: PollSchedule | Planner | None = None,
         store: ResultStore | None = None,
         simulated: bool = False,
     ) -> None:
@@ -629,6 +644,15 @@ class Detector:
         doc: ApiDocument | None = None
         poll_start = anyio.current_time()
         polls = 0
+        planner = self.schedule if isinstance(self.schedule, Planner) else None
+        then: set[PollPhase] = set()
+        if expect_analysis is not False:
+            then.add("analysis")
+        if heatmap_matters:
+            then.add("heatmap")
+        plan = await planner.plan(then) if planner is not None else None
+        pending: frozenset[PollPhase] = frozenset({"detection"})
+        settled = False
         try:
             while True:
                 now = anyio.current_time()
@@ -649,9 +673,13 @@ class Detector:
                     if fetched is not None:
                         doc = fetched
                         await self._report_progress(doc, track, expect_analysis)
+                        pending = _pending_phases(doc, expect_analysis, heatmap_matters)
                         if _settled_analysis(doc, expect_analysis) and not (
                             heatmap_matters and _heatmap_coming(doc)
                         ):
+                            settled = True
+                            if plan is not None:
+                                plan.after_answer(anyio.current_time() - poll_start, ())
                             break
                     elif doc is None:
                         if not submitted_now:
@@ -670,13 +698,21 @@ class Detector:
                 now = anyio.current_time()
                 if now >= deadline:
                     break
-                delay = min(self.schedule.delay(now - poll_start), deadline - now)
-                await anyio.sleep(delay)
+                schedule = self.schedule
+                if plan is not None:
+                    wanted = plan.after_answer(now - poll_start, pending)
+                elif not isinstance(schedule, Planner):
+                    wanted = schedule.delay(now - poll_start)
+                else:  # pragma: no cover - a planner always makes a plan
+                    wanted = 0.0
+                await anyio.sleep(min(wanted, deadline - now))
         except TruthScanError as exc:
             if not submitted_now:
                 raise
             # The credit is spent and the id is known: hand it over instead of failing.
             warnings.append(f"Lost contact with TruthScan while waiting: {exc.message}")
+        if planner is not None and plan is not None and settled:
+            await planner.learn(plan)
         report = self.build_report(
             doc_id,
             doc,
