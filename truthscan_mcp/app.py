@@ -17,7 +17,8 @@ from pydantic import SecretStr
 from truthscan_mcp import __version__
 from truthscan_mcp.api.client import TruthScanClient, make_http_client
 from truthscan_mcp.cache.database import History, ResultCache, open_cache
-from truthscan_mcp.detection.detector import Detector
+from truthscan_mcp.detection.detector import Detector, PollSchedule
+from truthscan_mcp.detection.schedule import Planner
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.models import Health
 from truthscan_mcp.settings import SANDBOX_BASE_URL, Settings
@@ -47,8 +48,17 @@ def _effective_settings(settings: Settings) -> Settings:
 
 
 @asynccontextmanager
-async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncGenerator[AppContext]:
-    """Build the shared client stack; also used by the command line's `detect`."""
+async def open_app(
+    settings: Settings,
+    sandbox: Sandbox | None = None,
+    *,
+    poll_schedule: PollSchedule | Planner | None = None,
+) -> AsyncGenerator[AppContext]:
+    """Build the shared client stack; also used by the command line's `detect`.
+
+    `poll_schedule` replaces the detector's default schedule (benchmarks compare schedules
+    this way, without patching anything).
+    """
     transport: httpx2.AsyncBaseTransport | None = None
     if settings.sandbox:
         if sandbox is None:
@@ -69,7 +79,7 @@ async def open_app(settings: Settings, sandbox: Sandbox | None = None) -> AsyncG
             storage_url=settings.storage_url,
             api_key=SecretStr(key) if key else None,
         )
-        detector = Detector(client, settings, store=store, simulated=settings.sandbox)
+        detector = Detector(client, settings, schedule=poll_schedule, store=store, simulated=settings.sandbox)
         yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)
 
 

@@ -27,6 +27,8 @@ from truthscan_mcp.models import Credits, DetectionReport, Health
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
+    from truthscan_mcp.detection.detector import PollSchedule
+    from truthscan_mcp.detection.schedule import Planner
     from truthscan_mcp.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
@@ -154,7 +156,10 @@ async def _report_result(app: AppContext, report: DetectionReport, include_heatm
 
 
 def create_server(
-    settings: Settings | None = None, *, sandbox: Sandbox | None = None
+    settings: Settings | None = None,
+    *,
+    sandbox: Sandbox | None = None,
+    poll_schedule: PollSchedule | Planner | None = None,
 ) -> MCPServer[AppContext]:
     """The MCP server; `sandbox` lets tests share one simulator with the in-process mode."""
     settings = settings or Settings()
@@ -164,7 +169,7 @@ def create_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
-        async with open_app(settings, sandbox) as app:
+        async with open_app(settings, sandbox, poll_schedule=poll_schedule) as app:
             logger.info(
                 "truthscan-mcp %s ready (%s)",
                 __version__,
