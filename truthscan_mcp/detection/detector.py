@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import anyio
 
 from truthscan_mcp.api.client import TruthScanClient
-from truthscan_mcp.detection.schedule import Planner, PollPhase
+from truthscan_mcp.detection.schedule import Planner, PollPhase, PollPlan
 from truthscan_mcp.errors import NotFoundError, TruthScanError, UploadExpiredError
 from truthscan_mcp.media.sources import LoadedImage, load_image, validate_document_id
 from truthscan_mcp.models import AnalysisStatus, ApiDocument, DetectionReport, ReportSource
@@ -650,7 +650,11 @@ class Detector:
             then.add("analysis")
         if heatmap_matters:
             then.add("heatmap")
-        plan = await planner.plan(then) if planner is not None else None
+        plan: PollPlan | None = None
+        if planner is not None:
+            # A job we did not just submit (get_result) is of unknown age: no history applies,
+            # and what it shows is not the duration of a job.
+            plan = await planner.plan(then) if submitted_now else PollPlan(then=frozenset(then))
         pending: frozenset[PollPhase] = frozenset({"detection"})
         settled = False
         try:
@@ -711,7 +715,7 @@ class Detector:
                 raise
             # The credit is spent and the id is known: hand it over instead of failing.
             warnings.append(f"Lost contact with TruthScan while waiting: {exc.message}")
-        if planner is not None and plan is not None and settled:
+        if planner is not None and plan is not None and settled and submitted_now:
             await planner.learn(plan)
         report = self.build_report(
             doc_id,
