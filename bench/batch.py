@@ -45,7 +45,7 @@ async def batch_run(client: Any, images: list[Path]) -> None:
         "detect_images", {"paths": [str(p) for p in images], "force": True, "wait_seconds": 300}
     )
     summary = structured(result)
-    done = [r for r in summary.get("results", []) if r.get("complete")]
+    done = [r for r in summary.get("rows", []) if r.get("complete")]
     if len(done) != len(images):
         raise RuntimeError(f"batch: {len(done)} of {len(images)} complete")
 
