@@ -8,7 +8,7 @@ exit); `import mcp` alone is shown for scale. Each run is a fresh process; the r
 
 Bar: the handshake ≤ 1.5x the SDK import.
 
-    python bench/coldstart.py [--reps 15]
+    python -m bench.coldstart [--reps 15]
 """
 
 from __future__ import annotations
@@ -22,9 +22,7 @@ from pathlib import Path
 
 import anyio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import machine, table, workdir
+from bench._common import machine, table, workdir
 
 
 def spawn_import(module: str) -> float:

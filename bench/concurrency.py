@@ -7,7 +7,7 @@ alternating, in the same run.
 
 Bar: the 20 finish within 1.5x the wall time of one.
 
-    python bench/concurrency.py [--reps 5] [--images 20]
+    python -m bench.concurrency [--reps 5] [--images 20]
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ from typing import Any
 
 import anyio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
+from bench._common import (
     distinct_images,
     machine,
     sandbox_process,

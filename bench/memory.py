@@ -9,7 +9,7 @@ process and does not count. Growth = peak sampled RSS - RSS just before the call
 
 Bars: one 10 MB upload ≤ 40 MB; 20 concurrent 5 MB uploads ≤ 150 MB.
 
-    python bench/memory.py [--reps 3]
+    python -m bench.memory [--reps 3]
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from typing import Any
 import anyio
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
+from bench._common import (
     big_png,
     distinct_images,
     machine,

@@ -8,7 +8,7 @@ name it keeps (its analysis and metadata lists grow with each signature found).
 
 Bars: the text block ≤ 1,500 characters; `structuredContent` ≤ 4 KB (compact JSON, UTF-8).
 
-    python bench/tokens.py
+    python -m bench.tokens
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ from pathlib import Path
 
 import anyio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
+from bench._common import (
     AI_SAMPLE,
     CAMERA_SAMPLE,
     machine,

@@ -21,7 +21,7 @@ heatmap settles with the analysis, so the vendor's stop condition (done + analys
 and ours (the same + heatmap not pending) fall at the same moment. Cache off on our side.
 Requires `pip install truthscan-image-detector-client` (not a dependency of this project).
 
-    python bench/vendor.py [--reps 3] [--images 20]
+    python -m bench.vendor [--reps 3] [--images 20]
 """
 
 from __future__ import annotations
@@ -38,9 +38,7 @@ from typing import Any
 
 import anyio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
+from bench._common import (
     API_KEY,
     distinct_images,
     machine,
@@ -72,8 +70,7 @@ async def main_async(args: argparse.Namespace) -> int:
     except ImportError:
         print("install the vendor client first: pip install truthscan-image-detector-client", file=sys.stderr)
         return 2
-    sys.path.insert(0, str(HERE))
-    from _vendor_detect import Quiet
+    from bench._vendor_detect import Quiet
 
     results: dict[tuple[str, str], list[tuple[float, dict[str, int]]]] = {}
     with (
