@@ -12,17 +12,20 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, cast
 
+from mcp.server.apps import client_supports_apps  # UI wiring
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
 from truthscan_mcp import __version__
+from truthscan_mcp.adapter.apps import UI_META, ImageStore, create_apps, remember_local_files  # UI wiring
 from truthscan_mcp.adapter.render import render_batch, render_credits, render_health, render_report
 from truthscan_mcp.app import AppContext, check_health, open_app, read_history
 from truthscan_mcp.detection.batch import MAX_BATCH, BatchResult, expand_inputs, run_batch
 from truthscan_mcp.detection.detector import DetectOptions, Progress, ProgressCallback
 from truthscan_mcp.errors import InvalidInputError, NotFoundError, TruthScanError
+from truthscan_mcp.media.sources import load_image  # UI wiring
 from truthscan_mcp.models import Credits, DetectionReport, Health
 from truthscan_mcp.settings import Settings
 
@@ -161,6 +164,7 @@ def create_server(
     # Static resources get no request context in the SDK, so the history resource reads the
     # store of whichever lifespan is open (all of them share one cache file).
     live: list[AppContext] = []
+    images = ImageStore()  # UI wiring: thumbnails for the evidence view
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncGenerator[AppContext]:
@@ -184,6 +188,7 @@ def create_server(
         website_url="https://truthscan.com",
         lifespan=lifespan,
         log_level=settings.log_level,
+        extensions=[create_apps(images)],  # UI wiring
     )
 
     @mcp.resource(
@@ -216,6 +221,7 @@ def create_server(
 
     @mcp.tool(
         name="detect_image",
+        meta=UI_META,  # UI wiring
         title="Detect an AI-generated image",
         description=DETECT_DESCRIPTION,
         annotations=_annotations("Detect an AI-generated image", read_only=False),
@@ -263,15 +269,22 @@ def create_server(
             force=force,
         )
         try:
-            report = await app.detector.detect(
-                path=path, url=url, data=data, options=options, progress=_progress_to(ctx)
-            )
+            if client_supports_apps(ctx):  # UI wiring: keep the bytes' thumbnail for the page
+                async with await load_image(path=path, url=url, data=data, settings=app.settings) as image:
+                    report = await app.detector.detect_loaded(image, options, progress=_progress_to(ctx))
+                    if report.id:
+                        await images.remember(report.id, await image.read_bytes(), image.media_type)
+            else:
+                report = await app.detector.detect(
+                    path=path, url=url, data=data, options=options, progress=_progress_to(ctx)
+                )
         except TruthScanError as exc:
             raise ToolError(exc.message) from None
         return await _report_result(app, report, include_heatmap)
 
     @mcp.tool(
         name="detect_images",
+        meta=UI_META,  # UI wiring
         title="Detect AI-generated images in bulk",
         description=BATCH_DESCRIPTION,
         annotations=_annotations("Detect AI-generated images in bulk", read_only=False),
@@ -354,6 +367,9 @@ def create_server(
             )
         except TruthScanError as exc:
             raise ToolError(exc.message) from None
+        if client_supports_apps(ctx) and urls is None:  # UI wiring: thumbnails for the batch grid
+            local = [(row.id, row.source) for row in result.rows if row.id and row.error is None]
+            await remember_local_files(images, app.settings, local)
         return CallToolResult(
             content=[TextContent(type="text", text=render_batch(result))],
             structured_content=result.model_dump(mode="json"),
@@ -361,6 +377,7 @@ def create_server(
 
     @mcp.tool(
         name="get_result",
+        meta=UI_META,  # UI wiring
         title="Get a detection result",
         description=GET_RESULT_DESCRIPTION,
         annotations=_annotations("Get a detection result", read_only=True),

@@ -378,7 +378,8 @@ function renderBatch(sc) {
   $("simulated").hidden = !sc.simulated;
   setState(null);
   $("batch-title").textContent = `Batch of ${sc.rows.length} image${sc.rows.length === 1 ? "" : "s"}`;
-  $("totals").textContent = totalsText(sc.totals);
+  // `totals` per the contract; older servers called the same object `summary`.
+  $("totals").textContent = totalsText(sc.totals ?? (typeof sc.summary === "object" ? sc.summary : null));
   const grid = $("grid");
   grid.replaceChildren();
   const pending = [];
