@@ -38,7 +38,7 @@ SAMPLES = Path(truthscan_mcp.samples.__file__).parent
 REPO = Path(__file__).resolve().parents[2]
 
 try:
-    from playwright.async_api import ConsoleMessage, Page, async_playwright
+    from playwright.async_api import ConsoleMessage, FrameLocator, Page, async_playwright
 except ImportError:  # pragma: no cover - depends on the machine
     async_playwright = None
 
@@ -72,10 +72,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def shots() -> Iterator[Path]:
+def shots() -> Path:
     folder = Path(os.environ.get("TRUTHSCAN_UI_SHOTS") or tempfile.mkdtemp(prefix="evidence-view-"))
     folder.mkdir(parents=True, exist_ok=True)
-    yield folder
+    return folder
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ class Session:
     client: Client
     page: Page
     base: str
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=lambda: list[str]())
 
     async def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         result = await self.client.call_tool(name, arguments)
@@ -142,7 +142,7 @@ class Session:
         return started
 
     @property
-    def view(self):  # noqa: ANN201 - Playwright's FrameLocator
+    def view(self) -> FrameLocator:
         return self.page.frame_locator("iframe#view")
 
 
@@ -171,7 +171,7 @@ async def session(images: Path, *, width: int = 900) -> AsyncIterator[Session]:
                     async def call_tool(params: dict[str, Any]) -> dict[str, Any]:
                         return await s.call(params["name"], params.get("arguments") or {})
 
-                    await page.expose_function("mcpCallTool", call_tool)
+                    await page.expose_function("mcpCallTool", call_tool)  # pyright: ignore[reportUnknownMemberType]
                     yield s
                 finally:
                     await browser.close()
@@ -179,13 +179,19 @@ async def session(images: Path, *, width: int = 900) -> AsyncIterator[Session]:
 
 async def shoot(s: Session, shots: Path, name: str) -> Path:
     path = shots / f"{name}.png"
-    await s.page.screenshot(path=str(path), full_page=True)
+    # Sized to the view rather than full_page: a full-page capture re-lays out the iframe and
+    # can catch it blank.
+    height = await s.page.locator("iframe#view").evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
+    width = (s.page.viewport_size or {"width": 900})["width"]
+    await s.page.set_viewport_size({"width": width, "height": max(200, height)})
+    await s.page.wait_for_timeout(300)
+    await s.page.screenshot(path=str(path))
     return path
 
 
 def record(shots: Path, key: str, value: float) -> None:
     figures = shots / "figures.json"
-    data = json.loads(figures.read_text()) if figures.exists() else {}
+    data: dict[str, float] = json.loads(figures.read_text()) if figures.exists() else {}
     data[key] = round(value, 3)
     figures.write_text(json.dumps(data, indent=2))
 

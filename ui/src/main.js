@@ -20,6 +20,7 @@ const app = new App({ name: "truthscan-evidence-view", version: "0.1.0" }, {}, {
 let generation = 0; // bumped whenever the view changes, so stale polls and image loads stop
 let batch = null; // the batch result while one is shown
 let stopped = false;
+let shownName = null; // the name the open report is shown under, kept across its refreshes
 
 function isNum(v) {
   return typeof v === "number" && Number.isFinite(v);
@@ -100,17 +101,18 @@ function drawGauge(score, tier) {
   label.textContent = isNum(score) ? String(Math.round(score)) : "—";
   svg.appendChild(label);
   if (isNum(score)) {
-    const [x, y] = polar(Math.max(0, Math.min(100, score)), 62);
+    const value = Math.max(0, Math.min(100, score));
+    const [x1, y1] = polar(value, 64);
+    const [x2, y2] = polar(value, 96);
     const needle = document.createElementNS(SVG, "line");
-    needle.setAttribute("x1", "100");
-    needle.setAttribute("y1", "100");
-    needle.setAttribute("x2", x.toFixed(2));
-    needle.setAttribute("y2", y.toFixed(2));
+    needle.setAttribute("x1", x1.toFixed(2));
+    needle.setAttribute("y1", y1.toFixed(2));
+    needle.setAttribute("x2", x2.toFixed(2));
+    needle.setAttribute("y2", y2.toFixed(2));
     needle.setAttribute("stroke", "currentColor");
-    needle.setAttribute("stroke-width", "3");
+    needle.setAttribute("stroke-width", "4");
     needle.setAttribute("stroke-linecap", "round");
-    needle.setAttribute("opacity", "0.35");
-    svg.insertBefore(needle, label);
+    svg.appendChild(needle);
   }
   for (const [value, text] of [[0, "0"], [100, "100"]]) {
     const [x] = polar(value, 80);
@@ -197,14 +199,15 @@ function progressText(r) {
   return `${parts.join("")}). Checking again…`;
 }
 
-function renderReport(r, { fromBatch = false, keepImages = false } = {}) {
+function renderReport(r, { fromBatch = false, keepImages = false, name: fallbackName = null } = {}) {
   const gen = keepImages ? generation : ++generation;
   $("batch").hidden = true;
   $("report").hidden = false;
   $("back").hidden = !fromBatch;
   $("simulated").hidden = !(r.simulated || batch?.simulated);
   setState(null);
-  const name = r.source?.name || (r.id ? `Document ${r.id}` : "Report");
+  const name = r.source?.name || fallbackName || (r.id ? `Document ${r.id}` : "Report");
+  shownName = name;
   $("report-title").textContent = name;
   const tier = tierName(r);
   $("verdict").textContent = r.verdict ?? (r.status === "failed" ? "Failed" : "Not known yet");
@@ -328,7 +331,7 @@ async function poll(id, gen, fromBatch) {
       return;
     }
     const report = result.structuredContent;
-    renderReport(report, { fromBatch, keepImages: true });
+    renderReport(report, { fromBatch, keepImages: true, name: shownName });
     if (report.complete !== false) return;
     return; // renderReport started the next poll for an incomplete report
   }
@@ -405,7 +408,7 @@ function renderBatch(sc) {
     card.setAttribute("aria-label", label);
     const id = row.id ?? row.duplicate_of;
     if (typeof id === "string" && !row.error) {
-      card.addEventListener("click", () => openRow(id));
+      card.addEventListener("click", () => openRow(id, row.name ?? row.source ?? null));
       pending.push([id, thumb]);
     } else {
       card.disabled = true;
@@ -438,7 +441,7 @@ async function loadThumbs(pending, gen) {
   await Promise.all(Array.from({ length: THUMB_CONCURRENCY }, worker));
 }
 
-async function openRow(id) {
+async function openRow(id, name) {
   const gen = ++generation;
   setState("Opening the report…");
   let result;
@@ -453,7 +456,7 @@ async function openRow(id) {
     setState(textOf(result) || "Could not open the report.");
     return;
   }
-  renderReport(result.structuredContent, { fromBatch: true });
+  renderReport(result.structuredContent, { fromBatch: true, name });
   $("report-title").focus?.();
 }
 
