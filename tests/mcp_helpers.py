@@ -40,8 +40,11 @@ TEST_KEY = "test-key"
 
 # --- the contract ---------------------------------------------------------------------------
 
-#: the contract's four tools and the batch tool `detect_images` (issue 6)
-TOOL_NAMES = frozenset({"detect_image", "detect_images", "get_result", "check_credits", "health"})
+#: the contract's four tools, the batch tool `detect_images` (issue 6) and the evidence view's
+#: app-only `get_report_images` (issue 15; visibility ["app"]: hosts hide it from the model)
+TOOL_NAMES = frozenset(
+    {"detect_image", "detect_images", "get_result", "check_credits", "health", "get_report_images"}
+)
 DETECT_ARGUMENTS = frozenset(
     {"path", "url", "data", "deep_analysis", "wait_seconds", "include_heatmap", "preview", "force"}
 )
