@@ -5,7 +5,9 @@ that speaks the host side of MCP Apps with the official `AppBridge` of
 @modelcontextprotocol/ext-apps (built into tests/e2e/host/app-bridge.js by ui/build.mjs). The
 view is the `ui://truthscan/report.html` resource as the server serves it, under a CSP that
 allows no domain at all; every tool call it makes goes to the server through the SDK's
-in-process `Client`. Screenshots go to a temporary directory (and TRUTHSCAN_UI_SHOTS if set).
+in-process `Client`. Screenshots go to a temporary directory (or TRUTHSCAN_UI_SHOTS), with the
+measured render times in figures.json; TRUTHSCAN_UI_UPDATE_DOCS=1 also refreshes
+docs/evidence-view.png.
 """
 
 from __future__ import annotations
@@ -202,8 +204,9 @@ async def test_a_report_shows_verdict_score_and_the_heatmap_over_the_image(image
         report = result["structuredContent"]
         started = await s.show(result)
         await s.view.locator("#verdict").filter(has_text=report["verdict"]).wait_for()
+        record(shots, "seconds_to_verdict", time.perf_counter() - started)
         await s.view.locator("#heat[src^='data:image/']").wait_for(state="attached")
-        record(shots, "render_seconds_single", time.perf_counter() - started)
+        record(shots, "seconds_to_heatmap", time.perf_counter() - started)
         assert await s.view.locator("#score").text_content() == f"{round(report['ai_score'])} / 100"
         assert await s.view.locator("#tier").text_content() == "Synthetic"
         assert await s.view.locator("#simulated").is_visible()
@@ -212,7 +215,8 @@ async def test_a_report_shows_verdict_score_and_the_heatmap_over_the_image(image
         await s.view.locator("#opacity").fill("20")
         assert await s.view.locator("#heat").evaluate("e => e.style.opacity") == "0.2"
         shot = await shoot(s, shots, "single-light")
-        shutil.copy(shot, REPO / "docs" / "evidence-view.png")
+        if os.environ.get("TRUTHSCAN_UI_UPDATE_DOCS"):  # refresh the README's picture on request only
+            shutil.copy(shot, REPO / "docs" / "evidence-view.png")
         assert s.errors == []
 
 
@@ -248,7 +252,7 @@ async def test_a_batch_is_a_sortable_grid_whose_cards_open_their_reports(images:
         cards = s.view.locator("#grid .card")
         await cards.nth(len(rows) - 1).wait_for()
         await s.view.locator("#grid img.thumb").nth(len(rows) - 1).wait_for()
-        record(shots, "render_seconds_batch", time.perf_counter() - started)
+        record(shots, "seconds_to_batch_thumbnails", time.perf_counter() - started)
         by_score = sorted(rows, key=lambda r: -(r["ai_score"] or -1))
         first = await cards.nth(0).locator(".name").text_content()
         assert first == by_score[0]["name"]
