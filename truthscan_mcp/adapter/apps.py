@@ -22,6 +22,7 @@ from collections import OrderedDict
 from importlib.resources import files
 from typing import Annotated, Any, cast
 
+import anyio
 import anyio.to_thread
 from mcp.server.apps import Apps
 from mcp.server.mcpserver import Context
@@ -141,15 +142,22 @@ class ImageStore:
 
 async def remember_local_files(images: ImageStore, settings: Settings, rows: list[tuple[str, str]]) -> None:
     """Thumbnails for (document id, local path) pairs a batch just detected: the files are read
-    again, through the same validation as any input; one that fails is only a missing preview."""
-    for document_id, path in rows:
-        if images.knows(document_id):
-            continue
-        try:
-            async with await load_image(path=path, settings=settings) as image:
-                await images.remember(document_id, await image.read_bytes(), image.media_type)
-        except TruthScanError as exc:
-            logger.debug("no thumbnail for %s: %s", document_id, exc.message)
+    again, through the same validation as any input, a few at a time; one that fails is only a
+    missing preview."""
+    limiter = anyio.CapacityLimiter(4)
+
+    async def one(document_id: str, path: str) -> None:
+        async with limiter:
+            try:
+                async with await load_image(path=path, settings=settings) as image:
+                    await images.remember(document_id, await image.read_bytes(), image.media_type)
+            except TruthScanError as exc:
+                logger.debug("no thumbnail for %s: %s", document_id, exc.message)
+
+    async with anyio.create_task_group() as group:
+        for document_id, path in dict(rows).items():
+            if not images.knows(document_id):
+                group.start_soon(one, document_id, path)
 
 
 def report_html() -> str:
