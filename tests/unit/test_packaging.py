@@ -116,7 +116,10 @@ def _settings_of_launch(
 @pytest.mark.anyio
 async def test_manifest_lists_exactly_the_tools_the_server_serves() -> None:
     async with Client(create_server(Settings(sandbox=True, cache_path=None))) as client:
-        served = {tool.name: _words(tool.description) for tool in (await client.list_tools()).tools}
+        listed = (await client.list_tools()).tools
+    # An app-only tool (MCP Apps visibility ["app"]) is for the evidence view, not for users or models.
+    visible = [t for t in listed if "model" in (t.meta or {}).get("ui", {}).get("visibility", ["model"])]
+    served = {tool.name: _words(tool.description) for tool in visible}
     declared = {tool["name"]: _words(tool.get("description")) for tool in _json("manifest.json")["tools"]}
     suggestion = json.dumps([{"name": n, "description": d} for n, d in served.items()], indent=2)
     assert declared == served, f"manifest.json 'tools' should be:\n{suggestion}"

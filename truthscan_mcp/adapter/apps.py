@@ -1,0 +1,243 @@
+"""The evidence view (MCP App): the `ui://` page and the app-only tool that hands it images.
+
+The page (built from `ui/` into `adapter/ui/report.html`) draws a detection report or a batch.
+It needs the image and TruthScan's heatmap, but those bytes must not enter the model's context:
+they would cost tokens and tell a model nothing. So they travel through `get_report_images`, a
+tool with visibility `["app"]`, which hosts hide from the model and only the page calls. It
+spends no credits: thumbnails come from memory (fed by the detection tools), the heatmap from
+`get_result` (free) plus a download from TruthScan's storage.
+
+Thumbnails use Pillow, imported lazily: a thumbnail bounded to 512 px keeps a 10 MB photo from
+reaching the page as 13 MB of base64, and decoding JPEG/PNG/WebP/TIFF/BMP safely is exactly the
+job of a well-kept library. HEIC/AVIF (no decoder in Pillow's wheels) get no thumbnail; the page
+shows a placeholder.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from collections import OrderedDict
+from importlib.resources import files
+from typing import Annotated, Any, cast
+
+import anyio
+import anyio.to_thread
+from mcp.server.apps import Apps
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field
+
+from truthscan_mcp.app import AppContext
+from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.media.sources import load_image
+from truthscan_mcp.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+REPORT_URI = "ui://truthscan/report.html"
+#: `_meta` for every tool whose result the page draws: the current key and the flat legacy key
+#: that hosts written against the first MCP Apps drafts read.
+UI_META: dict[str, Any] = {"ui": {"resourceUri": REPORT_URI}, "ui/resourceUri": REPORT_URI}
+
+MAX_SIDE = 512
+MAX_THUMBNAILS = 64
+MAX_HEATMAP_BYTES = 2 * 1024 * 1024
+#: Formats every browser decodes: sent as they are when Pillow cannot make a thumbnail but the
+#: file is small enough not to matter.
+_BROWSER_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+_MAX_RAW_BYTES = 512 * 1024
+
+IMAGES_DESCRIPTION = """\
+For the evidence view only: a small thumbnail of a checked image and TruthScan's heatmap, by
+document id, as data: URIs. Spends no credits.\
+"""
+
+
+class ReportImages(BaseModel):
+    """What the page gets for one document: data: URIs (or null) and why one is missing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    thumbnail: str | None = Field(default=None, description="data: URI, at most 512 px a side.")
+    heatmap: str | None = Field(default=None, description="data: URI of TruthScan's heatmap, at most 512 px.")
+    note: str | None = Field(default=None, description="Why the thumbnail is missing, for a person.")
+
+
+def _data_uri(data: bytes, media_type: str) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+
+
+def make_thumbnail(data: bytes, media_type: str, *, max_side: int = MAX_SIDE) -> str | None:
+    """A data: URI at most `max_side` px a side, or None when the bytes cannot be decoded here.
+
+    Blocking (decoding takes tens of milliseconds): call it in a worker thread."""
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:
+        if media_type in _BROWSER_TYPES and len(data) <= _MAX_RAW_BYTES:
+            return _data_uri(data, media_type)
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale, much faster
+            image = ImageOps.exif_transpose(opened)
+            image.thumbnail((max_side, max_side))
+            out = io.BytesIO()
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                image.convert("RGBA").save(out, "PNG", optimize=True)
+                return _data_uri(out.getvalue(), "image/png")
+            image.convert("RGB").save(out, "JPEG", quality=82)
+            return _data_uri(out.getvalue(), "image/jpeg")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        logger.debug("no thumbnail for a %s image: %s", media_type, exc)
+        return None
+
+
+class ImageStore:
+    """Thumbnails and heatmaps by document id, the most recent `capacity` of each, in memory.
+
+    Memory only, on purpose: the page asks for the images of a result it just received, and a
+    restart losing them costs a placeholder, never a credit. Touched from the event loop only.
+    """
+
+    def __init__(self, capacity: int = MAX_THUMBNAILS) -> None:
+        self.capacity = capacity
+        self._thumbnails: OrderedDict[str, str | None] = OrderedDict()
+        self._heatmaps: OrderedDict[str, str] = OrderedDict()
+
+    async def remember(self, document_id: str, data: bytes, media_type: str) -> None:
+        """Keep a thumbnail of the image detected as `document_id` (the detection tools call it)."""
+        if document_id in self._thumbnails:
+            self._thumbnails.move_to_end(document_id)
+            return
+        thumbnail = await anyio.to_thread.run_sync(make_thumbnail, data, media_type)
+        self._put(self._thumbnails, document_id, thumbnail)
+
+    def knows(self, document_id: str) -> bool:
+        return document_id in self._thumbnails
+
+    def thumbnail(self, document_id: str) -> str | None:
+        if document_id in self._thumbnails:
+            self._thumbnails.move_to_end(document_id)
+        return self._thumbnails.get(document_id)
+
+    def heatmap(self, document_id: str) -> str | None:
+        if document_id in self._heatmaps:
+            self._heatmaps.move_to_end(document_id)
+        return self._heatmaps.get(document_id)
+
+    def keep_heatmap(self, document_id: str, uri: str) -> None:
+        self._put(self._heatmaps, document_id, uri)
+
+    def _put(self, table: OrderedDict[str, Any], key: str, value: Any) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > self.capacity:
+            table.popitem(last=False)
+
+
+async def remember_local_files(images: ImageStore, settings: Settings, rows: list[tuple[str, str]]) -> None:
+    """Thumbnails for (document id, local path) pairs a batch just detected: the files are read
+    again, through the same validation as any input, a few at a time; one that fails is only a
+    missing preview."""
+    limiter = anyio.CapacityLimiter(4)
+
+    async def one(document_id: str, path: str) -> None:
+        async with limiter:
+            try:
+                async with await load_image(path=path, settings=settings) as image:
+                    await images.remember(document_id, await image.read_bytes(), image.media_type)
+            except TruthScanError as exc:
+                logger.debug("no thumbnail for %s: %s", document_id, exc.message)
+
+    async with anyio.create_task_group() as group:
+        for document_id, path in dict(rows).items():
+            if not images.knows(document_id):
+                group.start_soon(one, document_id, path)
+
+
+def report_html() -> str:
+    """The built page (see ui/build.mjs), shipped as package data."""
+    return files("truthscan_mcp.adapter").joinpath("ui/report.html").read_text(encoding="utf-8")
+
+
+async def _heatmap_for(app: AppContext, document_id: str, images: ImageStore) -> str | None:
+    known = images.heatmap(document_id)
+    if known is not None:
+        return known
+    report = await app.detector.get_result(document_id)
+    if report.heatmap_status != "ready" or not report.heatmap_url:
+        return None
+    fetched = await app.client.fetch_image(report.heatmap_url, max_bytes=MAX_HEATMAP_BYTES)
+    if fetched is None:
+        return None
+    data, media_type = fetched
+    uri = await anyio.to_thread.run_sync(make_thumbnail, data, media_type)
+    if uri is not None:
+        images.keep_heatmap(document_id, uri)
+    return uri
+
+
+def create_apps(images: ImageStore) -> Apps:
+    """The MCP Apps extension to pass to `MCPServer(extensions=[...])`: the page and its tool.
+
+    (The SDK applies extensions when the server is constructed, hence a factory rather than a
+    function that registers on a finished server.)"""
+    apps = Apps()
+    apps.add_html_resource(
+        REPORT_URI,
+        report_html(),
+        name="report",
+        title="TruthScan evidence view",
+        description="The verdict, the heatmap over the image, the score and TruthScan's reasons.",
+        prefers_border=True,
+    )
+
+    @apps.tool(
+        resource_uri=REPORT_URI,
+        visibility=["app"],
+        meta={"ui/resourceUri": REPORT_URI},
+        name="get_report_images",
+        title="Images for the evidence view",
+        description=IMAGES_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Images for the evidence view",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def get_report_images(  # pyright: ignore[reportUnusedFunction]
+        ctx: Context,
+        id: Annotated[str, Field(description="The TruthScan document id.", max_length=100)],
+        heatmap: Annotated[bool, Field(description="Also fetch the heatmap when it is ready.")] = True,
+    ) -> Annotated[CallToolResult, ReportImages]:
+        app = cast(AppContext, ctx.request_context.lifespan_context)
+        thumbnail = images.thumbnail(id)
+        note = None
+        if thumbnail is None:
+            note = (
+                "No preview: this image format cannot be shown here."
+                if images.knows(id)
+                else "No preview: this server no longer holds the image."
+            )
+        heat = None
+        if heatmap:
+            try:
+                heat = await _heatmap_for(app, id, images)
+            except TruthScanError as exc:
+                raise ToolError(exc.message) from None
+        result = ReportImages(id=id, thumbnail=thumbnail, heatmap=heat, note=note)
+        text = (
+            f"Images for {id}: thumbnail {'yes' if thumbnail else 'no'}, heatmap {'yes' if heat else 'no'}."
+        )
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
+        )
+
+    return apps
