@@ -105,7 +105,7 @@ async def main_async(args: argparse.Namespace) -> int:
                     "detect_images",
                     {"paths": [str(i) for i in images], "deep_analysis": True, "force": True},
                 )
-                if structured(result)["summary"]["complete"] != len(images):
+                if structured(result)["totals"]["complete"] != len(images):
                     raise RuntimeError("incomplete batch")
 
             async def vendor_warm(images: list[Path]) -> None:

@@ -9,19 +9,35 @@ import it without dragging in the HTTP or storage layers.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 Status = Literal["pending", "analyzing", "done", "failed"]
 AnalysisStatus = Literal["pending", "done", "skipped", "failed", "not_requested"]
 ConfidenceBand = Literal["low", "medium", "high"]
+#: TruthScan's own score bands, as its dashboard shows them to users.
+Tier = Literal["Real", "Likely Real", "Likely Synthetic", "Synthetic"]
 #: Where an image came from; "id" for a document fetched by its TruthScan id alone.
 SourceKind = Literal["path", "url", "data", "id"]
 
 
 # --- public result models -------------------------------------------------------------------
+
+
+def tier_of(ai_score: float | None) -> Tier | None:
+    """The band TruthScan shows its users for a score: 0–20 Real, 20–50 Likely Real, 50–80
+    Likely Synthetic, 80–100 Synthetic (a boundary belongs to the band above it)."""
+    if ai_score is None:
+        return None
+    if ai_score < 20:
+        return "Real"
+    if ai_score < 50:
+        return "Likely Real"
+    if ai_score < 80:
+        return "Likely Synthetic"
+    return "Synthetic"
 
 
 class _Model(BaseModel):
@@ -58,76 +74,6 @@ class ReportSource(_Model):
     media_type: str | None = None
     bytes: int | None = None
     sha256: str | None = None
-
-
-class DetectionReport(_Model):
-    """The one answer to "is this image AI-generated, and why?"."""
-
-    id: str | None = Field(description="TruthScan document id; pass it to get_result.")
-    status: Status = Field(description="Processing status at TruthScan.")
-    complete: bool = Field(description="True when the verdict and everything requested has settled.")
-    verdict: str | None = Field(default=None, description="TruthScan's final_result, e.g. 'AI Generated'.")
-    ai_score: float | None = Field(default=None, description="0–100; higher = more likely AI-generated.")
-    confidence: float | None = Field(default=None, description="0–100, when TruthScan gives a number.")
-    confidence_band: ConfidenceBand | None = None
-    detection_step: int | None = Field(default=None, description="1 metadata, 2 +OCR, 3 +ML model.")
-    signals: Signals = Field(default_factory=Signals)
-    analysis_status: AnalysisStatus = "not_requested"
-    analysis: Analysis | None = None
-    heatmap_status: str | None = None
-    heatmap_url: str | None = None
-    preview_url: str | None = None
-    source: ReportSource
-    cached: bool = False
-    simulated: bool = False
-    elapsed_seconds: float = 0.0
-    warnings: list[str] = Field(default_factory=list)
-    next_step: str | None = None
-    #: Why TruthScan could not process the image, when it could not: internal (callers such as
-    #: the batch read it instead of searching the warnings), so kept out of every dump and schema.
-    failure_reason: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
-
-
-class Credits(_Model):
-    base_credits: int = Field(description="Credits of the plan.")
-    boost_credits: int = Field(description="Extra purchased credits.")
-    credits: int = Field(description="Total credits available.")
-    simulated: bool = False
-
-
-class Health(_Model):
-    status: str | None = Field(description="TruthScan's reported status, e.g. 'healthy'.")
-    timestamp: str | None = None
-    reachable: bool
-    latency_ms: float | None = None
-    api_key_configured: bool
-    sandbox: bool
-    server_version: str
-    error: str | None = Field(default=None, description="Why TruthScan could not be reached.")
-
-
-# --- history ----------------------------------------------------------------------------------
-
-
-class HistoryEntry(BaseModel):
-    at: datetime = Field(description="When detect_image answered (UTC).")
-    id: str = Field(description="TruthScan document id.")
-    source_name: str | None = Field(description="The file name, URL (without query) or 'inline data'.")
-    verdict: str | None = Field(description="The latest known verdict of that document.")
-    ai_score: float | None
-    status: str | None
-    complete: bool
-    cached: bool = Field(
-        description="True when answered from the local cache; false when credits were spent."
-    )
-    simulated: bool = Field(description="True for results of the sandbox simulator.")
-
-
-class History(BaseModel):
-    cache: Literal["on", "off", "unavailable"] = Field(
-        description="Whether results are being cached; 'unavailable' when the cache file cannot be used."
-    )
-    detections: list[HistoryEntry] = Field(description="Most recent first.")
 
 
 # --- provenance (check_provenance) ------------------------------------------------------------
@@ -187,6 +133,94 @@ class Provenance(_Model):
     summary: str = Field(default="", description="The text block's content.")
 
 
+class DetectionReport(_Model):
+    """The one answer to "is this image AI-generated, and why?"."""
+
+    id: str | None = Field(description="TruthScan document id; pass it to get_result.")
+    status: Status = Field(description="Processing status at TruthScan.")
+    complete: bool = Field(description="True when the verdict and everything requested has settled.")
+    verdict: str | None = Field(default=None, description="TruthScan's final_result, e.g. 'AI Generated'.")
+    ai_score: float | None = Field(default=None, description="0–100; higher = more likely AI-generated.")
+    tier: Tier | None = Field(
+        default=None,
+        description="TruthScan's band for the score: Real <20, Likely Real <50, Likely Synthetic <80, "
+        "Synthetic ≥80.",
+    )
+    confidence: float | None = Field(default=None, description="0–100, when TruthScan gives a number.")
+    confidence_band: ConfidenceBand | None = None
+    detection_step: int | None = Field(default=None, description="1 metadata, 2 +OCR, 3 +ML model.")
+    signals: Signals = Field(default_factory=Signals)
+    analysis_status: AnalysisStatus = "not_requested"
+    analysis: Analysis | None = None
+    heatmap_status: str | None = None
+    heatmap_url: str | None = None
+    preview_url: str | None = None
+    source: ReportSource
+    cached: bool = False
+    provenance: Provenance | None = Field(
+        default=None, description="What the file itself declares about its origin (free, local), or null."
+    )
+    summary: str = Field(default="", description="The text block's content: what to tell the user.")
+    simulated: bool = False
+    elapsed_seconds: float = 0.0
+    warnings: list[str] = Field(default_factory=list)
+    next_step: str | None = None
+    #: Why TruthScan could not process the image, when it could not: internal (callers such as
+    #: the batch read it instead of searching the warnings), so kept out of every dump and schema.
+    failure_reason: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _tier_follows_the_score(self) -> Self:
+        # derived, never stored apart from its score: a report read back from an old cache row
+        # or built by hand gets its band too
+        self.tier = tier_of(self.ai_score)
+        return self
+
+
+class Credits(_Model):
+    base_credits: int = Field(description="Credits of the plan.")
+    boost_credits: int = Field(description="Extra purchased credits.")
+    credits: int = Field(description="Total credits available.")
+    simulated: bool = False
+    summary: str = Field(default="", description="The text block's content.")
+
+
+class Health(_Model):
+    status: str | None = Field(description="TruthScan's reported status, e.g. 'healthy'.")
+    timestamp: str | None = None
+    reachable: bool
+    latency_ms: float | None = None
+    api_key_configured: bool
+    sandbox: bool
+    server_version: str
+    error: str | None = Field(default=None, description="Why TruthScan could not be reached.")
+    summary: str = Field(default="", description="The text block's content.")
+
+
+# --- history ----------------------------------------------------------------------------------
+
+
+class HistoryEntry(BaseModel):
+    at: datetime = Field(description="When detect_image answered (UTC).")
+    id: str = Field(description="TruthScan document id.")
+    source_name: str | None = Field(description="The file name, URL (without query) or 'inline data'.")
+    verdict: str | None = Field(description="The latest known verdict of that document.")
+    ai_score: float | None
+    status: str | None
+    complete: bool
+    cached: bool = Field(
+        description="True when answered from the local cache; false when credits were spent."
+    )
+    simulated: bool = Field(description="True for results of the sandbox simulator.")
+
+
+class History(BaseModel):
+    cache: Literal["on", "off", "unavailable"] = Field(
+        description="Whether results are being cached; 'unavailable' when the cache file cannot be used."
+    )
+    detections: list[HistoryEntry] = Field(description="Most recent first.")
+
+
 # --- a batch (`detect_images`) -----------------------------------------------------------------
 
 
@@ -197,6 +231,7 @@ class BatchRow(BaseModel):
     name: str | None = Field(default=None, description="The image's file name or URL, for display.")
     verdict: str | None = None
     ai_score: float | None = None
+    tier: Tier | None = Field(default=None, description="TruthScan's band for the score.")
     confidence_band: ConfidenceBand | None = None
     id: str | None = Field(default=None, description="TruthScan document id; get_result takes it.")
     complete: bool = False
@@ -205,7 +240,7 @@ class BatchRow(BaseModel):
     error: str | None = Field(default=None, description="Why this image has no verdict.")
 
 
-class BatchSummary(BaseModel):
+class BatchTotals(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     total: int
@@ -222,7 +257,8 @@ class BatchResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rows: list[BatchRow]
-    summary: BatchSummary
+    totals: BatchTotals
+    summary: str = Field(default="", description="The text block's content: what to tell the user.")
     simulated: bool = False
     elapsed_seconds: float = 0.0
     warnings: list[str] = Field(default_factory=list)

@@ -222,7 +222,7 @@ async def test_a_mixed_folder_gets_one_row_per_input_in_a_stable_order_and_pays_
     assert (copy["cached"], copy["id"], copy["duplicate_of"]) == (True, original["id"], original["source"])
     assert original["cached"] is False
 
-    summary = batch["summary"]
+    summary = batch["totals"]
     assert summary["verdicts"] == {"AI Generated": 2, "Real": 2, "Digitally Edited": 1}
     assert (summary["total"], summary["complete"], summary["errors"], summary["cached"]) == (7, 5, 2, 1)
     assert (summary["detections_paid"], summary["credits_spent"]) == (4, 4)
@@ -241,7 +241,7 @@ async def test_a_folder_is_searched_below_its_top_level_only_with_recursive(
 
     assert "f-nested.jpg" not in rows_by_name(batch)
     assert "notes.txt" not in rows_by_name(batch)
-    assert batch["summary"]["total"] == 6
+    assert batch["totals"]["total"] == 6
 
 
 @pytest.mark.anyio
@@ -266,7 +266,7 @@ async def test_the_text_block_is_a_compact_table_naming_every_image_and_id(
         result = await detect_images(client, paths=paths)
     text, batch = text_of(result), structured(result)
 
-    assert batch["summary"]["verdicts"] == {"Real": 20}
+    assert batch["totals"]["verdicts"] == {"Real": 20}
     assert len(text.splitlines()) == 23  # two summary lines, a header, one line per image
     assert len(text) <= 2400, len(text)  # ~100 characters per row: cheap to re-read every turn
     for row in batch["rows"]:
@@ -303,7 +303,7 @@ async def test_an_image_truthscan_fails_to_process_is_its_own_row_and_the_others
     for row in batch["rows"]:
         if not row["error"]:
             assert (row["verdict"], row["complete"]) == (expected[row["name"]], True)
-    assert batch["summary"]["errors"] == 1
+    assert batch["totals"]["errors"] == 1
     assert "ERROR" in text_of(result)
 
 
@@ -518,7 +518,7 @@ async def test_allow_partial_detects_as_many_as_the_credits_cover_and_skips_the_
     assert not result.is_error, text_of(result)
     assert [row["verdict"] for row in batch["rows"]] == ["Real", "Real", None, None]
     assert all("Skipped" in row["error"] for row in batch["rows"][2:])
-    assert (batch["summary"]["detections_paid"], batch["summary"]["errors"]) == (2, 2)
+    assert (batch["totals"]["detections_paid"], batch["totals"]["errors"]) == (2, 2)
     assert "credits" in batch["next_step"]
     assert sandbox.sandbox.stats.accepted_detects == 2
     assert sandbox.sandbox.credits_of(KEY) == 0
@@ -535,10 +535,10 @@ async def test_cached_images_need_no_credits_and_a_second_run_spends_nothing(
         result = await detect_images(client, paths=paths)
     second = structured(result)
 
-    assert first["summary"]["detections_paid"] == 2
+    assert first["totals"]["detections_paid"] == 2
     assert not result.is_error, text_of(result)
     assert all(row["cached"] and row["verdict"] == "Real" for row in second["rows"])
-    assert (second["summary"]["detections_paid"], second["summary"]["credits_spent"]) == (0, 0)
+    assert (second["totals"]["detections_paid"], second["totals"]["credits_spent"]) == (0, 0)
     assert [row["id"] for row in second["rows"]] == [row["id"] for row in first["rows"]]
     assert sandbox.sandbox.stats.accepted_detects == 2
 
@@ -564,7 +564,7 @@ async def test_at_the_deadline_the_rest_come_back_with_ids_that_get_result_compl
 
     assert not result.is_error, text_of(result)
     assert all(row["id"] and not row["complete"] and not row["error"] for row in batch["rows"])
-    assert batch["summary"]["incomplete"] == 3
+    assert batch["totals"]["incomplete"] == 3
     assert "get_result" in batch["next_step"]
     assert batch["rows"][0]["id"] in batch["next_step"]
     assert "get_result" in text_of(result)

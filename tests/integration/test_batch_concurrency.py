@@ -91,7 +91,7 @@ async def test_a_batch_waits_for_every_row_at_once_while_only_max_concurrency_su
 
     assert [row.error for row in result.rows] == [None] * IMAGES
     assert all(row.complete for row in result.rows)
-    assert result.summary.detections_paid == IMAGES
+    assert result.totals.detections_paid == IMAGES
     assert wire.started == 2 * IMAGES, "one upload and one /detect per image"
     assert wire.most <= LIMIT, f"{wire.most} uploads/submissions were in flight at once"
     # Waiting in lots of LIMIT would submit the last lot IMAGES / LIMIT - 1 jobs (3 s) after the

@@ -139,7 +139,7 @@ def render_health(health: Health) -> str:
 
 def render_batch(result: BatchResult) -> str:
     """A summary line and a compact table: one row per image, ids in full for get_result."""
-    summary = result.summary
+    summary = result.totals
     counts = ", ".join(
         f"{n} {verdict}" for verdict, n in sorted(summary.verdicts.items(), key=lambda x: -x[1])
     )

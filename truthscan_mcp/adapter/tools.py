@@ -16,7 +16,7 @@ from typing import Annotated
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from truthscan_mcp.adapter.render import render_batch, render_credits, render_health, render_report
 from truthscan_mcp.app import AppContext, check_health
@@ -24,7 +24,10 @@ from truthscan_mcp.detection.batch import MAX_BATCH, expand_inputs, run_batch
 from truthscan_mcp.detection.detector import DetectOptions
 from truthscan_mcp.detection.progress import Progress, ProgressCallback
 from truthscan_mcp.errors import TruthScanError
-from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health
+from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health, Provenance
+
+#: every result model carries its own text as `summary`
+Summarised = DetectionReport | BatchResult | Credits | Health | Provenance
 
 MAX_HEATMAP_BYTES = 2 * 1024 * 1024
 
@@ -38,11 +41,16 @@ def tool_errors() -> Generator[None]:
         raise ToolError(exc.message) from None
 
 
-def tool_result(model: BaseModel, text: str, *extra: ContentBlock) -> CallToolResult:
-    """`model` as structured content, `text` for clients that show only text, then `extra`."""
+def tool_result(model: Summarised, text: str, *extra: ContentBlock) -> CallToolResult:
+    """`model` as structured content, `text` for clients that show only text, then `extra`.
+
+    The text also goes into the structured content as `summary`: some clients (Claude Code,
+    Codex, Copilot CLI) hand the model only the structured JSON, others only the text block, and
+    either way the framing and the next step must reach it.
+    """
     return CallToolResult(
         content=[TextContent(type="text", text=text), *extra],
-        structured_content=model.model_dump(mode="json"),
+        structured_content=model.model_copy(update={"summary": text}).model_dump(mode="json"),
     )
 
 

@@ -90,7 +90,7 @@ async def _detect_batch(settings: Settings, args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in results], indent=2) + "\n")
     else:
         sys.stdout.write("\n\n".join(render_batch(r) for r in results) + "\n")
-    failed = any(r.summary.errors or r.summary.incomplete for r in results)
+    failed = any(r.totals.errors or r.totals.incomplete for r in results)
     return 1 if failed else 0
 
 

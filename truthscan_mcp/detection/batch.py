@@ -35,7 +35,7 @@ from truthscan_mcp.errors import (
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.media.paths import allowed_path
 from truthscan_mcp.media.sources import load_image
-from truthscan_mcp.models import BatchResult, BatchRow, BatchSummary, DetectionReport
+from truthscan_mcp.models import BatchResult, BatchRow, BatchTotals, DetectionReport
 from truthscan_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -279,6 +279,7 @@ class _Run:
                 update |= {
                     "verdict": report.verdict,
                     "ai_score": report.ai_score,
+                    "tier": report.tier,
                     "confidence_band": report.confidence_band,
                     "id": report.id,
                     "complete": report.complete,
@@ -392,7 +393,7 @@ async def _summarise(run: _Run, groups: list[_Group], payment: _Payment, started
         if payment.credits_before is not None:
             with contextlib.suppress(TruthScanError):  # unknown rather than a failed batch
                 credits_spent = payment.credits_before - (await run.detector.credits()).credits
-    summary = BatchSummary(
+    totals = BatchTotals(
         total=run.total,
         complete=sum(1 for r in rows if r.complete and r.error is None),
         incomplete=sum(1 for r in rows if not r.complete and r.error is None),
@@ -404,7 +405,7 @@ async def _summarise(run: _Run, groups: list[_Group], payment: _Payment, started
     )
     return BatchResult(
         rows=rows,
-        summary=summary,
+        totals=totals,
         simulated=run.detector.simulated,
         elapsed_seconds=round(anyio.current_time() - started, 3),
         warnings=payment.warnings,
