@@ -20,13 +20,16 @@ PACKAGE = Path(truthscan_mcp.__file__).parent
 #: what each room may NOT import (a room is a sub-package or a top-level module). Lower rooms
 #: know nothing of the ones built on them; the simulator stands alone, like the real API.
 PRODUCT_ROOMS = frozenset(
-    {"models", "media", "api", "detection", "cache", "app", "adapter", "cli", "sandbox"}
+    {"models", "media", "api", "detection", "cache", "app", "adapter", "cli", "sandbox", "provenance"}
 )
 FORBIDDEN: dict[str, frozenset[str]] = {
     "errors": PRODUCT_ROOMS | {"settings", "logs", "redaction"},
     "redaction": PRODUCT_ROOMS | {"settings", "logs", "errors"},
     "logs": PRODUCT_ROOMS | {"settings"},
     "settings": PRODUCT_ROOMS,
+    "sanitize": PRODUCT_ROOMS | {"settings", "logs", "errors", "redaction"},
+    # reads bytes and says what they declare: knows nothing of where they came from or go to
+    "provenance": PRODUCT_ROOMS - {"provenance", "models"} | {"settings", "logs"},
     "media": frozenset({"api", "detection", "cache", "app", "adapter", "cli", "sandbox"}),
     "api": frozenset({"detection", "cache", "app", "adapter", "cli", "sandbox"}),
     "cache": frozenset({"media", "api", "detection", "app", "adapter", "cli", "sandbox"}),
@@ -34,7 +37,8 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "detection": frozenset({"cache", "app", "adapter", "cli", "sandbox"}),
     "app": frozenset({"adapter", "cli"}),
     "adapter": frozenset({"cli"}),
-    "sandbox": PRODUCT_ROOMS - {"sandbox"} | {"errors", "settings", "logs"},
+    # the simulator stands alone, but reads metadata with the product's one provenance engine
+    "sandbox": PRODUCT_ROOMS - {"sandbox", "provenance"} | {"errors", "settings", "logs"},
 }
 #: the one crossing a room rule allows: the cache implements the store protocol its consumer owns
 ALLOWED_CROSSINGS = frozenset({("cache", "truthscan_mcp.detection.store")})
