@@ -580,10 +580,13 @@ async def test_a_result_resource_is_the_report_as_json(sandbox: SandboxServer, t
     async with Client(make_server(settings_for(sandbox, tmp_path))) as client:
         paid = await detect(client, path=str(AI_PNG))
         report = await read_json(client, f"truthscan://results/{paid['id']}")
-    per_answer = {"cached", "elapsed_seconds"}
+    # the text says how long this answer took, so it differs from answer to answer
+    per_answer = {"cached", "elapsed_seconds", "summary"}
     assert {k: v for k, v in report.items() if k not in per_answer} == {
         k: v for k, v in paid.items() if k not in per_answer
     }
+    assert report["summary"].split("\n")[0] == paid["summary"].split("\n")[0]
+    assert paid["id"] in report["summary"]
 
 
 @pytest.mark.anyio

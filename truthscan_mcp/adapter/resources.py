@@ -17,6 +17,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from truthscan_mcp import __version__
+from truthscan_mcp.adapter.render import render_report
 from truthscan_mcp.api.sending import RetryPolicy
 from truthscan_mcp.app import AppContext, open_app, read_history
 from truthscan_mcp.detection.polling import PollSchedule
@@ -74,4 +75,5 @@ async def result(id: str, ctx: Context[AppContext]) -> str:
         raise ResourceNotFoundError(exc.message) from None
     except TruthScanError as exc:
         raise ResourceError(exc.message) from None
-    return report.model_dump_json(indent=2)
+    # the same report a tool answers with, its text as `summary` included
+    return report.model_copy(update={"summary": render_report(report)}).model_dump_json(indent=2)
