@@ -209,36 +209,48 @@ def _declares(p: Provenance) -> str:
     return "nothing about its origin"
 
 
-def _signed(p: Provenance) -> str | None:
+def _signed(p: Provenance, *, short: bool = False) -> str | None:
     """The C2PA state in a phrase, or None without a manifest."""
     c2pa = p.c2pa
     if not c2pa.present:
         return None
     signer = _file_text(c2pa.signer, 60) if c2pa.signer else "an unnamed signer"
     if c2pa.valid is True:
+        if short:
+            trust = "trusted signer" if c2pa.trusted else "signer on no known trust list"
+            return f"C2PA-signed by {signer} ({trust}): attributable to the signer, not proof"
         trust = "on a trust list" if c2pa.trusted else "on no trust list this server knows"
         return f"C2PA signature valid, signed by {signer} ({trust})"
     if c2pa.valid is False:
-        return "C2PA manifest does NOT verify (changed after signing, or damaged)"
-    return "C2PA present; cannot validate here"
+        return "C2PA manifest does NOT verify (changed after signing, or damaged): it proves nothing"
+    if any(e.startswith("C2PA present; cannot validate here") for e in c2pa.errors):
+        return "C2PA present; cannot validate here: unverified, it proves nothing"
+    return "C2PA manifest present but unreadable: unverified, it proves nothing"
+
+
+def _unsigned(p: Provenance) -> bool:
+    """Whether any declaration rests on unsigned metadata (EXIF, XMP, PNG text)."""
+    from_c2pa = p.c2pa.present and p.digital_source_type == p.c2pa.digital_source_type
+    return (
+        p.camera is not None
+        or (p.software is not None and p.finding != "none")
+        or (p.digital_source_type is not None and not from_c2pa)
+        or any(not e.startswith("c2pa") for e in p.generator_evidence)
+    )
 
 
 def _worth(p: Provenance) -> list[str]:
     """What the declaration is worth, said every time."""
     c2pa = p.c2pa
-    if p.finding == "none" and not c2pa.present:
-        return [_ABSENT]
     worth: list[str] = []
     if c2pa.present and c2pa.valid is True:
         worth.append(
             "A valid C2PA signature makes the claim attributable to its signer, not true: "
             "anyone can sign with a certificate of their own."
         )
-    elif c2pa.present and c2pa.valid is False:
+    elif c2pa.present:
         worth.append("A manifest that does not verify proves nothing.")
-    unsigned = p.camera is not None or p.software is not None or not c2pa.valid
-    unsigned = unsigned or any(not e.startswith("c2pa") for e in p.generator_evidence)
-    if unsigned:
+    if _unsigned(p):
         worth.append(_UNSIGNED)
     if p.finding == "none":
         worth.append(_ABSENT)
@@ -247,13 +259,13 @@ def _worth(p: Provenance) -> list[str]:
 
 def provenance_line(p: Provenance) -> str:
     """The report's one line on what the file declares (free, local), and what that is worth."""
-    signed = _signed(p)
-    if p.finding == "none" and signed is None:
-        state = "says nothing either way"
-    elif signed is not None:
-        state = signed + (": attributable, not proof" if p.c2pa.valid else "")
-    else:
+    signed = _signed(p, short=True)
+    if signed is None and p.finding == "none":
+        state = "that says nothing either way"
+    elif signed is None or (_unsigned(p) and not p.c2pa.valid):
         state = "unsigned metadata, forged or stripped in seconds: a lead, not proof"
+    else:
+        state = signed
     damaged = " Some metadata was unreadable." if p.errors else ""
     return f"Provenance (free, from the file itself): declares {_declares(p)}; {state}.{damaged}"
 
