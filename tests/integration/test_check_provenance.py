@@ -25,6 +25,7 @@ from starlette.routing import Route
 from tests.support import (
     assert_error,
     assert_valid_output,
+    fast_sandbox,
     make_server,
     make_settings,
     scrub_truthscan_env,
@@ -239,6 +240,7 @@ async def test_instructions_offer_check_provenance_first_to_save_credits(live: C
 
 
 async def test_detect_image_report_carries_the_same_provenance(sandbox: SandboxServer, images: Path) -> None:
+    fast_sandbox(sandbox)
     path = write(images, "report.png", fx.stable_diffusion_png())
     async with Client(make_server(make_settings(sandbox, images))) as client:
         checked = await check(client, path=path)
@@ -247,9 +249,12 @@ async def test_detect_image_report_carries_the_same_provenance(sandbox: SandboxS
     report = structured(result)
     embedded = report["provenance"]
     assert embedded is not None
-    # The same object; only its `summary` differs (check_provenance's is its whole text block).
-    assert {k: v for k, v in embedded.items() if k != "summary"} == {
-        k: v for k, v in checked.items() if k != "summary"
+    # The same object, but for `summary` (check_provenance's is its whole text block) and
+    # `source` (the report's own names the bytes).
+    assert embedded["source"] is None
+    assert report["source"] == checked["source"]
+    assert {k: v for k, v in embedded.items() if k not in ("summary", "source")} == {
+        k: v for k, v in checked.items() if k not in ("summary", "source")
     }
     assert "Provenance (free, from the file itself): declares AI generation" in text_of(result)
     assert sandbox.sandbox.stats.uploads == 1  # the detection itself read and uploaded once
@@ -269,3 +274,17 @@ def test_importing_the_server_does_not_import_c2pa() -> None:
     imported = [line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line]
     assert "truthscan_mcp.adapter.server" in imported
     assert not [name for name in imported if name.split(".")[0] in ("c2pa", "c2pa_python")]
+
+
+async def test_get_result_from_the_cache_carries_the_provenance_stored_with_the_report(
+    sandbox: SandboxServer, images: Path, tmp_path: Path
+) -> None:
+    fast_sandbox(sandbox)
+    path = write(images, "stored.jpg", fx.camera_jpeg())
+    settings = make_settings(sandbox, images, cache_path=str(tmp_path / "cache.sqlite"))
+    async with Client(make_server(settings)) as client:
+        detected = structured(await client.call_tool("detect_image", {"path": path, "deep_analysis": False}))
+    async with Client(make_server(settings)) as client:  # a restart: only the cache remembers
+        fetched = structured(await client.call_tool("get_result", {"id": detected["id"]}))
+    assert detected["provenance"]["finding"] == "camera_declared"
+    assert fetched["provenance"] == detected["provenance"]

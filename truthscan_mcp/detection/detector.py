@@ -120,9 +120,10 @@ class Detector:
             await track("validating", 0.05, f"{loaded.format.name.upper()} image, {human_size(loaded.size)}")
             # One read serves both: the provenance reader gets the bytes, the upload sends them.
             image, content = await loaded.held()
-            source = reporting.source_of(image)
-            provenance = await provenance_of(content, source)
-            call = _Call(source, options, started, track, provenance=provenance)
+            # Without its own `source`: the report's names the bytes (and is per answer, while
+            # the provenance is stored with the report).
+            provenance = await provenance_of(content, media_type=image.media_type, source=None)
+            call = _Call(reporting.source_of(image), options, started, track, provenance=provenance)
             return await self._detect_shared(image, call)
 
     async def provenance(
@@ -132,7 +133,9 @@ class Detector:
         for `detect`, read locally, and nothing sent to TruthScan, so it costs nothing."""
         async with await load_image(path=path, url=url, data=data, settings=self.settings) as image:
             content = await image.read_bytes()
-            return await provenance_of(content, reporting.source_of(image))
+            return await provenance_of(
+                content, media_type=image.media_type, source=reporting.source_of(image)
+            )
 
     async def detect_loaded(
         self,
@@ -381,9 +384,9 @@ class Detector:
         return report
 
 
-async def provenance_of(content: bytes, source: ReportSource) -> Provenance:
+async def provenance_of(content: bytes, *, media_type: str, source: ReportSource | None) -> Provenance:
     """`read_provenance` in a worker thread: it is bounded, but parsing a 10 MB file or
     verifying a C2PA signature takes long enough (milliseconds to a few tenths of a second)
     that the event loop, serving other calls and progress, must not wait on it."""
-    read = functools.partial(read_provenance, content, media_type=source.media_type, source=source)
+    read = functools.partial(read_provenance, content, media_type=media_type, source=source)
     return await anyio.to_thread.run_sync(read)
