@@ -184,6 +184,16 @@ async def test_garbage_manifest_is_reported_present_but_unreadable(live: Client,
     assert found["c2pa"]["errors"]
 
 
+async def test_a_file_naming_every_generator_stays_within_the_text_budget(live: Client, images: Path) -> None:
+    tools = ["Midjourney", "DALL-E 3", "Adobe Firefly", "ComfyUI", "Leonardo.Ai", "NovelAI", "Ideogram"]
+    chunks = [
+        fx.text_chunk(f"Comment{i}", f"made with {tool} " + "x" * 300) for i, tool in enumerate(tools * 4)
+    ]
+    found = await check(live, path=write(images, "every.png", fx.png(*chunks)))  # check: ≤ 1,500 chars
+    assert found["finding"] == "ai_declared"
+    assert "forged or stripped in seconds" in found["summary"]
+
+
 # --- validated as detect_image ---------------------------------------------------------------
 
 
