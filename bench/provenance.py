@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = 7
 COLD_RUNS = 7
 
-#: Each case: a label and the expression (in tests.unit.provenance_fixtures) that builds it.
+#: Each case: a label and the expression (in tests.support.provenance) that builds it.
 CASES = [
     ("plain PNG, 1 MB", "fx.png(side=592)"),
     ("plain PNG, 10 MB", "fx.png(side=1870)"),
@@ -59,7 +59,7 @@ print(json.dumps({{"bytes": len(data), "median_ms": statistics.median(times) * 1
 def build(expr: str, path: Path) -> None:
     """Made in its own interpreter, so signing's memory never counts against reading."""
     code = (
-        "from pathlib import Path; from tests.unit import provenance_fixtures as fx; "
+        "from pathlib import Path; from tests.support import provenance as fx; "
         f"Path({str(path)!r}).write_bytes({expr})"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=900)

@@ -3,8 +3,11 @@ so the in-process, stdio and HTTP tests all hold the server to the same names.""
 
 from __future__ import annotations
 
-#: the contract's four tools and the batch tool `detect_images` (issue 6)
-TOOL_NAMES = frozenset({"detect_image", "detect_images", "get_result", "check_credits", "health"})
+#: the contract's four tools, the batch tool `detect_images` (issue 6) and the free
+#: `check_provenance` (issue 14)
+TOOL_NAMES = frozenset(
+    {"detect_image", "detect_images", "get_result", "check_credits", "health", "check_provenance"}
+)
 DETECT_ARGUMENTS = frozenset(
     {"path", "url", "data", "deep_analysis", "wait_seconds", "include_heatmap", "preview", "force"}
 )

@@ -1,6 +1,6 @@
 """What a file declares about its origin, and what that is worth: the provenance engine.
 
-Every image is made by the fixtures (tests/unit/provenance_fixtures.py). No test opens a
+Every image is made by the fixtures (tests/support/provenance.py). No test opens a
 socket: a guard makes any connection attempt from Python fail the test, and the c2pa library
 runs with remote manifests, OCSP and every network host turned off.
 """
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit import provenance_fixtures as fx
+from tests.support import provenance as fx
 from truthscan_mcp.models import Provenance, ReportSource
 from truthscan_mcp.provenance import MAX_INPUT, read_provenance
 from truthscan_mcp.sandbox import judge
@@ -127,7 +127,7 @@ def test_without_the_c2pa_library_the_claim_is_reported_unverified(
 def test_files_without_a_manifest_never_import_the_c2pa_library() -> None:
     code = (
         "import sys; from truthscan_mcp.provenance import read_provenance; "
-        "from tests.unit.provenance_fixtures import stable_diffusion_png; "
+        "from tests.support.provenance import stable_diffusion_png; "
         "read_provenance(stable_diffusion_png(), media_type='image/png', source=None); "
         "print('c2pa' in sys.modules)"
     )

@@ -8,7 +8,8 @@ a token the assistant pays for in every turn that follows.
 
 from __future__ import annotations
 
-from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health
+from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health, Provenance
+from truthscan_mcp.sanitize import clean_line
 
 _MAX_REASONING = 600
 _MAX_ITEMS = 4
@@ -109,6 +110,8 @@ def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, 
         lines.append(f"Heatmap: {report.heatmap_status}.")
     if report.preview_url:
         lines.append(f"Preview: {report.preview_url}")
+    if report.provenance is not None:
+        lines.append(provenance_line(report.provenance))
     for warning in report.warnings[:3]:
         lines.append(f"Note: {_clip(warning, 200)}")
     state = "complete" if report.complete else "INCOMPLETE"
@@ -177,4 +180,144 @@ def render_batch(result: BatchResult) -> str:
         lines.append(f"Note: {_clip(warning, 200)}")
     if result.next_step:
         lines.append(f"Next step: {result.next_step}")
+    return "\n".join(lines)
+
+
+# --- provenance --------------------------------------------------------------------------------
+
+#: check_provenance's text budget, as for a report
+MAX_PROVENANCE_CHARS = 1500
+_UNSIGNED = "Unsigned metadata (EXIF, XMP, PNG text) is forged or stripped in seconds: a lead, not proof."
+_ABSENT = "Absence of provenance says nothing: most images, real or AI-made, lose their metadata when shared."
+
+
+def _file_text(value: str, limit: int) -> str:
+    """A string the file supplied: cleaned of controls and escapes, on one line, clipped."""
+    return _clip(clean_line(value), limit)
+
+
+def _declares(p: Provenance) -> str:
+    """What the file declares, in a few words: the finding and what names it."""
+    if p.finding == "ai_declared":
+        named = ", ".join(_file_text(x, 60) for x in (p.generator, p.digital_source_type) if x)
+        return f"AI generation{f' ({named})' if named else ''}"
+    if p.finding == "edited_declared":
+        return f"editing{f' with {_file_text(p.software, 60)}' if p.software else ''}"
+    if p.finding == "camera_declared":
+        camera = " ".join(_file_text(x, 40) for x in (p.camera.make, p.camera.model) if x) if p.camera else ""
+        return f"a camera capture{f' ({camera})' if camera else ''}"
+    return "nothing about its origin"
+
+
+def _signed(p: Provenance, *, short: bool = False) -> str | None:
+    """The C2PA state in a phrase, or None without a manifest."""
+    c2pa = p.c2pa
+    if not c2pa.present:
+        return None
+    signer = _file_text(c2pa.signer, 60) if c2pa.signer else "an unnamed signer"
+    if c2pa.valid is True:
+        if short:
+            trust = "trusted signer" if c2pa.trusted else "signer on no known trust list"
+            return f"C2PA-signed by {signer} ({trust}): attributable to the signer, not proof"
+        trust = "on a trust list" if c2pa.trusted else "on no trust list this server knows"
+        return f"C2PA signature valid, signed by {signer} ({trust})"
+    if c2pa.valid is False:
+        return "C2PA manifest does NOT verify (changed after signing, or damaged): it proves nothing"
+    if any(e.startswith("C2PA present; cannot validate here") for e in c2pa.errors):
+        return "C2PA present; cannot validate here: unverified, it proves nothing"
+    return "C2PA manifest present but unreadable: unverified, it proves nothing"
+
+
+def _unsigned(p: Provenance) -> bool:
+    """Whether any declaration rests on unsigned metadata (EXIF, XMP, PNG text)."""
+    from_c2pa = p.c2pa.present and p.digital_source_type == p.c2pa.digital_source_type
+    return (
+        p.camera is not None
+        or (p.software is not None and p.finding != "none")
+        or (p.digital_source_type is not None and not from_c2pa)
+        or any(not e.startswith("c2pa") for e in p.generator_evidence)
+    )
+
+
+def _worth(p: Provenance) -> list[str]:
+    """What the declaration is worth, said every time."""
+    c2pa = p.c2pa
+    worth: list[str] = []
+    if c2pa.present and c2pa.valid is True:
+        worth.append(
+            "A valid C2PA signature makes the claim attributable to its signer, not true: "
+            "anyone can sign with a certificate of their own."
+        )
+    elif c2pa.present:
+        worth.append("A manifest that does not verify proves nothing.")
+    if _unsigned(p):
+        worth.append(_UNSIGNED)
+    if p.finding == "none":
+        worth.append(_ABSENT)
+    return worth
+
+
+def provenance_line(p: Provenance) -> str:
+    """The report's one line on what the file declares (free, local), and what that is worth."""
+    signed = _signed(p, short=True)
+    if signed is None and p.finding == "none":
+        state = "that says nothing either way"
+    elif signed is None or (_unsigned(p) and not p.c2pa.valid):
+        state = "unsigned metadata, forged or stripped in seconds: a lead, not proof"
+    else:
+        state = signed
+    damaged = " Some metadata was unreadable." if p.errors else ""
+    return f"Provenance (free, from the file itself): declares {_declares(p)}; {state}.{damaged}"
+
+
+def render_provenance(p: Provenance) -> str:
+    """check_provenance's text: the finding, each source of it, what it is worth, and the next
+    step, within MAX_PROVENANCE_CHARS (the evidence list is cut first)."""
+    text = ""
+    for items, width in ((6, 160), (4, 120), (3, 90), (2, 70), (1, 60)):
+        text = _render_provenance(p, items, width)
+        if len(text) <= MAX_PROVENANCE_CHARS:
+            return text
+    return text[: MAX_PROVENANCE_CHARS - 1] + "…"
+
+
+def _render_provenance(p: Provenance, items: int, width: int) -> str:
+    name = f" of {_file_text(p.source.name, 80)}" if p.source and p.source.name else ""
+    lines = [
+        f"Provenance{name}: the file declares {_declares(p)} (finding: {p.finding}).",
+        "Free and local: read from the file itself; nothing was sent to TruthScan, no credits spent.",
+    ]
+    signed = _signed(p)
+    if signed is not None:
+        c2pa = p.c2pa
+        details = [
+            f"claim generator {_file_text(c2pa.claim_generator, 60)}" if c2pa.claim_generator else "",
+            f"source type {_file_text(c2pa.digital_source_type, 60)}" if c2pa.digital_source_type else "",
+            f"actions {_items(c2pa.actions, 4, 40)}" if c2pa.actions else "",
+        ]
+        extra = "; ".join(d for d in details if d)
+        lines.append(f"{signed}{f'; {extra}' if extra else ''}.")
+        if c2pa.errors:
+            lines.append(f"C2PA errors: {_items([clean_line(e) for e in c2pa.errors], 2, width)}")
+    else:
+        lines.append("No C2PA manifest (Content Credentials).")
+    if p.digital_source_type:
+        lines.append(f"Digital source type: {_file_text(p.digital_source_type, 80)}")
+    if p.generator:
+        where = f" (found in {_items(p.generator_evidence, 3, 60)})" if p.generator_evidence else ""
+        lines.append(f"Generator: {_file_text(p.generator, 60)}{where}")
+    if p.camera is not None:
+        camera = " ".join(_file_text(x, 60) for x in (p.camera.make, p.camera.model) if x)
+        lines.append(f"Camera: {camera}")
+    if p.software:
+        lines.append(f"Software: {_file_text(p.software, 80)}")
+    if p.evidence:
+        lines.append(f"Evidence: {_items([clean_line(e) for e in p.evidence], items, width)}")
+    if p.errors:
+        lines.append(f"Unreadable metadata: {_items([clean_line(e) for e in p.errors], 2, width)}")
+    lines.append("What it is worth: " + " ".join(_worth(p)))
+    lines.append(
+        "Next step: detect_image judges the pixels themselves (spends credits; its report carries "
+        "this same provenance)."
+    )
     return "\n".join(lines)

@@ -84,4 +84,19 @@ def create_server(
             description=description,
             annotations=_annotations(title, read_only=read_only),
         )
+    provenance_title = "Check an image's declared provenance (free)"
+    mcp.add_tool(
+        tools.check_provenance,
+        name="check_provenance",
+        title=provenance_title,
+        description=texts.PROVENANCE_DESCRIPTION,
+        # local only: it reads the file (or downloads the URL it is given) and asks TruthScan nothing
+        annotations=ToolAnnotations(
+            title=provenance_title,
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
     return mcp

@@ -16,6 +16,12 @@ truthscan-mcp answers "is this image AI-generated, and why?" with the TruthScan 
 - get_result: fetch (or keep waiting for) a result by its id — use it when detect_image handed off
   with complete=false and a next_step. Free.
 - check_credits: the remaining TruthScan credits. health: whether TruthScan is reachable.
+- check_provenance: free and local — what the file itself declares about its origin (C2PA Content
+  Credentials, XMP/IPTC source type, Stable Diffusion/ComfyUI parameters, camera EXIF); sends
+  nothing to TruthScan. When the user wants to save credits, you may call it first and ask before
+  spending any. Its finding is a declaration, not a verdict: unsigned metadata is easily forged
+  or stripped, a valid signature only says who made the claim, and no provenance means nothing.
+  Every detect_image report carries the same result as `provenance`.
 
 A verdict is a probability with reasons, not proof. When you report it, give the verdict and the AI
 score, quote TruthScan's reasoning and key indicators, and do not overstate certainty. Results
@@ -58,6 +64,18 @@ large batch, or when a detection failed for lack of credits. Spends nothing.\
 HEALTH_DESCRIPTION = """\
 Check that TruthScan is reachable and healthy, and how this server is configured (API key present,
 sandbox mode, version). Needs no API key and spends nothing. Use it to diagnose failures.\
+"""
+
+PROVENANCE_DESCRIPTION = """\
+Read what an image file itself declares about its origin, for free: C2PA Content Credentials
+(signature and hashes verified locally), the IPTC digital source type in XMP, Stable Diffusion or
+ComfyUI generation parameters, AI tools or a camera named in EXIF. Give exactly one source, as for
+detect_image: `path`, `url` or `data`. Spends no credits and sends nothing to TruthScan.
+
+Returns a finding (ai_declared, edited_declared, camera_declared or none) with its evidence. A
+declaration is not proof: unsigned metadata is forged or stripped in seconds, a valid C2PA
+signature makes a claim attributable to its signer (not true), and "none" says nothing either way.
+Use detect_image to judge the pixels.\
 """
 
 HISTORY_RESOURCE_DESCRIPTION = """\

@@ -18,7 +18,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
 from pydantic import Field
 
-from truthscan_mcp.adapter.render import render_batch, render_credits, render_health, render_report
+from truthscan_mcp.adapter.render import (
+    render_batch,
+    render_credits,
+    render_health,
+    render_provenance,
+    render_report,
+)
 from truthscan_mcp.app import AppContext, check_health
 from truthscan_mcp.detection.batch import MAX_BATCH, expand_inputs, run_batch
 from truthscan_mcp.detection.detector import DetectOptions
@@ -227,6 +233,27 @@ async def get_result(
             id, wait_seconds=wait_seconds, include_heatmap=include_heatmap, progress=_progress_to(ctx)
         )
     return await _report_result(app, report, include_heatmap)
+
+
+async def check_provenance(
+    ctx: Context[AppContext],
+    path: Annotated[
+        str | None,
+        Field(description="Local image file path (~ expanded) or file:// URI.", max_length=4096),
+    ] = None,
+    url: Annotated[
+        str | None,
+        Field(description="http(s) URL of the image; this server downloads it.", max_length=8192),
+    ] = None,
+    data: Annotated[
+        str | None,
+        Field(description="The image as base64, or a data:image/...;base64, URI."),
+    ] = None,
+) -> Annotated[CallToolResult, Provenance]:
+    app = ctx.request_context.lifespan_context
+    with tool_errors():
+        provenance = await app.detector.provenance(path=path, url=url, data=data)
+    return tool_result(provenance, render_provenance(provenance))
 
 
 async def check_credits(ctx: Context[AppContext]) -> Annotated[CallToolResult, Credits]:

@@ -10,6 +10,7 @@ coalescing in `flight`, waiting in `polling`, wording in `reporting`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from truthscan_mcp.detection.submission import submit
 from truthscan_mcp.errors import NotFoundError, TruthScanError
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.media.sources import load_image, validate_document_id
-from truthscan_mcp.models import Credits, DetectionReport, ReportSource
+from truthscan_mcp.models import Credits, DetectionReport, Provenance, ReportSource
+from truthscan_mcp.provenance import read_provenance
 from truthscan_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,9 @@ class _Call:
     started: float
     track: Tracker
     spend: anyio.CapacityLimiter | None = None
+    #: what the file declares (read from the bytes this call holds), carried by every report
+    #: it answers with; None when the call has no bytes (`get_result` of an unknown id)
+    provenance: Provenance | None = None
 
     def plan(self, document_id: str, *, expect_analysis: bool | None, submitted_now: bool) -> PollPlan:
         return PollPlan(
@@ -111,10 +116,26 @@ class Detector:
         track = Tracker(progress or no_progress)
         started = anyio.current_time()
         await track("validating", 0.01, "Validating the image")
-        async with await load_image(path=path, url=url, data=data, settings=self.settings) as image:
-            await track("validating", 0.05, f"{image.format.name.upper()} image, {human_size(image.size)}")
-            call = _Call(reporting.source_of(image), options, started, track)
+        async with await load_image(path=path, url=url, data=data, settings=self.settings) as loaded:
+            await track("validating", 0.05, f"{loaded.format.name.upper()} image, {human_size(loaded.size)}")
+            # One read serves both: the provenance reader gets the bytes, the upload sends them.
+            image, content = await loaded.held()
+            # Without its own `source`: the report's names the bytes (and is per answer, while
+            # the provenance is stored with the report).
+            provenance = await provenance_of(content, media_type=image.media_type, source=None)
+            call = _Call(reporting.source_of(image), options, started, track, provenance=provenance)
             return await self._detect_shared(image, call)
+
+    async def provenance(
+        self, *, path: str | None = None, url: str | None = None, data: str | None = None
+    ) -> Provenance:
+        """What the image declares about its origin (`check_provenance`): validated exactly as
+        for `detect`, read locally, and nothing sent to TruthScan, so it costs nothing."""
+        async with await load_image(path=path, url=url, data=data, settings=self.settings) as image:
+            content = await image.read_bytes()
+            return await provenance_of(
+                content, media_type=image.media_type, source=reporting.source_of(image)
+            )
 
     async def detect_loaded(
         self,
@@ -147,11 +168,14 @@ class Detector:
         doc_id = validate_document_id(document_id)
         track = Tracker(progress or no_progress)
         started = anyio.current_time()
+        provenance: Provenance | None = None
         stored = await self._store.get(doc_id) if self._store is not None else None
         if stored is not None:
             # Known here: keep the source details and the options it was submitted with.
             source = source or stored.source
             expect_analysis = stored.deep_analysis if expect_analysis is None else expect_analysis
+            # The provenance saved with the report is all that is known of the bytes now.
+            provenance = stored.report.provenance if stored.report is not None else None
             if stored.report is not None and not reporting.unsettled(stored.report):
                 await track("done", 1.0, f"{reporting.done_message(stored.report)}, from the local cache")
                 return reporting.as_answer(
@@ -159,7 +183,7 @@ class Detector:
                 )
         await track("processing", 0.05, f"Fetching result {doc_id}")
         options = DetectOptions(wait_seconds=wait_seconds, include_heatmap=include_heatmap)
-        call = _Call(source or ReportSource(kind="id"), options, started, track)
+        call = _Call(source or ReportSource(kind="id"), options, started, track, provenance=provenance)
         return await self._follow(
             call, call.plan(doc_id, expect_analysis=expect_analysis, submitted_now=False)
         )
@@ -301,11 +325,14 @@ class Detector:
             include_heatmap=call.options.include_heatmap,
             simulated=self.simulated,
             waited=call.options.wait_seconds,
+            provenance=call.provenance,
         )
 
     async def _answered(self, report: DetectionReport, call: _Call) -> DetectionReport:
         """This call's answer when it paid nothing, recorded in the history as such."""
-        answer = reporting.as_answer(report, source=call.source, elapsed=call.elapsed())
+        answer = reporting.as_answer(
+            report, source=call.source, elapsed=call.elapsed(), provenance=call.provenance
+        )
         if self._store is not None and answer.id is not None:
             await self._store.record_answer(answer.id, call.source.name)
         return answer
@@ -348,9 +375,18 @@ class Detector:
             simulated=self.simulated,
             warnings=polled.warnings,
             waited=plan.wait_seconds,
+            provenance=call.provenance,
         )
         if report.complete:
             await call.track("done", 1.0, reporting.done_message(report))
         if self._store is not None and polled.doc is not None:  # never overwrite what we know with nothing
             await self._store.save_report(report, deep_analysis=bool(plan.expect_analysis))
         return report
+
+
+async def provenance_of(content: bytes, *, media_type: str, source: ReportSource | None) -> Provenance:
+    """`read_provenance` in a worker thread: it is bounded, but parsing a 10 MB file or
+    verifying a C2PA signature takes long enough (milliseconds to a few tenths of a second)
+    that the event loop, serving other calls and progress, must not wait on it."""
+    read = functools.partial(read_provenance, content, media_type=media_type, source=source)
+    return await anyio.to_thread.run_sync(read)

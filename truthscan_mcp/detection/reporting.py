@@ -10,7 +10,7 @@ from __future__ import annotations
 from truthscan_mcp.api.wire import ApiDocument
 from truthscan_mcp.detection.store import StoredResult
 from truthscan_mcp.media.sources import LoadedImage
-from truthscan_mcp.models import AnalysisStatus, DetectionReport, ReportSource
+from truthscan_mcp.models import AnalysisStatus, DetectionReport, Provenance, ReportSource
 
 
 def build_report(
@@ -24,6 +24,7 @@ def build_report(
     simulated: bool,
     warnings: list[str] | None = None,
     waited: float = 0.0,
+    provenance: Provenance | None = None,
 ) -> DetectionReport:
     """The report of `doc` (None: nothing seen yet, so pending) as this call asked for it."""
     warnings = list(warnings or [])
@@ -62,6 +63,7 @@ def build_report(
         heatmap_url=doc.heatmap_url,
         preview_url=doc.preview_url,
         source=source,
+        provenance=provenance,
         simulated=simulated,
         elapsed_seconds=round(elapsed, 3),
         warnings=warnings,
@@ -120,9 +122,15 @@ def source_of(image: LoadedImage) -> ReportSource:
     )
 
 
-def as_answer(report: DetectionReport, *, source: ReportSource, elapsed: float) -> DetectionReport:
-    """A stored or shared report as this call's answer: its own source and timing, nothing spent."""
-    return report.model_copy(update={"cached": True, "source": source, "elapsed_seconds": round(elapsed, 3)})
+def as_answer(
+    report: DetectionReport, *, source: ReportSource, elapsed: float, provenance: Provenance | None = None
+) -> DetectionReport:
+    """A stored or shared report as this call's answer: its own source and timing, nothing spent;
+    `provenance`, when this call read the bytes, replaces the one stored with the report."""
+    update: dict[str, object] = {"cached": True, "source": source, "elapsed_seconds": round(elapsed, 3)}
+    if provenance is not None:
+        update["provenance"] = provenance
+    return report.model_copy(update=update)
 
 
 def with_notes(report: DetectionReport, notes: list[str]) -> DetectionReport:

@@ -262,6 +262,25 @@ class LoadedImage:
             return self.content
         return b"".join([chunk async for chunk in self.iter_chunks()])
 
+    async def held(self) -> tuple[LoadedImage, bytes]:
+        """The same validated image backed by its bytes in memory, and those bytes: read once
+        (and checked against the validated hash) for a consumer that needs them whole, such as
+        the provenance reader, so the upload then sends exactly those bytes instead of reading
+        the file a second time. This object still owns (and on close removes) any temp file."""
+        content = await self.read_bytes()
+        if self.content is not None:
+            return self, content
+        copy = LoadedImage(
+            kind=self.kind,
+            name=self.name,
+            upload_name=self.upload_name,
+            format=self.format,
+            size=self.size,
+            sha256=self.sha256,
+            content=content,
+        )
+        return copy, content
+
     def _changed(self) -> InvalidInputError:
         return InvalidInputError(
             f"The file {self.name} changed after it was validated (it was {self.size:,} bytes). "
