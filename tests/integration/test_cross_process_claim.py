@@ -25,6 +25,7 @@ from tests.support import (
     CAMERA_JPG,
     KEY,
     SAMPLES,
+    ProgressLog,
     SandboxServer,
     make_server,
     make_settings,
@@ -109,6 +110,61 @@ async def test_a_dead_claimers_claim_delays_the_next_detection_by_its_lease_only
     assert not report["cached"]
     assert sandbox.sandbox.stats.accepted_detects == 1
     assert 1.0 <= took < 6.0
+
+
+#: A process that claims the bytes (a 2 s lease, renewed every 0.2 s) and then hangs while
+#: "paying": killed with SIGKILL, it leaves a claim nobody renews.
+_HOLDER = """
+import sys, anyio
+from pathlib import Path
+from truthscan_mcp.cache.store import ResultCache
+from truthscan_mcp.detection.flight import pay_once
+from truthscan_mcp.detection.progress import Tracker, no_progress
+from truthscan_mcp.detection.store import ContentKey
+
+async def main() -> None:
+    cache = ResultCache(Path(sys.argv[1]), service=sys.argv[2], claim_lease=2.0)
+    key = ContentKey(sys.argv[3], deep_analysis=True, preview=False)
+
+    async def submit() -> str:
+        print("holding", flush=True)
+        await anyio.sleep_forever()
+        return ""
+
+    await pay_once(cache, key, deadline=0, track=Tracker(no_progress), submit=submit, renew_every=0.2)
+
+anyio.run(main)
+"""
+
+
+@pytest.mark.anyio
+async def test_a_claimer_killed_while_paying_blocks_the_next_detection_only_until_its_lease_ends(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    quick(sandbox)
+    cache = tmp_path / "c.sqlite3"
+    sha256 = hashlib.sha256(AI_PNG.read_bytes()).hexdigest()
+    holder = await anyio.open_process([sys.executable, "-c", _HOLDER, str(cache), sandbox.api_url, sha256])
+    try:
+        assert holder.stdout is not None
+        with anyio.fail_after(30):
+            assert b"holding" in await holder.stdout.receive()
+        await anyio.sleep(2.2)  # renewed past its first lease: the claim is alive
+    finally:
+        holder.kill()
+        await holder.wait()
+    settings = make_settings(sandbox, cache_path=cache, wait_seconds=10.0)
+    progress = ProgressLog()
+    started = time.monotonic()
+    async with Client(make_server(settings)) as client:
+        result = await client.call_tool(
+            "detect_image", {"path": str(AI_PNG), "wait_seconds": 10}, progress_callback=progress
+        )
+    took = time.monotonic() - started
+    assert structured(result)["complete"]
+    assert "Another process is checking this image" in progress.messages  # the dead claim was met
+    assert sandbox.sandbox.stats.accepted_detects == 1
+    assert took < 7.0
 
 
 # --- sandbox namespaces (issue 16) --------------------------------------------------------------
