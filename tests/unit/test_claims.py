@@ -7,13 +7,18 @@ keeps a crashed claimer from blocking everyone for ever.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from truthscan_mcp.cache.database import Database
-from truthscan_mcp.detection.store import ContentKey
+from truthscan_mcp.cache.store import ResultCache
+from truthscan_mcp.detection.flight import pay_once
+from truthscan_mcp.detection.progress import Tracker, no_progress
+from truthscan_mcp.detection.store import ContentKey, StoredResult
 from truthscan_mcp.models import ReportSource
 
 SERVICE = "https://api.example"
@@ -92,3 +97,101 @@ def test_an_older_cache_file_gets_the_claims_table_on_open(tmp_path: Path) -> No
         assert db.claim(SERVICE, KEY, "1-a", now=T0, lease=15)
     finally:
         db.close()
+
+
+# --- pay_once over the cache: who pays, who follows ---------------------------------------------
+
+
+def cache_at(path: Path) -> ResultCache:
+    return ResultCache(path, service=SERVICE, claim_poll=0.01)
+
+
+class Payer:
+    """A `submit` that counts its calls (each one a credit) and answers with a document id."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        return f"doc-{self.calls}"
+
+
+async def pay(cache: ResultCache, payer: Payer, *, patience: float = 5.0) -> str | StoredResult:
+    return await pay_once(
+        cache, KEY, deadline=anyio.current_time(), track=Tracker(no_progress), submit=payer, patience=patience
+    )
+
+
+@pytest.mark.anyio
+async def test_pay_once_pays_and_leaves_no_claim_behind(tmp_path: Path, db: Database) -> None:
+    payer = Payer()
+    cache = cache_at(tmp_path / "c.sqlite3")
+    assert await pay(cache, payer) == "doc-1"
+    await cache.aclose()
+    assert db.claim_state(SERVICE, KEY, now=time.time()) is False
+
+
+@pytest.mark.anyio
+async def test_pay_once_follows_the_document_another_holder_records(tmp_path: Path, db: Database) -> None:
+    db.claim(SERVICE, KEY, "other", now=time.time(), lease=15)
+    payer = Payer()
+    cache = cache_at(tmp_path / "c.sqlite3")
+    outcome: list[str | StoredResult] = []
+    async with anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            outcome.append(await pay(cache, payer))
+
+        tg.start_soon(run)
+        await anyio.sleep(0.1)
+        source = ReportSource(kind="path", name="a.png", media_type="image/png", bytes=10, sha256=KEY.sha256)
+        db.record_submission(SERVICE, "theirs", source, deep_analysis=True, preview=False)
+        db.release_claim(SERVICE, KEY, "other")
+    await cache.aclose()
+    assert payer.calls == 0
+    (followed,) = outcome
+    assert isinstance(followed, StoredResult)
+    assert followed.document_id == "theirs"
+
+
+@pytest.mark.anyio
+async def test_pay_once_pays_when_the_holder_releases_without_a_document(
+    tmp_path: Path, db: Database
+) -> None:
+    db.claim(SERVICE, KEY, "other", now=time.time(), lease=15)
+    payer = Payer()
+    cache = cache_at(tmp_path / "c.sqlite3")
+    async with anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            await pay(cache, payer)
+
+        tg.start_soon(run)
+        await anyio.sleep(0.1)
+        assert payer.calls == 0  # still waiting on the live claim
+        db.release_claim(SERVICE, KEY, "other")
+    await cache.aclose()
+    assert payer.calls == 1
+
+
+@pytest.mark.anyio
+async def test_pay_once_pays_around_a_live_holder_stuck_past_its_patience(
+    tmp_path: Path, db: Database
+) -> None:
+    db.claim(SERVICE, KEY, "stuck", now=time.time(), lease=600)
+    payer = Payer()
+    cache = cache_at(tmp_path / "c.sqlite3")
+    with anyio.fail_after(5):
+        assert await pay(cache, payer, patience=0.2) == "doc-1"
+    await cache.aclose()
+
+
+@pytest.mark.anyio
+async def test_pay_once_pays_when_the_cache_cannot_tell(tmp_path: Path) -> None:
+    garbage = tmp_path / "not-a-db.sqlite3"
+    garbage.write_bytes(b"this is not a database" * 100)
+    payer = Payer()
+    cache = cache_at(garbage)
+    assert await pay(cache, payer) == "doc-1"
+    await cache.aclose()

@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 #: How often a claim's holder renews it; well inside the store's lease (15 s), so a live holder's
 #: claim never lapses between two renewals, and a dead one's lapses within a lease.
 CLAIM_RENEW_EVERY = 4.0
+#: How long past its own deadline a call waits on another process that is alive and renewing its
+#: claim: about what paying here would take (presign, upload and `/detect`, each capped), so
+#: waiting is never slower than paying; only a holder stuck beyond that is paid around.
+CLAIM_PATIENCE = 60.0
 
 
 @dataclass(eq=False)
@@ -192,14 +196,16 @@ async def pay_once(
     submit: Callable[[], Awaitable[str]],
     gone: str | None = None,
     renew_every: float = CLAIM_RENEW_EVERY,
+    patience: float = CLAIM_PATIENCE,
 ) -> str | StoredResult:
     """Pay for `key` through `submit` (its document id comes back) unless another process is
     paying for it right now; then its document, recorded by that process, comes back instead.
 
-    A claim seen taken is waited on until `deadline`, and past it for one more lease (a hand-off
-    needs an id, as in-process); a claim still standing after that belongs to a holder that
-    is stuck, and this call pays after all rather than wait on it without end. A claim that
-    ends without a document (its holder failed before paying, or died) is taken over. When the
+    A claim seen taken is waited on until `deadline`, and past it for `patience` more (a
+    hand-off needs an id, as in-process); a claim still standing after that belongs to a
+    holder that is alive but stuck, and this call pays after all rather than wait on it without
+    end. A claim that ends without a document (its holder failed before paying, or died and
+    its lease ran out) is taken over. When the
     store cannot tell, this call pays: the cache never costs a detection. `gone` is a stored
     document of these bytes that TruthScan no longer knows: never one to follow.
     """
@@ -216,14 +222,14 @@ async def pay_once(
             waited = True
             await track("submitted", 0.1, "Another process is checking this image; waiting for its result")
         if give_up is None:
-            give_up = max(deadline, anyio.current_time()) + store.claim_lease
+            give_up = max(deadline, anyio.current_time()) + patience
         outcome = await store.wait_claim(key, until=give_up, skip=gone)
         if isinstance(outcome, StoredResult):
             return outcome
         if outcome is None:
             return await submit()
         if outcome == "held":
-            logger.warning("another process's claim on this image stood past its lease; paying here")
+            logger.warning("another process has been paying for this image too long; paying here")
             return await submit()
     try:
         # Another process may have paid and released between our look in the cache and the claim.

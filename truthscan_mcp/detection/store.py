@@ -72,11 +72,6 @@ class ResultStore(Protocol):
     # out and the claim is nobody's. Each returns None when the store cannot tell (broken or
     # locked file): the caller then detects as if there were no other process.
 
-    @property
-    def claim_lease(self) -> float:
-        """Seconds a claim stands unrenewed (how long a crashed holder can keep others waiting)."""
-        ...
-
     async def claim(self, key: ContentKey, holder: str) -> bool | None:
         """Take the claim on `key` for `holder`; False while another live holder has it."""
         ...
