@@ -70,10 +70,16 @@ async def open_app(
         transport = httpx2.ASGITransport(app=sandbox.app)
     settings = _effective_settings(settings)
     key = settings.effective_api_key()
+    # A simulator's ids mean nothing to another instance: its own namespace in the cache, while
+    # the history shows every run's (each `--sandbox` run is a new instance).
+    service, history_prefix = settings.api_url, None
+    if settings.sandbox and sandbox is not None:
+        service = sandbox.namespace
+        history_prefix = sandbox.namespace.partition("://")[0] + "://"  # the scheme: every instance
 
     async with (
         make_http_client(transport=transport) as http,
-        open_cache(settings.cache_path, service=settings.api_url) as store,
+        open_cache(settings.cache_path, service=service, history_prefix=history_prefix) as store,
     ):
         client = TruthScanClient(
             http,

@@ -7,7 +7,9 @@ moments when two of them write at once.
 
 What is stored, per TruthScan document: the service it belongs to, the image's SHA-256, the
 source's name, media type and size, the options asked for, the latest report, and timestamps;
-plus one history row per `detect_image` answer, saying whether it was paid or served from here.
+plus one history row per `detect_image` answer, saying whether it was paid or served from here;
+plus, for a few seconds at a time, a claim per detection being paid for right now (who holds it
+and until when), so that two processes detecting the same bytes at once pay once.
 Never the image bytes, never the API key: nothing here even receives them.
 
 This module is the file itself (schema, connection, migrations, maintenance) and runs
@@ -31,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from truthscan_mcp.detection.store import StoredResult
+from truthscan_mcp.detection.store import ContentKey, StoredResult
 from truthscan_mcp.models import DetectionReport, HistoryEntry, ReportSource, SourceKind
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,19 @@ _SCHEMA: tuple[str, ...] = (
     """,
     "CREATE INDEX events_by_service ON events (service, seq)",
 )
+#: Added to schema 1 without a version step: a table older versions never read, so a file with it
+#: stays readable by them (a version bump would lock them out of the cache for no reason).
+_CLAIMS_TABLE = """
+    CREATE TABLE IF NOT EXISTS claims (
+        service       TEXT NOT NULL,
+        sha256        TEXT NOT NULL,
+        deep_analysis INTEGER NOT NULL,
+        preview       INTEGER NOT NULL,
+        holder        TEXT NOT NULL,
+        expires_at    REAL NOT NULL,
+        PRIMARY KEY (service, sha256, deep_analysis, preview)
+    )
+"""
 _RESULT_COLUMNS = (
     "document_id, sha256, source_kind, source_name, media_type, size, deep_analysis, preview, "
     "report, submitted_at, updated_at"
@@ -187,6 +202,7 @@ class Database:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             if version != SCHEMA_VERSION:
                 self._migrate()
+            self._add_claims_table()
         except BaseException:
             self.conn.close()
             raise
@@ -231,6 +247,67 @@ class Database:
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             # Future migrations from older versions go here, one step per version.
+
+    def _add_claims_table(self) -> None:
+        found = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims'"
+        ).fetchone()
+        if found is None:
+            with self._write() as conn:
+                conn.execute(_CLAIMS_TABLE)
+
+    # --- claims: one process pays for some bytes while the others wait for its id ----------
+    #
+    # Times are wall-clock seconds (`time.time()`), passed in: the only clock two processes share,
+    # and a test's to control. A claim whose `expires_at` has passed is nobody's: its holder died
+    # or hung, and the next claimer takes it over.
+
+    def claim(self, service: str, key: ContentKey, holder: str, *, now: float, lease: float) -> bool:
+        """Take the claim on `key` for `holder` until `now + lease`; False if another holds it."""
+        where = "service = ? AND sha256 = ? AND deep_analysis = ? AND preview = ?"
+        args = (service, key.sha256, int(key.deep_analysis), int(key.preview))
+        with self._write() as conn:
+            conn.execute(f"DELETE FROM claims WHERE {where} AND expires_at <= ?", (*args, now))
+            taken = conn.execute(
+                "INSERT INTO claims (service, sha256, deep_analysis, preview, holder, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (*args, holder, now + lease),
+            ).rowcount
+        return taken == 1
+
+    def renew_claim(self, service: str, key: ContentKey, holder: str, *, now: float, lease: float) -> bool:
+        """Extend `holder`'s live claim; False when it is no longer `holder`'s (expired, taken)."""
+        with self._write() as conn:
+            renewed = conn.execute(
+                "UPDATE claims SET expires_at = ? WHERE service = ? AND sha256 = ? AND deep_analysis = ? "
+                "AND preview = ? AND holder = ? AND expires_at > ?",
+                (now + lease, service, key.sha256, int(key.deep_analysis), int(key.preview), holder, now),
+            ).rowcount
+        return renewed == 1
+
+    def release_claim(self, service: str, key: ContentKey, holder: str) -> None:
+        """Drop `holder`'s claim (never another holder's, which took over an expired one)."""
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM claims WHERE service = ? AND sha256 = ? AND deep_analysis = ? "
+                "AND preview = ? AND holder = ?",
+                (service, key.sha256, int(key.deep_analysis), int(key.preview), holder),
+            )
+
+    def claim_state(
+        self, service: str, key: ContentKey, *, now: float, skip: str | None = None
+    ) -> StoredResult | bool:
+        """What a waiter sees: the newest document of these bytes (made with at least these
+        options) unless it is `skip`, else whether a live claim on them still stands."""
+        found = self.find(service, key.sha256, deep_analysis=key.deep_analysis, preview=key.preview)
+        if found is not None and found.document_id != skip:
+            return found
+        row = self.conn.execute(
+            "SELECT 1 FROM claims WHERE service = ? AND sha256 = ? AND deep_analysis = ? AND preview = ? "
+            "AND expires_at > ?",
+            (service, key.sha256, int(key.deep_analysis), int(key.preview), now),
+        ).fetchone()
+        return row is not None
 
     # --- results ------------------------------------------------------------------------------
 
@@ -330,13 +407,19 @@ class Database:
 
     # --- reading back -------------------------------------------------------------------------
 
-    def history(self, service: str, limit: int) -> list[HistoryEntry]:
+    def history(self, service: str, limit: int, *, prefix: bool = False) -> list[HistoryEntry]:
+        """The latest answers of `service`, or with `prefix` of every service whose key starts so
+        (all simulator instances: each run of `--sandbox` has its own namespace)."""
+        if prefix:
+            where, arg = "substr(e.service, 1, ?) = ?", (len(service), service)
+        else:
+            where, arg = "e.service = ?", (service,)
         rows = self.conn.execute(
             "SELECT e.at, e.document_id, e.source_name, e.paid, r.verdict, r.ai_score, r.status, "
             "r.complete, r.simulated FROM events e LEFT JOIN results r "
             "ON r.document_id = e.document_id AND r.service = e.service "
-            "WHERE e.service = ? ORDER BY e.seq DESC LIMIT ?",
-            (service, limit),
+            f"WHERE {where} ORDER BY e.seq DESC LIMIT ?",
+            (*arg, limit),
         ).fetchall()
         return [
             HistoryEntry(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -35,7 +36,7 @@ from truthscan_mcp.cache.database import (
     is_locked,
     service_key,
 )
-from truthscan_mcp.detection.store import StoredResult
+from truthscan_mcp.detection.store import ClaimWait, ContentKey, StoredResult
 from truthscan_mcp.models import DetectionReport, History, ReportSource
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,10 @@ T = TypeVar("T")
 LOCKED_PAUSE = 30.0
 #: History rows a reader gets by default.
 HISTORY_SHOWN = 50
+#: How long a claim stands unrenewed: how long a crashed claimer can keep another process waiting.
+CLAIM_LEASE = 15.0
+#: How often a process waiting on another's claim looks at the file again.
+CLAIM_POLL = 0.1
 
 
 class ResultCache:
@@ -58,9 +63,20 @@ class ResultCache:
         service: str,
         busy_timeout: float = BUSY_TIMEOUT,
         locked_pause: float = LOCKED_PAUSE,
+        history_prefix: str | None = None,
+        claim_lease: float = CLAIM_LEASE,
+        claim_poll: float = CLAIM_POLL,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`history_prefix`: the history shows every service whose key starts with it, not only
+        `service` (each `--sandbox` run has a namespace of its own, and its user wants them all).
+        `clock` is the wall clock claims expire by, shared by every process on the machine."""
         self.path = path
         self.service = service_key(service)
+        self._history_prefix = history_prefix
+        self.claim_lease = claim_lease
+        self._claim_poll = claim_poll
+        self._clock = clock
         self._busy_timeout = busy_timeout
         self._locked_pause = locked_pause
         self._db: Database | None = None
@@ -111,8 +127,43 @@ class ResultCache:
         """A detect_image answered without paying (from the cache, or by joining another call)."""
         await self._run(lambda db: db.record_answer(self.service, document_id, source_name))
 
+    async def claim(self, key: ContentKey, holder: str) -> bool | None:
+        return await self._run(
+            lambda db: db.claim(self.service, key, holder, now=self._clock(), lease=self.claim_lease)
+        )
+
+    async def renew_claim(self, key: ContentKey, holder: str) -> bool | None:
+        return await self._run(
+            lambda db: db.renew_claim(self.service, key, holder, now=self._clock(), lease=self.claim_lease)
+        )
+
+    async def release_claim(self, key: ContentKey, holder: str) -> None:
+        await self._run(lambda db: db.release_claim(self.service, key, holder))
+
+    async def wait_claim(
+        self, key: ContentKey, *, until: float, skip: str | None = None
+    ) -> StoredResult | ClaimWait | None:
+        """Poll the file (cheap: two indexed reads) until a document appears or the claim ends."""
+        while True:
+            state = await self._run(
+                lambda db: db.claim_state(self.service, key, now=self._clock(), skip=skip)
+            )
+            if state is None:
+                return None
+            if state is False:
+                return "free"
+            if state is not True:
+                return state
+            if anyio.current_time() >= until:
+                return "held"
+            await anyio.sleep(min(self._claim_poll, max(0.0, until - anyio.current_time())))
+
     async def history(self, limit: int = HISTORY_SHOWN) -> History:
-        entries = await self._run(lambda db: db.history(self.service, limit))
+        if self._history_prefix is not None:
+            prefix = self._history_prefix
+            entries = await self._run(lambda db: db.history(prefix, limit, prefix=True))
+        else:
+            entries = await self._run(lambda db: db.history(self.service, limit))
         if entries is None:
             return History(cache="unavailable", detections=[])
         return History(cache="on", detections=entries)
@@ -165,12 +216,14 @@ class ResultCache:
 
 
 @contextlib.asynccontextmanager
-async def open_cache(path: Path | None, *, service: str) -> AsyncGenerator[ResultCache | None]:
+async def open_cache(
+    path: Path | None, *, service: str, history_prefix: str | None = None
+) -> AsyncGenerator[ResultCache | None]:
     """The store for a server's lifetime, or None when the cache is off."""
     if path is None:
         yield None
         return
-    cache = ResultCache(path, service=service)
+    cache = ResultCache(path, service=service, history_prefix=history_prefix)
     await cache.open()
     try:
         yield cache

@@ -19,10 +19,19 @@ import anyio
 
 from truthscan_mcp.api.client import TruthScanClient
 from truthscan_mcp.detection import reporting
-from truthscan_mcp.detection.flight import CarryOn, Flight, Flights, HandOff, LeadAnew, Shared, wait_for
+from truthscan_mcp.detection.flight import (
+    CarryOn,
+    Flight,
+    Flights,
+    HandOff,
+    LeadAnew,
+    Shared,
+    pay_once,
+    wait_for,
+)
 from truthscan_mcp.detection.polling import PollPlan, PollSchedule, poll
 from truthscan_mcp.detection.progress import ProgressCallback, Tracker, human_size, no_progress
-from truthscan_mcp.detection.store import ResultStore, StoredResult
+from truthscan_mcp.detection.store import ContentKey, ResultStore, StoredResult
 from truthscan_mcp.detection.submission import submit
 from truthscan_mcp.errors import NotFoundError, TruthScanError
 from truthscan_mcp.media.image import LoadedImage
@@ -256,6 +265,7 @@ class Detector:
             return await self._answered(await self._follow(call, plan), call), []
         notes: list[str] = []
         options = call.options
+        gone: str | None = None  # a stored id TruthScan no longer knows
         if self._store is not None and not options.force:
             stored = await self._store.find(
                 image.sha256, deep_analysis=options.deep_analysis, preview=options.preview
@@ -264,6 +274,7 @@ class Detector:
                 report = await self._from_store(stored, call, flight)
                 if report is not None:
                     return report, notes
+                gone = stored.document_id
                 notes.append(
                     f"TruthScan no longer has the earlier result of this image (id {stored.document_id}), "
                     "so it was submitted again."
@@ -276,7 +287,26 @@ class Detector:
                             weaker, deep_analysis=options.deep_analysis, preview=options.preview
                         )
                     )
-        doc_id = await self._submit(image, call, flight)
+        # --- cross-process single flight (the store's claim): begin ---
+        if self._store is not None and not options.force:
+            key = ContentKey(image.sha256, options.deep_analysis, options.preview)
+            paid = await pay_once(
+                self._store,
+                key,
+                deadline=call.started + options.wait_seconds,
+                track=call.track,
+                submit=lambda: self._submit(image, call, flight),
+                gone=gone,
+            )
+            if isinstance(paid, StoredResult):  # another process paid for these bytes just now
+                report = await self._from_store(paid, call, flight)
+                if report is not None:
+                    return report, notes
+                paid = await self._submit(image, call, flight)
+            doc_id = paid
+        else:
+            doc_id = await self._submit(image, call, flight)
+        # --- cross-process single flight: end ---
         await image.aclose()  # uploaded: a downloaded copy need not outlive the upload
         plan = call.plan(doc_id, expect_analysis=options.deep_analysis, submitted_now=True)
         return await self._follow(call, plan), notes

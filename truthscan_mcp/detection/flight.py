@@ -4,20 +4,38 @@ Two calls for the same bytes at the same time (an assistant that retries, two to
 host) must not spend two credits. The first call leads a `Flight`; later ones that it serves
 join it and wait for its outcome within their own deadlines. What a joined call goes on with
 is a `Joined` value, one named case per way a flight can end for it.
+
+Under that, `pay_once` does the same across processes (two apps, two windows sharing one
+cache file), through a claim in the store: the process that takes it pays, the others wait
+for its document id and follow it for free.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Generator
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import anyio
 
 from truthscan_mcp.detection.progress import Tracker
+from truthscan_mcp.detection.store import ContentKey, ResultStore, StoredResult
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.models import DetectionReport
+
+logger = logging.getLogger(__name__)
+
+#: How often a claim's holder renews it; well inside the store's lease (15 s), so a live holder's
+#: claim never lapses between two renewals, and a dead one's lapses within a lease.
+CLAIM_RENEW_EVERY = 4.0
+#: How long past its own deadline a call waits on another process that is alive and renewing its
+#: claim: about what paying here would take (presign, upload and `/detect`, each capped), so
+#: waiting is never slower than paying; only a holder stuck beyond that is paid around.
+CLAIM_PATIENCE = 60.0
 
 
 @dataclass(eq=False)
@@ -164,3 +182,93 @@ async def _first_of(*events: anyio.Event) -> None:
 
         for event in events:
             group.start_soon(wait, event)
+
+
+# --- across processes: a claim in the store ------------------------------------------------
+
+
+async def pay_once(
+    store: ResultStore,
+    key: ContentKey,
+    *,
+    deadline: float,
+    track: Tracker,
+    submit: Callable[[], Awaitable[str]],
+    gone: str | None = None,
+    renew_every: float = CLAIM_RENEW_EVERY,
+    patience: float = CLAIM_PATIENCE,
+) -> str | StoredResult:
+    """Pay for `key` through `submit` (its document id comes back) unless another process is
+    paying for it right now; then its document, recorded by that process, comes back instead.
+
+    A claim seen taken is waited on until `deadline`, and past it for `patience` more (a
+    hand-off needs an id, as in-process); a claim still standing after that belongs to a
+    holder that is alive but stuck, and this call pays after all rather than wait on it without
+    end. A claim that ends without a document (its holder failed before paying, or died and
+    its lease ran out) is taken over. When the
+    store cannot tell, this call pays: the cache never costs a detection. `gone` is a stored
+    document of these bytes that TruthScan no longer knows: never one to follow.
+    """
+    holder = f"{os.getpid()}-{secrets.token_hex(6)}"
+    waited = False
+    give_up: float | None = None
+    while True:
+        taken = await store.claim(key, holder)
+        if taken is None:
+            return await submit()
+        if taken:
+            break
+        if not waited:
+            waited = True
+            await track("submitted", 0.1, "Another process is checking this image; waiting for its result")
+        if give_up is None:
+            give_up = max(deadline, anyio.current_time()) + patience
+        outcome = await store.wait_claim(key, until=give_up, skip=gone)
+        if isinstance(outcome, StoredResult):
+            return outcome
+        if outcome is None:
+            return await submit()
+        if outcome == "held":
+            logger.warning("another process has been paying for this image too long; paying here")
+            return await submit()
+    try:
+        # Another process may have paid and released between our look in the cache and the claim.
+        found = await store.find(key.sha256, deep_analysis=key.deep_analysis, preview=key.preview)
+        if found is not None and found.document_id != gone:
+            return found
+        return await _renewing(store, key, holder, submit, renew_every)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await store.release_claim(key, holder)
+
+
+async def _renewing(
+    store: ResultStore,
+    key: ContentKey,
+    holder: str,
+    submit: Callable[[], Awaitable[str]],
+    renew_every: float,
+) -> str:
+    """`submit()` while the claim is renewed beside it; its outcome (or error) unwrapped."""
+    result: list[str] = []
+    error: list[Exception] = []
+
+    async def renew() -> None:
+        while True:
+            await anyio.sleep(renew_every)
+            if await store.renew_claim(key, holder) is False:
+                logger.warning("the claim on this image lapsed while paying for it")
+                return
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(renew)
+        try:
+            result.append(await submit())
+        except Exception as exc:
+            # Kept out of the task group, which would wrap it in an exception group.
+            error.append(exc)
+        finally:
+            group.cancel_scope.cancel()
+    if error:
+        raise error[0]
+    return result[0]

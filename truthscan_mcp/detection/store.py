@@ -8,7 +8,7 @@ needs nothing from `cache` to satisfy it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from truthscan_mcp.models import DetectionReport, ReportSource
 
@@ -30,6 +30,20 @@ class StoredResult:
         return (self.deep_analysis or not deep_analysis) and (self.preview or not preview)
 
 
+@dataclass(frozen=True)
+class ContentKey:
+    """What a paid detection is for: these bytes, with these options (a claim's key)."""
+
+    sha256: str
+    deep_analysis: bool
+    preview: bool
+
+
+#: How a wait for another process's claim ended without a document: the claim is gone (its
+#: holder failed before paying, or died and its lease ran out), or it still stands at `until`.
+ClaimWait = Literal["free", "held"]
+
+
 class ResultStore(Protocol):
     """Where results outlive the process: the content cache (`cache.store.ResultCache`); optional.
 
@@ -49,3 +63,28 @@ class ResultStore(Protocol):
     async def save_report(self, report: DetectionReport, *, deep_analysis: bool) -> None: ...
 
     async def record_answer(self, document_id: str, source_name: str | None) -> None: ...
+
+    # --- single flight across processes: a claim on the bytes, with a lease -------------------
+    #
+    # A process about to pay claims the bytes; one that finds the claim taken waits for the
+    # holder's document id (`record_submission`) and follows it instead of paying. A holder
+    # renews its claim while it works and releases it when done; if it dies, the lease runs
+    # out and the claim is nobody's. Each returns None when the store cannot tell (broken or
+    # locked file): the caller then detects as if there were no other process.
+
+    async def claim(self, key: ContentKey, holder: str) -> bool | None:
+        """Take the claim on `key` for `holder`; False while another live holder has it."""
+        ...
+
+    async def renew_claim(self, key: ContentKey, holder: str) -> bool | None:
+        """Extend `holder`'s claim by one lease; False if it lapsed (another may now pay too)."""
+        ...
+
+    async def release_claim(self, key: ContentKey, holder: str) -> None: ...
+
+    async def wait_claim(
+        self, key: ContentKey, *, until: float, skip: str | None = None
+    ) -> StoredResult | ClaimWait | None:
+        """Until `until` (anyio time): the document another process recorded for `key` (other
+        than `skip`, one known to be gone), or how its claim ended."""
+        ...
