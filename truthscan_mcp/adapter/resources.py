@@ -9,12 +9,17 @@ open (all of them share one cache file).
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
+from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 from truthscan_mcp import __version__
 from truthscan_mcp.api.sending import RetryPolicy
@@ -75,3 +80,44 @@ async def result(id: str, ctx: Context[AppContext]) -> str:
     except TruthScanError as exc:
         raise ResourceError(exc.message) from None
     return report.model_dump_json(indent=2)
+
+
+HISTORY_URI = "truthscan://history"
+
+
+class HistoryNotifier:
+    """Tells subscribed clients that the history changed, in both eras of the protocol.
+
+    2026-era clients listen on `subscriptions/listen` streams, fed from `bus` (the server's
+    subscription bus); earlier clients send `resources/subscribe`, and the SDK's `MCPServer`
+    serves no such method, so this registers the sessions that ask and notifies each of them.
+    A session that has gone away is dropped the first time a notification to it fails.
+    """
+
+    def __init__(self) -> None:
+        self.bus = InMemorySubscriptionBus()
+        self._sessions: weakref.WeakSet[ServerSession] = weakref.WeakSet()
+
+    async def subscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
+    ) -> EmptyResult:
+        # Any URI is accepted (refusing one helps nobody); only the history ever changes.
+        if str(params.uri) == HISTORY_URI:
+            self._sessions.add(ctx.session)
+        return EmptyResult()
+
+    async def unsubscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
+    ) -> EmptyResult:
+        if str(params.uri) == HISTORY_URI:
+            self._sessions.discard(ctx.session)
+        return EmptyResult()
+
+    async def changed(self) -> None:
+        await self.bus.publish(ResourceUpdated(uri=HISTORY_URI))
+        for session in list(self._sessions):
+            try:
+                await session.send_resource_updated(HISTORY_URI)
+            except Exception:  # a closed session: whatever it raises, it will not listen again
+                logger.debug("dropping a history subscriber that can no longer be reached")
+                self._sessions.discard(session)
