@@ -79,7 +79,7 @@ def _render_report(
     lines: list[str] = []
     tag = " [SIMULATED — sandbox, not a real TruthScan verdict]" if report.simulated else ""
     cached = " (from local cache, no credits spent)" if report.cached else ""
-    name = f" for {report.source.name}" if report.source.name else ""
+    name = f" for {_clip(report.source.name, 80)}" if report.source.name else ""
     if report.status == "failed":
         lines.append(f"Detection FAILED{name}{tag}: TruthScan could not process the image.")
     elif report.verdict is not None:
@@ -104,7 +104,7 @@ def _render_report(
     parts: list[str] = []
     if sig.ml_model and (sig.ml_model.label or sig.ml_model.score is not None):
         ml_score = f" {sig.ml_model.score:.1f}" if sig.ml_model.score is not None else ""
-        parts.append(f"ML model: {sig.ml_model.label or '?'}{ml_score}")
+        parts.append(f"ML model: {_clip(sig.ml_model.label or '?', 80)}{ml_score}")
     if sig.ocr and sig.ocr.label:
         parts.append(f"OCR: {_clip(sig.ocr.label, 80)}")
     if sig.metadata:
@@ -123,7 +123,7 @@ def _render_report(
             if x
         ]
         if extra:
-            head += f" ({', '.join(str(x) for x in extra)})"
+            head += f" ({_clip(', '.join(str(x) for x in extra), 80)})"
         if analysis.reasoning:
             lines.append(f"{head}: {_clip(analysis.reasoning, max_reasoning)}")
         else:
@@ -202,17 +202,21 @@ def render_batch(result: BatchResult) -> str:
     shown: list[str] = []
     for number, line in enumerate(rows, start=1):
         # room for this row, and for the line saying how many are not shown
-        reserve = 0 if number == len(rows) else 110
+        reserve = 0 if number == len(rows) else len(_not_listed(number + 1, len(rows))) + 1
         if len(line) + 1 + reserve > budget:
             break
         shown.append(line)
         budget -= len(line) + 1
     if len(shown) < len(rows):
-        shown.append(
-            f"… rows {len(shown) + 1}–{len(rows)} not listed here to keep this short: every row "
-            "(verdict, score, id) is in the structured result's `rows`."
-        )
+        shown.append(_not_listed(len(shown) + 1, len(rows)))
     return "\n".join([*head, *shown, *tail])
+
+
+def _not_listed(first: int, last: int) -> str:
+    return (
+        f"… rows {first}–{last} not listed here to keep this short: every row "
+        "(verdict, score, id) is in the structured result's `rows`."
+    )
 
 
 def _batch_rows(result: BatchResult) -> list[str]:

@@ -14,10 +14,10 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
-from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
@@ -90,34 +90,40 @@ class HistoryNotifier:
 
     2026-era clients listen on `subscriptions/listen` streams, fed from `bus` (the server's
     subscription bus); earlier clients send `resources/subscribe`, and the SDK's `MCPServer`
-    serves no such method, so this registers the sessions that ask and notifies each of them.
-    A session that has gone away is dropped the first time a notification to it fails.
+    serves no such method, so this registers the connections that ask and notifies each on its
+    own channel (the request that subscribed is long over by then). Held weakly: a connection
+    that has ended is forgotten with it, and one that fails a notification is dropped.
     """
 
     def __init__(self) -> None:
         self.bus = InMemorySubscriptionBus()
-        self._sessions: weakref.WeakSet[ServerSession] = weakref.WeakSet()
+        self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
 
     async def subscribe(
         self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
     ) -> EmptyResult:
         # Any URI is accepted (refusing one helps nobody); only the history ever changes.
         if str(params.uri) == HISTORY_URI:
-            self._sessions.add(ctx.session)
+            self._connections.add(_connection_of(ctx))
         return EmptyResult()
 
     async def unsubscribe(
         self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
     ) -> EmptyResult:
         if str(params.uri) == HISTORY_URI:
-            self._sessions.discard(ctx.session)
+            self._connections.discard(_connection_of(ctx))
         return EmptyResult()
 
     async def changed(self) -> None:
         await self.bus.publish(ResourceUpdated(uri=HISTORY_URI))
-        for session in list(self._sessions):
+        for connection in list(self._connections):
             try:
-                await session.send_resource_updated(HISTORY_URI)
-            except Exception:  # a closed session: whatever it raises, it will not listen again
+                await connection.send_resource_updated(HISTORY_URI)
+            except Exception:  # a closed connection: whatever it raises, it will not listen again
                 logger.debug("dropping a history subscriber that can no longer be reached")
-                self._sessions.discard(session)
+                self._connections.discard(connection)
+
+
+def _connection_of(ctx: ServerRequestContext[Any, Any]) -> Connection:
+    # The per-request session is built anew for every request; its connection is what lasts.
+    return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
