@@ -94,6 +94,7 @@ async def test_a_detection_summary_alone_has_verdict_id_framing_and_tier(client:
     assert report["id"] in summary
     assert "probability, not proof" in summary
     assert report["tier"] == "Synthetic"
+    assert "(Synthetic band)" in summary
 
 
 async def test_a_camera_photo_is_in_the_real_tier_through_the_client(client: Client) -> None:

@@ -91,6 +91,8 @@ def _render_report(
         elif report.confidence_band:
             conf = f", confidence {report.confidence_band}"
         score = f"AI score {report.ai_score:.1f}/100" if report.ai_score is not None else "no score"
+        if report.tier:
+            score += f" ({report.tier} band)"
         lines.append(f"Verdict{name}: {report.verdict} — {score}{conf}{tag}{cached}")
     else:
         lines.append(f"No verdict yet{name} (status: {report.status}){tag}")
