@@ -156,3 +156,12 @@ def test_the_sandbox_heatmap_format_is_read() -> None:
 
 def test_bytes_that_are_not_an_image_get_no_description() -> None:
     assert describe_heatmap(b"not a png at all") is None
+
+
+def test_a_heatmap_too_large_to_decode_safely_gets_no_description() -> None:
+    image = Image.new("L", (5000, 4000), 0)  # 20 million pixels, a few KB compressed
+    out = io.BytesIO()
+    image.save(out, "PNG")
+
+    assert len(out.getvalue()) < 100_000
+    assert describe_heatmap(out.getvalue()) is None

@@ -21,6 +21,8 @@ _CELLS = (
 )
 #: the grid is read from a copy this small (enough for nine averages, cheap on a 4K heatmap)
 _SAMPLE = 48
+#: larger pictures are not decoded (a heatmap is a small image; a hostile one can be a bomb)
+_MAX_PIXELS = 16_000_000
 #: a cell within this share of the hottest one's heat counts as hot too
 _NEAR_HOTTEST = 0.85
 #: a cell below this share of the hottest one's heat is named as weak when most are hot
@@ -47,6 +49,10 @@ def grid_heat(png: bytes) -> list[list[float]] | None:
         from PIL import Image  # lazily: only a heatmap download needs an imaging library
 
         with Image.open(io.BytesIO(png)) as opened:
+            width, height = opened.size  # read from the header: nothing is decoded yet
+            if width * height > _MAX_PIXELS:  # a few KB of PNG can inflate to gigabytes
+                logger.info("the heatmap is too large (%d×%d) to describe", width, height)
+                return None
             grey = opened.mode in ("1", "L", "LA", "I", "I;16", "F")
             small = opened.convert("RGBA").resize((_SAMPLE, _SAMPLE))  # pyright: ignore[reportUnknownMemberType]
             rgba = small.tobytes()
