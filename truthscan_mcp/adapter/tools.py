@@ -13,6 +13,7 @@ from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Annotated
 
+import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
@@ -70,7 +71,8 @@ async def _report_result(app: AppContext, report: DetectionReport, include_heatm
             image = await app.client.fetch_image(report.heatmap_url, max_bytes=MAX_HEATMAP_BYTES)
             if image is not None:
                 data, media_type = image
-                heatmap_words = describe_heatmap(data)
+                # decoding a large PNG takes a while: off the event loop, which serves other calls
+                heatmap_words = await anyio.to_thread.run_sync(describe_heatmap, data)
                 if not media_type.startswith("image/"):
                     media_type = "image/png"
                 blocks.append(
