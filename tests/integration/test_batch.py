@@ -50,6 +50,7 @@ from tests.support import (
     structured,
     text_of,
 )
+from truthscan_mcp.adapter.render import MAX_REPORT_CHARS
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient, make_http_client
 from truthscan_mcp.errors import RateLimitedError
 from truthscan_mcp.models import BatchResult
@@ -256,7 +257,7 @@ async def test_a_pattern_selects_the_files_of_a_folder_and_its_subfolders(
 
 
 @pytest.mark.anyio
-async def test_the_text_block_is_a_compact_table_naming_every_image_and_id(
+async def test_the_text_block_is_a_compact_table_within_the_budget_counting_the_rows_it_leaves_out(
     sandbox: SandboxServer, allowed: Path, tmp_path: Path
 ) -> None:
     sandbox.sandbox.config.processing_seconds = 0.1
@@ -267,11 +268,13 @@ async def test_the_text_block_is_a_compact_table_naming_every_image_and_id(
     text, batch = text_of(result), structured(result)
 
     assert batch["totals"]["verdicts"] == {"Real": 20}
-    assert len(text.splitlines()) == 23  # two summary lines, a header, one line per image
-    assert len(text) <= 2400, len(text)  # ~100 characters per row: cheap to re-read every turn
-    for row in batch["rows"]:
+    assert len(text) <= MAX_REPORT_CHARS, len(text)  # cheap to re-read every turn, however many rows
+    listed = [row for row in batch["rows"] if row["id"] in text]
+    assert len(listed) >= 10
+    for row in listed:
         assert row["name"] in text
-        assert row["id"] in text
+    assert batch["rows"][: len(listed)] == listed  # the first rows, in order
+    assert f"rows {len(listed) + 1}–20 not listed here" in text
     assert "SIMULATED" in text
 
 

@@ -15,8 +15,16 @@ _MAX_REASONING = 600
 _MAX_ITEMS = 4
 #: The text block's budget (bench/tokens.py): the model re-reads a tool result every turn.
 MAX_REPORT_CHARS = 1500
-#: (reasoning chars, items per list, chars per item), loosest first; the first that fits is used.
-_LEVELS = ((_MAX_REASONING, _MAX_ITEMS, 120), (500, 4, 100), (400, 3, 100), (320, 2, 80), (240, 2, 60))
+#: (reasoning chars, items per list, chars per item, notes, chars per note), loosest first; the
+#: first that fits is used.
+_LEVELS = (
+    (_MAX_REASONING, _MAX_ITEMS, 120, 3, 200),
+    (500, 4, 100, 3, 200),
+    (400, 3, 100, 3, 160),
+    (320, 2, 80, 2, 140),
+    (240, 2, 60, 2, 120),
+    (160, 1, 60, 1, 100),
+)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -30,22 +38,49 @@ def _items(values: list[str], limit: int = _MAX_ITEMS, width: int = 120) -> str:
     return "; ".join(shown) + more
 
 
-def render_report(report: DetectionReport) -> str:
-    """Within MAX_REPORT_CHARS when possible: a long report is cut in its reasoning and lists
-    (every line stays, so nothing essential goes missing), loosest cut first."""
-    text = ""
-    for max_reasoning, max_items, width in _LEVELS:
-        text = _render_report(report, max_reasoning, max_items, width)
-        if len(text) <= MAX_REPORT_CHARS:
-            break
-    return text
+def render_report(report: DetectionReport, heatmap_words: str | None = None) -> str:
+    """Within MAX_REPORT_CHARS always: a long report is cut in its reasoning and lists (every
+    line stays, so nothing essential goes missing), loosest cut first; should even the tightest
+    cut not fit (very long URLs or names), the middle lines give way to the verdict, the framing,
+    the id and the next step. `heatmap_words` says where the heatmap is hot, for clients whose
+    model cannot see the attached image."""
+    lines: list[str] = []
+    for level in _LEVELS:
+        lines = _render_report(report, heatmap_words, *level)
+        if len("\n".join(lines)) <= MAX_REPORT_CHARS:
+            return "\n".join(lines)
+    return _fit(lines, MAX_REPORT_CHARS)
 
 
-def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, width: int) -> str:
+def _fit(lines: list[str], limit: int) -> str:
+    """The first two lines (verdict, framing) and the last two (id, next step) whole when they
+    fit, then as many middle lines as still fit, in order; a line never fits half."""
+    keep = min(2, len(lines))
+    head, tail = lines[:keep], lines[max(keep, len(lines) - 2) :]
+    middle = lines[keep : max(keep, len(lines) - 2)]
+    essential = [_clip(line, limit // 4) for line in (*head, *tail)]
+    budget = limit - sum(len(line) + 1 for line in essential)
+    shown: list[str] = []
+    for line in middle:
+        if len(line) + 1 <= budget:
+            shown.append(line)
+            budget -= len(line) + 1
+    return "\n".join([*essential[: len(head)], *shown, *essential[len(head) :]])[:limit]
+
+
+def _render_report(
+    report: DetectionReport,
+    heatmap_words: str | None,
+    max_reasoning: int,
+    max_items: int,
+    width: int,
+    max_notes: int,
+    note_width: int,
+) -> list[str]:
     lines: list[str] = []
     tag = " [SIMULATED — sandbox, not a real TruthScan verdict]" if report.simulated else ""
     cached = " (from local cache, no credits spent)" if report.cached else ""
-    name = f" for {report.source.name}" if report.source.name else ""
+    name = f" for {_clip(report.source.name, 80)}" if report.source.name else ""
     if report.status == "failed":
         lines.append(f"Detection FAILED{name}{tag}: TruthScan could not process the image.")
     elif report.verdict is not None:
@@ -57,6 +92,8 @@ def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, 
         elif report.confidence_band:
             conf = f", confidence {report.confidence_band}"
         score = f"AI score {report.ai_score:.1f}/100" if report.ai_score is not None else "no score"
+        if report.tier:
+            score += f" ({report.tier} band)"
         lines.append(f"Verdict{name}: {report.verdict} — {score}{conf}{tag}{cached}")
     else:
         lines.append(f"No verdict yet{name} (status: {report.status}){tag}")
@@ -70,7 +107,7 @@ def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, 
     parts: list[str] = []
     if sig.ml_model and (sig.ml_model.label or sig.ml_model.score is not None):
         ml_score = f" {sig.ml_model.score:.1f}" if sig.ml_model.score is not None else ""
-        parts.append(f"ML model: {sig.ml_model.label or '?'}{ml_score}")
+        parts.append(f"ML model: {_clip(sig.ml_model.label or '?', 80)}{ml_score}")
     if sig.ocr and sig.ocr.label:
         parts.append(f"OCR: {_clip(sig.ocr.label, 80)}")
     if sig.metadata:
@@ -89,7 +126,7 @@ def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, 
             if x
         ]
         if extra:
-            head += f" ({', '.join(str(x) for x in extra)})"
+            head += f" ({_clip(', '.join(str(x) for x in extra), 80)})"
         if analysis.reasoning:
             lines.append(f"{head}: {_clip(analysis.reasoning, max_reasoning)}")
         else:
@@ -105,20 +142,21 @@ def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, 
     elif report.analysis_status in ("skipped", "failed"):
         lines.append(f"Deep analysis: {report.analysis_status}.")
     if report.heatmap_url and report.heatmap_status == "ready":
-        lines.append(f"Heatmap: {report.heatmap_url}")
+        words = f" — {heatmap_words}" if heatmap_words else ""
+        lines.append(f"Heatmap{words}: {report.heatmap_url}")
     elif report.heatmap_status in ("pending", "failed"):
         lines.append(f"Heatmap: {report.heatmap_status}.")
     if report.preview_url:
         lines.append(f"Preview: {report.preview_url}")
     if report.provenance is not None:
         lines.append(provenance_line(report.provenance))
-    for warning in report.warnings[:3]:
-        lines.append(f"Note: {_clip(warning, 200)}")
+    for warning in report.warnings[:max_notes]:
+        lines.append(f"Note: {_clip(warning, note_width)}")
     state = "complete" if report.complete else "INCOMPLETE"
     lines.append(f"id: {report.id} ({state}, {report.elapsed_seconds:.1f}s)")
     if report.next_step:
         lines.append(f"Next step: {report.next_step}")
-    return "\n".join(lines)
+    return lines
 
 
 def render_credits(credits: Credits) -> str:
@@ -141,7 +179,9 @@ def render_health(health: Health) -> str:
 
 
 def render_batch(result: BatchResult) -> str:
-    """A summary line and a compact table: one row per image, ids in full for get_result."""
+    """A summary line and a compact table, one row per image with its id in full for get_result —
+    within MAX_REPORT_CHARS: rows that do not fit are counted, not listed (they are all in the
+    structured result's `rows`), so a 100-image batch costs the model no more than one report."""
     summary = result.totals
     counts = ", ".join(
         f"{n} {verdict}" for verdict, n in sorted(summary.verdicts.items(), key=lambda x: -x[1])
@@ -153,15 +193,42 @@ def render_batch(result: BatchResult) -> str:
         parts.append(f"{summary.incomplete} unfinished")
     spent = f"{summary.credits_spent} credits" if summary.credits_spent is not None else "credits unknown"
     tag = " [SIMULATED — sandbox verdicts]" if result.simulated else ""
-    lines = [
+    head = [
         f"Batch of {summary.total} images: {'; '.join(parts)}.{tag}",
         f"Paid detections: {summary.detections_paid} ({spent}); free (cache/duplicates): {summary.cached}. "
         "Scores are probabilities, not proof.",
         "#  | verdict | AI score | confidence | image | id",
     ]
+    tail = [f"Note: {_clip(warning, 160)}" for warning in result.warnings[:2]]
+    if result.next_step:
+        tail.append(f"Next step: {_clip(result.next_step, 300)}")
+    rows = _batch_rows(result)
+    budget = MAX_REPORT_CHARS - len("\n".join([*head, *tail])) - 1
+    shown: list[str] = []
+    for number, line in enumerate(rows, start=1):
+        # room for this row, and for the line saying how many are not shown
+        reserve = 0 if number == len(rows) else len(_not_listed(number + 1, len(rows))) + 1
+        if len(line) + 1 + reserve > budget:
+            break
+        shown.append(line)
+        budget -= len(line) + 1
+    if len(shown) < len(rows):
+        shown.append(_not_listed(len(shown) + 1, len(rows)))
+    return "\n".join([*head, *shown, *tail])
+
+
+def _not_listed(first: int, last: int) -> str:
+    return (
+        f"… rows {first}–{last} not listed here to keep this short: every row "
+        "(verdict, score, id) is in the structured result's `rows`."
+    )
+
+
+def _batch_rows(result: BatchResult) -> list[str]:
     numbers: dict[str, int] = {}
     for number, row in enumerate(result.rows, start=1):
         numbers.setdefault(row.source, number)
+    lines: list[str] = []
     for number, row in enumerate(result.rows, start=1):
         name = _clip(row.name or row.source, 40)
         if row.error:
@@ -176,11 +243,7 @@ def render_batch(result: BatchResult) -> str:
         lines.append(
             f"{number} | {verdict}{extra} | {score} | {row.confidence_band or '-'} | {name} | {row.id or '-'}"
         )
-    for warning in result.warnings[:3]:
-        lines.append(f"Note: {_clip(warning, 200)}")
-    if result.next_step:
-        lines.append(f"Next step: {result.next_step}")
-    return "\n".join(lines)
+    return lines
 
 
 # --- provenance --------------------------------------------------------------------------------

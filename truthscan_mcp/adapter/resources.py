@@ -9,12 +9,17 @@ open (all of them share one cache file).
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.connection import Connection
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
+from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 from truthscan_mcp import __version__
 from truthscan_mcp.adapter.render import render_report
@@ -77,3 +82,50 @@ async def result(id: str, ctx: Context[AppContext]) -> str:
         raise ResourceError(exc.message) from None
     # the same report a tool answers with, its text as `summary` included
     return report.model_copy(update={"summary": render_report(report)}).model_dump_json(indent=2)
+
+
+HISTORY_URI = "truthscan://history"
+
+
+class HistoryNotifier:
+    """Tells subscribed clients that the history changed, in both eras of the protocol.
+
+    2026-era clients listen on `subscriptions/listen` streams, fed from `bus` (the server's
+    subscription bus); earlier clients send `resources/subscribe`, and the SDK's `MCPServer`
+    serves no such method, so this registers the connections that ask and notifies each on its
+    own channel (the request that subscribed is long over by then). Held weakly: a connection
+    that has ended is forgotten with it, and one that fails a notification is dropped.
+    """
+
+    def __init__(self) -> None:
+        self.bus = InMemorySubscriptionBus()
+        self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+    async def subscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
+    ) -> EmptyResult:
+        # Any URI is accepted (refusing one helps nobody); only the history ever changes.
+        if str(params.uri) == HISTORY_URI:
+            self._connections.add(_connection_of(ctx))
+        return EmptyResult()
+
+    async def unsubscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
+    ) -> EmptyResult:
+        if str(params.uri) == HISTORY_URI:
+            self._connections.discard(_connection_of(ctx))
+        return EmptyResult()
+
+    async def changed(self) -> None:
+        await self.bus.publish(ResourceUpdated(uri=HISTORY_URI))
+        for connection in list(self._connections):
+            try:
+                await connection.send_resource_updated(HISTORY_URI)
+            except Exception:  # a closed connection: whatever it raises, it will not listen again
+                logger.debug("dropping a history subscriber that can no longer be reached")
+                self._connections.discard(connection)
+
+
+def _connection_of(ctx: ServerRequestContext[Any, Any]) -> Connection:
+    # The per-request session is built anew for every request; its connection is what lasts.
+    return ctx.session._connection  # pyright: ignore[reportPrivateUsage]

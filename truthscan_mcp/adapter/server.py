@@ -6,13 +6,16 @@ tool does lives in `detection/`, and the words the model reads in `texts`.
 
 from __future__ import annotations
 
+import base64
+from importlib import resources as package_files
 from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
+from mcp.types import Icon, SubscribeRequestParams, ToolAnnotations, UnsubscribeRequestParams
 
 from truthscan_mcp import __version__
 from truthscan_mcp.adapter import resources, texts, tools
+from truthscan_mcp.adapter.arguments import ArgumentCheck
 from truthscan_mcp.api.sending import RetryPolicy
 from truthscan_mcp.app import AppContext
 from truthscan_mcp.detection.polling import PollSchedule
@@ -23,15 +26,28 @@ if TYPE_CHECKING:
     from truthscan_mcp.sandbox import Sandbox
 
 
-def _annotations(title: str, *, read_only: bool) -> ToolAnnotations:
+#: the tools after which the history (truthscan://history) may have changed
+_RECORDING_TOOLS = frozenset({"detect_image", "detect_images", "get_result"})
+
+
+def _icons() -> list[Icon]:
+    """The project's icon as a `data:` URI, so no client has to fetch anything to show it: a
+    64 px copy of the repository's icon.png (1.3 KB), read when a server is built."""
+    png = package_files.files("truthscan_mcp.adapter").joinpath("icon-64.png").read_bytes()
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    return [Icon(src=uri, mime_type="image/png", sizes=["64x64"])]
+
+
+def _annotations(title: str, *, read_only: bool, open_world: bool = True) -> ToolAnnotations:
     """Honest hints: nothing here destroys anything; repeating a call is safe (the content cache
-    makes a repeated detection free); every tool talks to TruthScan, an open world."""
+    makes a repeated detection free); every tool but check_provenance talks to TruthScan, an open
+    world (check_provenance reads the file, or downloads the URL it is given, and asks nobody)."""
     return ToolAnnotations(
         title=title,
         read_only_hint=read_only,
         destructive_hint=False,
         idempotent_hint=True,
-        open_world_hint=True,
+        open_world_hint=open_world,
     )
 
 
@@ -47,6 +63,29 @@ def create_server(
     compare schedules."""
     settings = settings or Settings()
     lifespans = resources.Lifespans(settings, sandbox=sandbox, retry=retry, schedule=schedule)
+    history = resources.HistoryNotifier()
+    icons = _icons()
+    registered = (
+        # tool, title, description, read-only, open world
+        (tools.detect_image, "Detect an AI-generated image", texts.DETECT_DESCRIPTION, False, True),
+        (tools.detect_images, "Detect AI-generated images in bulk", texts.BATCH_DESCRIPTION, False, True),
+        (tools.get_result, "Get a detection result", texts.GET_RESULT_DESCRIPTION, True, True),
+        (
+            tools.check_provenance,
+            "Check an image's declared provenance (free)",
+            texts.PROVENANCE_DESCRIPTION,
+            True,
+            False,
+        ),
+        (tools.check_credits, "Check TruthScan credits", texts.CREDITS_DESCRIPTION, True, True),
+        (tools.health, "TruthScan health", texts.HEALTH_DESCRIPTION, True, True),
+    )
+
+    async def after_call(tool: str) -> None:
+        if tool in _RECORDING_TOOLS and settings.cache_path is not None:
+            await history.changed()
+
+    arguments = ArgumentCheck({fn.__name__: fn for fn, *_ in registered}, after_call=after_call)
     mcp: MCPServer[AppContext] = MCPServer(
         name="truthscan-mcp",
         title="TruthScan AI image detection",
@@ -55,7 +94,15 @@ def create_server(
         website_url="https://truthscan.com",
         lifespan=lifespans,
         log_level=settings.log_level,
+        icons=icons,
+        subscriptions=history.bus,
+        extensions=[arguments],
     )
+    # MCPServer serves no `resources/subscribe` (the 2025 era's way to ask for updates); the
+    # SDK points there for re-providing a method the 2026 revision removed.
+    lowlevel = mcp._lowlevel_server  # pyright: ignore[reportPrivateUsage]
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, history.subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, history.unsubscribe)
     mcp.resource(
         "truthscan://history",
         name="history",
@@ -70,33 +117,13 @@ def create_server(
         description=texts.RESULT_RESOURCE_DESCRIPTION,
         mime_type="application/json",
     )(resources.result)
-    for fn, title, description, read_only in (
-        (tools.detect_image, "Detect an AI-generated image", texts.DETECT_DESCRIPTION, False),
-        (tools.detect_images, "Detect AI-generated images in bulk", texts.BATCH_DESCRIPTION, False),
-        (tools.get_result, "Get a detection result", texts.GET_RESULT_DESCRIPTION, True),
-        (tools.check_credits, "Check TruthScan credits", texts.CREDITS_DESCRIPTION, True),
-        (tools.health, "TruthScan health", texts.HEALTH_DESCRIPTION, True),
-    ):
+    for fn, title, description, read_only, open_world in registered:
         mcp.add_tool(
             fn,
             name=fn.__name__,
             title=title,
             description=description,
-            annotations=_annotations(title, read_only=read_only),
+            annotations=_annotations(title, read_only=read_only, open_world=open_world),
+            icons=icons,
         )
-    provenance_title = "Check an image's declared provenance (free)"
-    mcp.add_tool(
-        tools.check_provenance,
-        name="check_provenance",
-        title=provenance_title,
-        description=texts.PROVENANCE_DESCRIPTION,
-        # local only: it reads the file (or downloads the URL it is given) and asks TruthScan nothing
-        annotations=ToolAnnotations(
-            title=provenance_title,
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
-    )
     return mcp

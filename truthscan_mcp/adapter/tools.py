@@ -13,11 +13,13 @@ from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Annotated
 
+import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
 from pydantic import Field
 
+from truthscan_mcp.adapter.heatmap import describe_heatmap
 from truthscan_mcp.adapter.render import (
     render_batch,
     render_credits,
@@ -69,11 +71,14 @@ def _progress_to(ctx: Context[AppContext]) -> ProgressCallback:
 
 async def _report_result(app: AppContext, report: DetectionReport, include_heatmap: bool) -> CallToolResult:
     blocks: list[ContentBlock] = []
+    heatmap_words: str | None = None
     if include_heatmap:
         if report.heatmap_status == "ready" and report.heatmap_url:
             image = await app.client.fetch_image(report.heatmap_url, max_bytes=MAX_HEATMAP_BYTES)
             if image is not None:
                 data, media_type = image
+                # decoding a large PNG takes a while: off the event loop, which serves other calls
+                heatmap_words = await anyio.to_thread.run_sync(describe_heatmap, data)
                 if not media_type.startswith("image/"):
                     media_type = "image/png"
                 blocks.append(
@@ -92,7 +97,7 @@ async def _report_result(app: AppContext, report: DetectionReport, include_heatm
                     ]
                 }
             )
-    return tool_result(report, render_report(report), *blocks)
+    return tool_result(report, render_report(report, heatmap_words), *blocks)
 
 
 async def detect_image(

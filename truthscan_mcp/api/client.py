@@ -155,21 +155,28 @@ class TruthScanClient:
             timeout=upload_timeout(image.size, self._http.timeout),
         )
 
-    async def detect(self, file_path: str, *, deep_analysis: bool, preview: bool) -> str:
+    async def detect(
+        self, file_path: str, *, deep_analysis: bool, preview: bool, heatmap: bool = False
+    ) -> str:
+        """Submit an uploaded file; its document id. `heatmap` asks TruthScan to make the heatmap
+        (`generate_heatmap`), sent only when wanted: its overlay variants are never asked for."""
         key = self.require_key()
+        request: dict[str, object] = {
+            "key": key,
+            "url": self.storage_url_for(file_path),
+            "generate_preview": preview,
+            "generate_analysis_details": deep_analysis,
+            "document_type": "Image",
+        }
+        if heatmap:
+            request["generate_heatmap"] = True
         try:
             response = await self._sender.send(
                 "detect",
                 "POST",
                 f"{self.api_url}/detect",
                 lambda response: response,
-                json={
-                    "key": key,
-                    "url": self.storage_url_for(file_path),
-                    "generate_preview": preview,
-                    "generate_analysis_details": deep_analysis,
-                    "document_type": "Image",
-                },
+                json=request,
                 detect=True,
             )
         except UnavailableError as exc:

@@ -378,6 +378,7 @@ class Detector:
             call.track,
             deep_analysis=options.deep_analysis,
             preview=options.preview,
+            heatmap=options.include_heatmap,
             spend=call.spend,
         )
         # Nothing between submit's return and the shielded write below awaits, so the id is

@@ -26,6 +26,7 @@ async def submit(
     *,
     deep_analysis: bool,
     preview: bool,
+    heatmap: bool = False,
     spend: anyio.CapacityLimiter | None = None,
 ) -> str:
     """Upload `image` and submit it; the new document's id. Holds `spend` (if any) throughout."""
@@ -48,4 +49,6 @@ async def submit(
         await track("uploading", 0.25, "Uploaded; submitting for detection")
         # The client shields each /detect attempt on the wire (not its back-off), so a cancelled
         # caller still hears the id it paid for.
-        return await client.detect(presigned.file_path, deep_analysis=deep_analysis, preview=preview)
+        return await client.detect(
+            presigned.file_path, deep_analysis=deep_analysis, preview=preview, heatmap=heatmap
+        )
