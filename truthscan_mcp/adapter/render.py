@@ -4,11 +4,17 @@ Some MCP clients drop `structuredContent` and show the model only the text block
 text must carry everything essential — verdict, score, confidence, reasoning, indicators,
 recommendations, heatmap link, id, next step — while staying short: every character here is
 a token the assistant pays for in every turn that follows.
+
+Every string that came from outside (TruthScan's words, file names, URLs) passes through
+`truthscan_mcp.sanitize` on its way into the text — the reports are cleaned when built, this
+is the last gate — and TruthScan's own prose is quoted ("TruthScan says: …"), so an instruction
+inside it reads as what TruthScan wrote, never as one of our lines.
 """
 
 from __future__ import annotations
 
 from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health
+from truthscan_mcp.sanitize import clean_line, clean_url, truthscan_says
 
 _MAX_REASONING = 600
 _MAX_ITEMS = 4
@@ -19,7 +25,7 @@ _LEVELS = ((_MAX_REASONING, _MAX_ITEMS, 120), (500, 4, 100), (400, 3, 100), (320
 
 
 def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
+    text = clean_line(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -44,7 +50,7 @@ def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, 
     lines: list[str] = []
     tag = " [SIMULATED — sandbox, not a real TruthScan verdict]" if report.simulated else ""
     cached = " (from local cache, no credits spent)" if report.cached else ""
-    name = f" for {report.source.name}" if report.source.name else ""
+    name = f" for {clean_line(report.source.name)}" if report.source.name else ""
     if report.status == "failed":
         lines.append(f"Detection FAILED{name}{tag}: TruthScan could not process the image.")
     elif report.verdict is not None:
@@ -56,7 +62,7 @@ def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, 
         elif report.confidence_band:
             conf = f", confidence {report.confidence_band}"
         score = f"AI score {report.ai_score:.1f}/100" if report.ai_score is not None else "no score"
-        lines.append(f"Verdict{name}: {report.verdict} — {score}{conf}{tag}{cached}")
+        lines.append(f"Verdict{name}: {_clip(report.verdict, 200)} — {score}{conf}{tag}{cached}")
     else:
         lines.append(f"No verdict yet{name} (status: {report.status}){tag}")
     lines.append(
@@ -69,7 +75,7 @@ def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, 
     parts: list[str] = []
     if sig.ml_model and (sig.ml_model.label or sig.ml_model.score is not None):
         ml_score = f" {sig.ml_model.score:.1f}" if sig.ml_model.score is not None else ""
-        parts.append(f"ML model: {sig.ml_model.label or '?'}{ml_score}")
+        parts.append(f"ML model: {_clip(sig.ml_model.label or '?', 80)}{ml_score}")
     if sig.ocr and sig.ocr.label:
         parts.append(f"OCR: {_clip(sig.ocr.label, 80)}")
     if sig.metadata:
@@ -82,7 +88,7 @@ def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, 
         extra = [
             x
             for x in (
-                analysis.agreement and f"agreement {analysis.agreement}",
+                analysis.agreement and f"agreement {_clip(analysis.agreement, 60)}",
                 analysis.confidence is not None and f"confidence {analysis.confidence:.0f}",
             )
             if x
@@ -90,7 +96,7 @@ def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, 
         if extra:
             head += f" ({', '.join(str(x) for x in extra)})"
         if analysis.reasoning:
-            lines.append(f"{head}: {_clip(analysis.reasoning, max_reasoning)}")
+            lines.append(f"{head}: {truthscan_says(_clip(analysis.reasoning, max_reasoning))}")
         else:
             lines.append(f"{head}.")
         if analysis.key_indicators:
@@ -104,17 +110,17 @@ def _render_report(report: DetectionReport, max_reasoning: int, max_items: int, 
     elif report.analysis_status in ("skipped", "failed"):
         lines.append(f"Deep analysis: {report.analysis_status}.")
     if report.heatmap_url and report.heatmap_status == "ready":
-        lines.append(f"Heatmap: {report.heatmap_url}")
+        lines.append(f"Heatmap: {clean_url(report.heatmap_url)}")
     elif report.heatmap_status in ("pending", "failed"):
         lines.append(f"Heatmap: {report.heatmap_status}.")
     if report.preview_url:
-        lines.append(f"Preview: {report.preview_url}")
+        lines.append(f"Preview: {clean_url(report.preview_url)}")
     for warning in report.warnings[:3]:
         lines.append(f"Note: {_clip(warning, 200)}")
     state = "complete" if report.complete else "INCOMPLETE"
-    lines.append(f"id: {report.id} ({state}, {report.elapsed_seconds:.1f}s)")
+    lines.append(f"id: {clean_line(report.id or '')} ({state}, {report.elapsed_seconds:.1f}s)")
     if report.next_step:
-        lines.append(f"Next step: {report.next_step}")
+        lines.append(f"Next step: {clean_line(report.next_step)}")
     return "\n".join(lines)
 
 
@@ -129,9 +135,9 @@ def render_credits(credits: Credits) -> str:
 
 def render_health(health: Health) -> str:
     if health.reachable:
-        state = f"{health.status or 'unknown status'}, reachable in {health.latency_ms:.0f} ms"
+        state = f"{clean_line(health.status or 'unknown status')}, reachable in {health.latency_ms:.0f} ms"
     else:
-        state = f"UNREACHABLE ({health.error or 'no answer'})"
+        state = f"UNREACHABLE ({clean_line(health.error or 'no answer')})"
     key = "configured" if health.api_key_configured else "NOT configured (set TRUTHSCAN_API_KEY)"
     mode = "sandbox simulator (verdicts are simulated)" if health.sandbox else "live TruthScan API"
     return f"TruthScan: {state}. Mode: {mode}. API key: {key}. truthscan-mcp {health.server_version}."
