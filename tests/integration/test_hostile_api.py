@@ -69,9 +69,7 @@ SLACK = 3.0
 #: the caps these tests run under: the product's (`Deadlines()`, product.md) shrunk to a
 #: tenth, so each slow drip proves its bound in a second or two instead of 15-30 s; that the
 #: product's own are the documented ones is `test_the_product_deadlines_are_the_documented_caps`
-DEADLINES = Deadlines(
-    presign=1.5, query=1.5, credits=1.5, health=1.0, detect=2.0, upload_base=1.5, image=1.5
-)
+DEADLINES = Deadlines(presign=1.5, query=1.5, credits=1.5, health=1.0, detect=2.0, upload_base=1.5, image=1.5)
 PRESIGN_CAP = QUERY_CAP = CREDITS_CAP = DEADLINES.presign
 HEALTH_CAP = DEADLINES.health
 DETECT_CAP = DEADLINES.detect

@@ -288,7 +288,9 @@ class Sender:
         policy = self.policy
         budget = budget or policy.budget
         budget = RetryBudget(attempts=budget.attempts, timeout=min(budget.timeout, total))
-        deadline = anyio.current_time() + total
+        started = anyio.current_time()
+        deadline = started + total  # the operation's, cutting even an attempt under way
+        retry_deadline = started + budget.timeout  # no attempt starts after it
         attempt_number = 0
         secrets = tuple(self._secrets())
 
@@ -308,7 +310,7 @@ class Sender:
                 return False
             else:
                 wait = max(wait, 0.05)
-            if anyio.current_time() + wait >= deadline:
+            if anyio.current_time() + wait >= retry_deadline:
                 return False  # the next attempt would start after the budget: fail now
             return wait
 
@@ -317,7 +319,7 @@ class Sender:
         ):
             with attempt:
                 attempt_number = attempt.num
-                await self.gate.wait_turn(deadline)
+                await self.gate.wait_turn(retry_deadline)
                 if attempt.num > 1:
                     logger.info("retrying %s (attempt %d)", endpoint, attempt.num)
                 answer: Answer | None = None
