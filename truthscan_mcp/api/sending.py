@@ -115,6 +115,11 @@ def _scrubbed(value: Any, secrets: tuple[str, ...], depth: int) -> Any:
     return value
 
 
+class OversizedAnswerError(UnexpectedResponseError):
+    """An answer past its byte cap: asking again would only download the same flood again,
+    so, unlike an answer cut short, it is not retried."""
+
+
 def _decoded(body: bytes, charset: str | None) -> str:
     try:
         return body.decode(charset or "utf-8", errors="replace")
@@ -131,7 +136,7 @@ async def read_capped(response: httpx2.Response, max_bytes: int, what: str) -> b
         async for chunk in response.aiter_bytes():
             total += len(chunk)
             if total > max_bytes:
-                raise UnexpectedResponseError(
+                raise OversizedAnswerError(
                     f"TruthScan's answer to {what} was larger than {max_bytes // 1024:,} KB, far more than "
                     "any real answer; it was not read further."
                 )
@@ -298,6 +303,8 @@ class Sender:
             """How long to wait before the next attempt, or False to raise `exc` now."""
             if isinstance(exc, RateLimitedError):
                 wait = exc.retry_after
+            elif isinstance(exc, OversizedAnswerError):
+                return False
             elif isinstance(exc, UnavailableError):
                 if detect and exc.sent and not refused_before_work(exc):
                     return False  # it may have been accepted: never pay twice
