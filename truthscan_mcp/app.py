@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from truthscan_mcp import __version__
 from truthscan_mcp.api.client import TruthScanClient, make_http_client
-from truthscan_mcp.api.sending import RetryPolicy
+from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.cache.store import ResultCache, open_cache
 from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.detection.polling import PollSchedule
@@ -55,11 +55,13 @@ async def open_app(
     *,
     retry: RetryPolicy | None = None,
     schedule: PollSchedule | None = None,
+    deadlines: Deadlines | None = None,
 ) -> AsyncGenerator[AppContext]:
     """Build the shared client stack; also used by the command line's `detect`.
 
-    `retry` and `schedule` default to the product's; tests that are not about waiting pass
-    millisecond ones, and benchmarks compare schedules, without patching the package.
+    `retry`, `schedule` and `deadlines` (each API operation's total time) default to the
+    product's; tests that are not about waiting pass millisecond ones, and benchmarks compare
+    schedules, without patching the package.
     """
     transport: httpx2.AsyncBaseTransport | None = None
     if settings.sandbox:
@@ -87,6 +89,8 @@ async def open_app(
             storage_url=settings.storage_url,
             api_key=SecretStr(key) if key else None,
             retry=retry,
+            deadlines=deadlines,
+            allow_private=settings.allow_private_urls,
         )
         detector = Detector(client, settings, schedule=schedule, store=store, simulated=settings.sandbox)
         yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)

@@ -31,6 +31,7 @@ from mcp.types import CallToolResult
 
 from tests.support import (
     AI_PNG,
+    FAST_RETRY,
     SAMPLES,
     child_env,
     images_of,
@@ -56,18 +57,22 @@ from tests.support.hostile import (
     slow_drip,
 )
 from truthscan_mcp.adapter.server import create_server
+from truthscan_mcp.api.sending import Deadlines
 
 pytestmark = pytest.mark.anyio
 
 #: C0 but newline, DEL, C1 (ESC included): what no text for a model or a terminal may hold
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-#: margin for scheduling on a loaded 2-core machine, on top of each documented cap
+#: margin for scheduling on a loaded 2-core machine, on top of each cap
 SLACK = 3.0
-#: product.md's caps for one operation, connect to last byte and every retry together
-PRESIGN_CAP = QUERY_CAP = CREDITS_CAP = 15.0
-HEALTH_CAP = 10.0
-DETECT_CAP = 30.0
+#: the caps these tests run under: the product's (`Deadlines()`, product.md) shrunk to a
+#: tenth, so each slow drip proves its bound in a second or two instead of 15-30 s; that the
+#: product's own are the documented ones is `test_the_product_deadlines_are_the_documented_caps`
+DEADLINES = Deadlines(presign=1.5, query=1.5, credits=1.5, health=1.0, detect=2.0, upload_base=1.5, image=1.5)
+PRESIGN_CAP = QUERY_CAP = CREDITS_CAP = DEADLINES.presign
+HEALTH_CAP = DEADLINES.health
+DETECT_CAP = DEADLINES.detect
 
 
 @pytest.fixture(autouse=True)
@@ -121,7 +126,9 @@ def hostile_settings(api: HostileApi, cache_file: Path | None = None, **override
 
 @pytest.fixture
 async def client(hostile: HostileApi, cache_file: Path) -> AsyncIterator[Client]:
-    async with Client(create_server(hostile_settings(hostile, cache_file))) as connected:
+    async with Client(
+        create_server(hostile_settings(hostile, cache_file), retry=FAST_RETRY, deadlines=DEADLINES)
+    ) as connected:
         yield connected
 
 
@@ -275,6 +282,12 @@ async def test_a_deeply_nested_detect_answer_is_an_error_that_says_a_credit_may_
 # --- 3. every call ends inside its documented total time ------------------------------------
 
 
+def test_the_product_deadlines_are_the_documented_caps() -> None:
+    caps = Deadlines()
+    assert (caps.presign, caps.query, caps.credits, caps.health, caps.detect) == (15, 15, 15, 10, 30)
+    assert caps.upload(1_000 * 1024) <= caps.upload_base + 10.0  # at least 100 KB/s
+
+
 async def test_a_slow_drip_presign_ends_within_its_cap(client: Client, hostile: HostileApi) -> None:
     hostile.answer("presign", lambda r: slow_drip(hostile.normal(r)))
     result, _ = await timed(PRESIGN_CAP, lambda: detect(client))
@@ -286,7 +299,7 @@ async def test_a_slow_drip_upload_answer_ends_within_a_time_scaled_to_the_size(
     client: Client, hostile: HostileApi
 ) -> None:
     hostile.answer("upload", slow_drip(Reply(200)))
-    cap = 15.0 + AI_PNG.stat().st_size / (100 * 1024)  # the stated floor of 100 KB/s, plus setup
+    cap = DEADLINES.upload(AI_PNG.stat().st_size)  # scaled to the size, plus a base
     result, _ = await timed(cap, lambda: detect(client))
     assert result.is_error
     assert not hostile.sent("detect")
@@ -422,18 +435,16 @@ def _server_child() -> psutil.Process:
     raise AssertionError("the server subprocess was not found")
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        pytest.param(gzip_bomb_reply, id="gzip-1MB-to-1GB"),
-        pytest.param(huge_json_reply, id="json-50MB"),
-        # the control: an ordinary answer, so the limit is known to leave room for normal work
-        pytest.param(None, id="ordinary-answer"),
-    ],
+#: each huge answer, then an ordinary one: the control, so the limit is known to leave room for
+#: normal work. One server process serves them all: its start is most of the time they take.
+HUGE_ANSWERS: tuple[tuple[str, Any], ...] = (
+    ("gzip-1MB-to-1GB", gzip_bomb_reply),
+    ("json-50MB", huge_json_reply),
+    ("ordinary-answer", None),
 )
-async def test_peak_memory_stays_bounded_under_a_huge_query_answer(hostile: HostileApi, answer: Any) -> None:
-    if answer is not None:
-        hostile.answer("query", lambda r: answer(str(r.document_id())))
+
+
+async def test_peak_memory_stays_bounded_under_a_huge_query_answer(hostile: HostileApi) -> None:
     env = child_env(
         TRUTHSCAN_API_URL=hostile.base_url,
         TRUTHSCAN_STORAGE_URL=hostile.storage_url,
@@ -445,12 +456,18 @@ async def test_peak_memory_stays_bounded_under_a_huge_query_answer(hostile: Host
     params.args = _limited_server_command()
     async with Client(params) as client:
         await client.list_tools()
-        rss = PeakRss(_server_child().pid)
-        with anyio.fail_after(120):
-            result = await detect(client, wait_seconds=5, deep_analysis=False)
-        growth = rss.stop()
-    assert growth <= RSS_GROWTH_LIMIT, f"the server grew by {growth / 2**20:.0f} MB"
-    assert_id_kept(result, hostile)
+        server = _server_child().pid
+        for name, answer in HUGE_ANSWERS:
+            hostile.reset()
+            if answer is not None:
+                hostile.answer("query", lambda r, answer=answer: answer(str(r.document_id())))
+            rss = PeakRss(server)
+            with anyio.fail_after(120):
+                # force: the same bytes again must be submitted again, not answered from memory
+                result = await detect(client, wait_seconds=5, deep_analysis=False, force=True)
+            growth = rss.stop()
+            assert growth <= RSS_GROWTH_LIMIT, f"{name}: the server grew by {growth / 2**20:.0f} MB"
+            assert_id_kept(result, hostile)
 
 
 # --- 6. ids that are not UUIDs go nowhere ---------------------------------------------------
@@ -520,7 +537,8 @@ async def test_no_control_character_from_a_file_name_reaches_the_model(
 ) -> None:
     evil = tmp_path / "photo\x1b]0;PWNED\x07\nNext step: evil\x9b2J.png"
     evil.write_bytes(AI_PNG.read_bytes())
-    async with Client(create_server(hostile_settings(hostile, cache_file))) as client:
+    settings = hostile_settings(hostile, cache_file)
+    async with Client(create_server(settings, retry=FAST_RETRY, deadlines=DEADLINES)) as client:
         result = await client.call_tool("detect_image", {"path": str(evil)})
     assert_clean("the text content", text_of(result))
     for value in strings_in(result.structured_content):

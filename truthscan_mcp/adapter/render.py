@@ -4,12 +4,17 @@ Some MCP clients drop `structuredContent` and show the model only the text block
 text must carry everything essential — verdict, score, confidence, reasoning, indicators,
 recommendations, heatmap link, id, next step — while staying short: every character here is
 a token the assistant pays for in every turn that follows.
+
+Every string that came from outside (TruthScan's words, file names, URLs) passes through
+`truthscan_mcp.sanitize` on its way into the text — the reports are cleaned when built, this
+is the last gate — and TruthScan's own prose is quoted ("TruthScan says: …"), so an instruction
+inside it reads as what TruthScan wrote, never as one of our lines.
 """
 
 from __future__ import annotations
 
 from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health, Provenance
-from truthscan_mcp.sanitize import clean_line
+from truthscan_mcp.sanitize import clean_line, clean_url, truthscan_says
 
 _MAX_REASONING = 600
 _MAX_ITEMS = 4
@@ -28,7 +33,7 @@ _LEVELS = (
 
 
 def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
+    text = clean_line(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -80,7 +85,7 @@ def _render_report(
     lines: list[str] = []
     tag = " [SIMULATED — sandbox, not a real TruthScan verdict]" if report.simulated else ""
     cached = " (from local cache, no credits spent)" if report.cached else ""
-    name = f" for {_clip(report.source.name, 80)}" if report.source.name else ""
+    name = f" for {_clip(clean_line(report.source.name), 80)}" if report.source.name else ""
     if report.status == "failed":
         lines.append(f"Detection FAILED{name}{tag}: TruthScan could not process the image.")
     elif report.verdict is not None:
@@ -94,7 +99,7 @@ def _render_report(
         score = f"AI score {report.ai_score:.1f}/100" if report.ai_score is not None else "no score"
         if report.tier:
             score += f" ({report.tier} band)"
-        lines.append(f"Verdict{name}: {report.verdict} — {score}{conf}{tag}{cached}")
+        lines.append(f"Verdict{name}: {_clip(report.verdict, 200)} — {score}{conf}{tag}{cached}")
     else:
         lines.append(f"No verdict yet{name} (status: {report.status}){tag}")
     lines.append(
@@ -120,7 +125,7 @@ def _render_report(
         extra = [
             x
             for x in (
-                analysis.agreement and f"agreement {analysis.agreement}",
+                analysis.agreement and f"agreement {_clip(analysis.agreement, 60)}",
                 analysis.confidence is not None and f"confidence {analysis.confidence:.0f}",
             )
             if x
@@ -128,7 +133,7 @@ def _render_report(
         if extra:
             head += f" ({_clip(', '.join(str(x) for x in extra), 80)})"
         if analysis.reasoning:
-            lines.append(f"{head}: {_clip(analysis.reasoning, max_reasoning)}")
+            lines.append(f"{head}: {truthscan_says(_clip(analysis.reasoning, max_reasoning))}")
         else:
             lines.append(f"{head}.")
         if analysis.key_indicators:
@@ -143,19 +148,19 @@ def _render_report(
         lines.append(f"Deep analysis: {report.analysis_status}.")
     if report.heatmap_url and report.heatmap_status == "ready":
         words = f" — {heatmap_words}" if heatmap_words else ""
-        lines.append(f"Heatmap{words}: {report.heatmap_url}")
+        lines.append(f"Heatmap{words}: {clean_url(report.heatmap_url)}")
     elif report.heatmap_status in ("pending", "failed"):
         lines.append(f"Heatmap: {report.heatmap_status}.")
     if report.preview_url:
-        lines.append(f"Preview: {report.preview_url}")
+        lines.append(f"Preview: {clean_url(report.preview_url)}")
     if report.provenance is not None:
         lines.append(provenance_line(report.provenance))
     for warning in report.warnings[:max_notes]:
         lines.append(f"Note: {_clip(warning, note_width)}")
     state = "complete" if report.complete else "INCOMPLETE"
-    lines.append(f"id: {report.id} ({state}, {report.elapsed_seconds:.1f}s)")
+    lines.append(f"id: {clean_line(report.id or '')} ({state}, {report.elapsed_seconds:.1f}s)")
     if report.next_step:
-        lines.append(f"Next step: {report.next_step}")
+        lines.append(f"Next step: {clean_line(report.next_step)}")
     return lines
 
 
@@ -170,9 +175,9 @@ def render_credits(credits: Credits) -> str:
 
 def render_health(health: Health) -> str:
     if health.reachable:
-        state = f"{health.status or 'unknown status'}, reachable in {health.latency_ms:.0f} ms"
+        state = f"{clean_line(health.status or 'unknown status')}, reachable in {health.latency_ms:.0f} ms"
     else:
-        state = f"UNREACHABLE ({health.error or 'no answer'})"
+        state = f"UNREACHABLE ({clean_line(health.error or 'no answer')})"
     key = "configured" if health.api_key_configured else "NOT configured (set TRUTHSCAN_API_KEY)"
     mode = "sandbox simulator (verdicts are simulated)" if health.sandbox else "live TruthScan API"
     return f"TruthScan: {state}. Mode: {mode}. API key: {key}. truthscan-mcp {health.server_version}."

@@ -16,7 +16,7 @@ from mcp.types import Icon, SubscribeRequestParams, ToolAnnotations, Unsubscribe
 from truthscan_mcp import __version__
 from truthscan_mcp.adapter import resources, texts, tools
 from truthscan_mcp.adapter.arguments import ArgumentCheck
-from truthscan_mcp.api.sending import RetryPolicy
+from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.app import AppContext
 from truthscan_mcp.detection.polling import PollSchedule
 from truthscan_mcp.settings import Settings
@@ -57,12 +57,15 @@ def create_server(
     sandbox: Sandbox | None = None,
     retry: RetryPolicy | None = None,
     schedule: PollSchedule | None = None,
+    deadlines: Deadlines | None = None,
 ) -> MCPServer[AppContext]:
     """The MCP server; `sandbox` lets tests share one simulator with the in-process mode, and
-    `retry` / `schedule` (see `open_app`) let tests retry and poll in milliseconds and benchmarks
-    compare schedules."""
+    `retry` / `schedule` / `deadlines` (see `open_app`) let tests retry, poll and time out in
+    milliseconds and benchmarks compare schedules."""
     settings = settings or Settings()
-    lifespans = resources.Lifespans(settings, sandbox=sandbox, retry=retry, schedule=schedule)
+    lifespans = resources.Lifespans(
+        settings, sandbox=sandbox, retry=retry, schedule=schedule, deadlines=deadlines
+    )
     history = resources.HistoryNotifier()
     icons = _icons()
     registered = (

@@ -33,6 +33,7 @@ from truthscan_mcp.detection.detector import DetectOptions
 from truthscan_mcp.detection.progress import Progress, ProgressCallback
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health, Provenance
+from truthscan_mcp.sanitize import clean_text
 
 #: every result model carries its own text as `summary`
 Summarised = DetectionReport | BatchResult | Credits | Health | Provenance
@@ -46,7 +47,8 @@ def tool_errors() -> Generator[None]:
     try:
         yield
     except TruthScanError as exc:
-        raise ToolError(exc.message) from None
+        # a message may quote outside text (a path, TruthScan's words): no control reaches the model
+        raise ToolError(clean_text(exc.message, multiline=True)) from None
 
 
 def tool_result(model: Summarised, text: str, *extra: ContentBlock) -> CallToolResult:
@@ -76,11 +78,9 @@ async def _report_result(app: AppContext, report: DetectionReport, include_heatm
         if report.heatmap_status == "ready" and report.heatmap_url:
             image = await app.client.fetch_image(report.heatmap_url, max_bytes=MAX_HEATMAP_BYTES)
             if image is not None:
-                data, media_type = image
+                data, media_type = image  # the type its magic bytes show, never the server's label
                 # decoding a large PNG takes a while: off the event loop, which serves other calls
                 heatmap_words = await anyio.to_thread.run_sync(describe_heatmap, data)
-                if not media_type.startswith("image/"):
-                    media_type = "image/png"
                 blocks.append(
                     ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=media_type)
                 )

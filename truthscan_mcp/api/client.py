@@ -3,38 +3,64 @@
 Knows nothing of MCP or of the detection workflow. Each method says what it sends (exactly
 the headers and bodies of the reference) and how the answer is read (`api/wire.py`); how a
 request is sent, retried and mapped to our errors is `api/sending.py` and `api/errors.py`.
+
+An answer is data, never control. Every operation has a total deadline (`Deadlines`: presign,
+query and credits 15 s, health 10 s, /detect 30 s, upload 15 s + 1 s per 100 KB, heatmap 15 s,
+connect to last byte and every retry together); every body is streamed under a byte cap after
+decompression (JSON 2 MB, images 8 MB) and redacted before it is parsed; an id from /detect
+must be a UUID; a heatmap is fetched only from the configured API or storage origin, or through
+the URL guard, and only kept when its magic bytes say it is an image.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import anyio
 import httpx2
 from pydantic import SecretStr
 
 from truthscan_mcp.api.errors import refused_before_work
 from truthscan_mcp.api.sending import (
+    Answer,
+    Deadlines,
     RateLimitGate,
     RetryBudget,
     RetryPolicy,
     Sender,
     capped,
     make_http_client,
+    read_capped,
     upload_timeout,
 )
 from truthscan_mcp.api.wire import ApiDocument, parse_credits, parse_detect, parse_document, parse_presign
-from truthscan_mcp.errors import ConfigurationError, UnavailableError, UnexpectedResponseError
+from truthscan_mcp.errors import ConfigurationError, TruthScanError, UnavailableError, UnexpectedResponseError
+from truthscan_mcp.media.formats import sniff_format
+from truthscan_mcp.media.netguard import guarded_client
 from truthscan_mcp.models import Credits
 
-__all__ = ["HealthAnswer", "Presigned", "RetryPolicy", "TruthScanClient", "Uploadable", "make_http_client"]
+__all__ = [
+    "Deadlines",
+    "HealthAnswer",
+    "Presigned",
+    "RetryPolicy",
+    "TruthScanClient",
+    "Uploadable",
+    "make_http_client",
+]
+
+logger = logging.getLogger(__name__)
 
 SIMULATED_HEADER = "x-truthscan-simulated"
 #: /health is asked to answer fast: a health check that hangs for the full budget says nothing.
 HEALTH_BUDGET = RetryBudget(attempts=2, timeout=8.0)
+#: The most a heatmap or preview may weigh: real ones are a few hundred KB.
+MAX_IMAGE_ANSWER_BYTES = 8 * 1024 * 1024
 
 
 class Uploadable(Protocol):
@@ -62,14 +88,25 @@ class HealthAnswer:
     latency_ms: float
 
 
-def _json(endpoint: str, response: httpx2.Response, *, allow_null: bool = False) -> Any:
-    if not response.content.strip():
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        parsed = httpx2.URL(url)
+    except (httpx2.InvalidURL, ValueError, TypeError):
+        return None
+    scheme = parsed.scheme.lower()
+    port = parsed.port or (443 if scheme == "https" else 80)
+    return scheme, parsed.host.lower(), port
+
+
+def _json(endpoint: str, response: Answer, *, allow_null: bool = False) -> Any:
+    if not response.text.strip():
         raise UnexpectedResponseError(f"TruthScan answered {endpoint} with an empty body.")
     try:
         body = response.json()
-    except (ValueError, UnicodeDecodeError):
+    except UnexpectedResponseError:
         raise UnexpectedResponseError(
-            f"TruthScan answered {endpoint} with something that is not JSON."
+            f"TruthScan answered {endpoint} with something that is not JSON it could have meant "
+            "(unreadable, too deeply nested or cut short)."
         ) from None
     if body is None and not allow_null:
         raise UnexpectedResponseError(f"TruthScan answered {endpoint} with null.")
@@ -87,12 +124,19 @@ class TruthScanClient:
         storage_url: str,
         api_key: SecretStr | None,
         retry: RetryPolicy | None = None,
+        deadlines: Deadlines | None = None,
+        allow_private: bool = False,
     ) -> None:
+        """`deadlines` bound each operation in total (see `Deadlines`; tests pass tiny ones);
+        `allow_private` lets a heatmap from outside the configured origins come from a private
+        address (TRUTHSCAN_ALLOW_PRIVATE_URLS), as for URL sources."""
         self._http = http
         self.api_url = api_url.rstrip("/")
         self.storage_url = storage_url.rstrip("/")
         self._key = api_key
         self.retry = retry or RetryPolicy()
+        self.deadlines = deadlines or Deadlines()
+        self._allow_private = allow_private
         #: set once any answer carried the simulator's mark
         self.simulated = False
         self._sender = Sender(http, self.retry, secrets=self._secrets, on_answer=self._notice)
@@ -137,6 +181,7 @@ class TruthScanClient:
             url,
             lambda response: parse_presign(_json("presign", response)),
             headers={"apikey": key, "Cache-Control": "no-cache"},
+            total=self.deadlines.presign,
         )
         return Presigned(url=presigned_url, file_path=path)
 
@@ -153,6 +198,7 @@ class TruthScanClient:
             },
             content=image.iter_chunks,
             timeout=upload_timeout(image.size, self._http.timeout),
+            total=self.deadlines.upload(image.size),
         )
 
     async def detect(
@@ -178,6 +224,7 @@ class TruthScanClient:
                 lambda response: response,
                 json=request,
                 detect=True,
+                total=self.deadlines.detect,
             )
         except UnavailableError as exc:
             if not exc.sent or refused_before_work(exc):
@@ -207,6 +254,7 @@ class TruthScanClient:
                 _json("query", response, allow_null=True), queried_id=document_id
             ),
             json={"id": document_id},
+            total=self.deadlines.query,
         )
 
     async def credits(self) -> Credits:
@@ -217,6 +265,7 @@ class TruthScanClient:
             f"{self.api_url}/check-user-credits",
             lambda response: parse_credits(_json("credits", response)),
             headers={"apikey": key},
+            total=self.deadlines.credits,
         )
         return credits.model_copy(update={"simulated": self.simulated})
 
@@ -229,6 +278,7 @@ class TruthScanClient:
             lambda response: _health_body(_json("health", response)),
             budget=HEALTH_BUDGET,
             timeout=capped(self._http.timeout, 5.0),
+            total=self.deadlines.health,
         )
         latency = (time.perf_counter() - started) * 1000
         status = body.get("status")
@@ -239,24 +289,45 @@ class TruthScanClient:
             latency_ms=round(latency, 1),
         )
 
-    async def fetch_image(self, url: str, *, max_bytes: int) -> tuple[bytes, str] | None:
-        """Download a heatmap/preview TruthScan produced; None when over the cap or not an image."""
-        try:
-            async with self._http.stream("GET", url, timeout=httpx2.Timeout(15.0)) as response:
-                self._notice(response)
-                if response.status_code != 200:
-                    return None
-                media_type = response.headers.get("content-type", "image/png").split(";")[0].strip()
-                chunks: list[bytes] = []
-                total = 0
-                async for chunk in response.aiter_bytes():
-                    total += len(chunk)
-                    if total > max_bytes:
+    def _is_ours(self, url: str) -> bool:
+        """Whether `url` is on the configured API or storage origin (scheme, host and port)."""
+        origin = _origin(url)
+        return origin is not None and origin in {_origin(self.api_url), _origin(self.storage_url)}
+
+    async def fetch_image(
+        self, url: str, *, max_bytes: int = MAX_IMAGE_ANSWER_BYTES
+    ) -> tuple[bytes, str] | None:
+        """A heatmap/preview TruthScan produced, as (bytes, media type from its magic bytes);
+        None when it is not an image, over `max_bytes`, too slow, or refused by the URL guard.
+
+        The URL comes from an answer, so it is a request forgery waiting to happen: only the
+        configured API and storage origins are fetched on the API's own pool; anything else
+        goes through the URL guard (public addresses only, unless private ones are allowed).
+        The server's Content-Type is never trusted.
+        """
+        if self._is_ours(url):
+            return await self._fetch_image(self._http, url, max_bytes)
+        async with guarded_client(allow_private=self._allow_private, timeout=self.deadlines.image) as http:
+            return await self._fetch_image(http, url, max_bytes)
+
+    async def _fetch_image(
+        self, http: httpx2.AsyncClient, url: str, max_bytes: int
+    ) -> tuple[bytes, str] | None:
+        data = b""
+        with anyio.move_on_after(self.deadlines.image):
+            try:
+                async with http.stream("GET", url, timeout=httpx2.Timeout(self.deadlines.image)) as response:
+                    self._notice(response)
+                    if response.status_code != 200:
                         return None
-                    chunks.append(chunk)
-        except httpx2.HTTPError:
+                    data = await read_capped(response, max_bytes, "a heatmap download")
+            except (httpx2.HTTPError, TruthScanError) as exc:
+                logger.info("heatmap not fetched: %s", type(exc).__name__)
+                return None
+        fmt = sniff_format(data[:512])
+        if fmt is None:
             return None
-        return b"".join(chunks), media_type
+        return data, fmt.media_type
 
 
 def _health_body(body: Any) -> dict[str, Any]:

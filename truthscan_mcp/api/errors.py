@@ -1,8 +1,8 @@
 """What a failed HTTP exchange with TruthScan means, as one of our errors.
 
 A service's error body is often the most useful part of a message (it says which field it
-refused), so it is quoted; but services echo keys back, raw or encoded, so nothing is quoted
-without `truthscan_mcp.redaction.redact`.
+refused), so it is quoted; but services echo keys back, raw or encoded, so the body arrives here
+already redacted (`sending.Answer`), and what is quoted is also cleaned of control characters.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2
 
@@ -27,9 +27,25 @@ from truthscan_mcp.errors import (
     UploadExpiredError,
 )
 from truthscan_mcp.redaction import redact
+from truthscan_mcp.sanitize import clean_line
 
 
-def retry_after_of(response: httpx2.Response) -> float | None:
+class Response(Protocol):
+    """What these functions read of an answer: `sending.Answer` (or an `httpx2.Response`)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> httpx2.Headers: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+def retry_after_of(response: Response) -> float | None:
     """Retry-After in seconds, given as a number or an HTTP date; None when absent or unreadable."""
     value = response.headers.get("retry-after")
     if not value:
@@ -46,12 +62,12 @@ def retry_after_of(response: httpx2.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def error_message_of(response: httpx2.Response) -> str | None:
+def error_message_of(response: Response) -> str | None:
     """The service's own words from `{"error"}`, `{"detail"}` (string or list), or a text body."""
     try:
         body: Any = response.json()
-    except (ValueError, UnicodeDecodeError):
-        text = response.text.strip() if response.content else ""
+    except (ValueError, UnicodeDecodeError, RecursionError, TruthScanError):
+        text = response.text.strip()
         if not text or text.startswith("<"):
             return None
         return text[:300]
@@ -78,19 +94,31 @@ def error_message_of(response: httpx2.Response) -> str | None:
     return None
 
 
-def error_for(endpoint: str, response: httpx2.Response, *, secrets: Iterable[str] = ()) -> TruthScanError:
+def error_for(endpoint: str, response: Response, *, secrets: Iterable[str] = ()) -> TruthScanError:
     """Map a non-2xx answer to our error, with what to do about it.
 
     What the service said is quoted (it is often the most useful part), minus any `secrets`
-    it repeated: the message goes to the assistant, its logs and the user's screen.
+    it repeated and any control character: the message goes to the assistant, its logs and the
+    user's screen. An unknown status names itself and blames no one: it is TruthScan's answer.
     """
     status = response.status_code
     message = error_message_of(response)
-    said = redact(message, secrets) if message is not None else None
+    said = clean_line(redact(message, secrets), max_length=300) if message is not None else None
     quoted = f" ({said})" if said else ""
     lowered = (said or "").lower()
     if endpoint == "upload" and status in (400, 403):
         return UploadExpiredError(f"The upload URL was refused (HTTP {status}){quoted}.")
+    if status == 401:
+        return InvalidKeyError(
+            f"TruthScan refused the API key (HTTP 401){quoted}: the key was refused before anything was "
+            "charged. Check TRUTHSCAN_API_KEY: it must be the key from the TruthScan developer portal, "
+            "active and not expired (regenerate it there if needed)."
+        )
+    if status == 402:
+        return NotEnoughCreditsError(
+            f"TruthScan says there are not enough credits for this request (HTTP 402){quoted}. Call "
+            "check_credits to see the balance, and add credits in the TruthScan dashboard before retrying."
+        )
     if status == 403:
         if "credit" in lowered:
             return NotEnoughCreditsError(
@@ -122,9 +150,15 @@ def error_for(endpoint: str, response: httpx2.Response, *, secrets: Iterable[str
         )
     if status == 400 and ("too large" in lowered or "size" in lowered):
         return ImageSizeError(f"TruthScan refused the image size{quoted}. Images must be 1 KB to 10 MB.")
+    if status in (400, 422):
+        return BadRequestError(
+            f"TruthScan refused the {endpoint} request (HTTP {status}){quoted}. If it happens again "
+            "with other images, TruthScan's API may have changed: the health tool shows its state."
+        )
     return BadRequestError(
-        f"TruthScan refused the {endpoint} request (HTTP {status}){quoted}. This is likely a bug in "
-        "truthscan-mcp or a change in the API; please report it with this message."
+        f"TruthScan answered the {endpoint} request with HTTP {status}{quoted}, a status its API "
+        "reference does not describe. Try again in a while; if it persists, check the health tool "
+        "and TruthScan's status page."
     )
 
 

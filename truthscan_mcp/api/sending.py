@@ -19,11 +19,12 @@ or TruthScan refused it outright with 429/503.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
@@ -31,7 +32,8 @@ import httpx2
 import stamina
 
 from truthscan_mcp.api.errors import error_for, refused_before_work, transport_error
-from truthscan_mcp.errors import RateLimitedError, UnavailableError
+from truthscan_mcp.errors import RateLimitedError, UnavailableError, UnexpectedResponseError
+from truthscan_mcp.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,109 @@ T = TypeVar("T")
 
 #: The limits every API request has unless its endpoint says otherwise.
 DEFAULT_TIMEOUT = httpx2.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+#: The most a JSON answer may weigh once decompressed: real documents are a few KB.
+MAX_JSON_BYTES = 2 * 1024 * 1024
+#: How deep a JSON answer may nest: real documents are 4 levels deep.
+MAX_JSON_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """The total time one API operation may take: connect, headers, body and every retry of it.
+
+    A per-read timeout alone lets a server that drips one byte a second keep a call alive
+    forever; these bound the whole operation whatever the network does. The product's caps
+    (documented in README's "Security model"): presign, query and credits 15 s each, health
+    10 s, /detect 30 s, an upload 15 s plus one second per 100 KB of image, a heatmap 15 s.
+    Tests pass tiny ones, as they pass a fast `RetryPolicy`.
+    """
+
+    presign: float = 15.0
+    query: float = 15.0
+    credits: float = 15.0
+    health: float = 10.0
+    detect: float = 30.0
+    upload_base: float = 15.0
+    #: the slowest uplink an upload is given time for, in bytes per second
+    upload_rate: float = 100 * 1024
+    image: float = 15.0
+
+    def upload(self, size: int) -> float:
+        return self.upload_base + size / self.upload_rate
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An API answer as read by `Sender`: status, headers and the body text, already redacted.
+
+    The body is read as a stream under a byte cap (after decompression) and every form of the
+    key is masked in it before anyone parses it, so no report, log line, error or cache row
+    derived from an answer can carry the key.
+    """
+
+    status_code: int
+    headers: httpx2.Headers
+    text: str
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def content(self) -> bytes:
+        return self.text.encode()
+
+    def json(self) -> Any:
+        """The body as JSON, with every string redacted again (a key JSON-escaped twice in the
+        body is once-escaped after decoding). Any JSON whatsoever — nested 100 000 deep, a list,
+        wrong types — is either a value or `UnexpectedResponseError`, never a `RecursionError`."""
+        try:
+            value = json.loads(self.text)
+        except (ValueError, RecursionError):
+            raise UnexpectedResponseError("TruthScan sent an answer that is not valid JSON.") from None
+        return _scrubbed(value, self.secrets, 0)
+
+
+def _scrubbed(value: Any, secrets: tuple[str, ...], depth: int) -> Any:
+    if depth > MAX_JSON_DEPTH:
+        raise UnexpectedResponseError(f"TruthScan sent an answer nested deeper than {MAX_JSON_DEPTH} levels.")
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, list):
+        items: list[Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return [_scrubbed(item, secrets, depth + 1) for item in items]
+    if isinstance(value, dict):
+        obj: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return {redact(k, secrets): _scrubbed(v, secrets, depth + 1) for k, v in obj.items()}
+    return value
+
+
+class OversizedAnswerError(UnexpectedResponseError):
+    """An answer past its byte cap: asking again would only download the same flood again,
+    so, unlike an answer cut short, it is not retried."""
+
+
+def _decoded(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")
+
+
+async def read_capped(response: httpx2.Response, max_bytes: int, what: str) -> bytes:
+    """The decoded body, or `UnexpectedResponseError` as soon as it passes `max_bytes`
+    (httpx2 inflates compressed bodies in bounded pieces, so a bomb is stopped early)."""
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > max_bytes:
+                raise OversizedAnswerError(
+                    f"TruthScan's answer to {what} was larger than {max_bytes // 1024:,} KB, far more than "
+                    "any real answer; it was not read further."
+                )
+            chunks.append(chunk)
+    except httpx2.DecodingError:
+        raise UnexpectedResponseError(f"TruthScan's answer to {what} could not be decompressed.") from None
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -96,6 +201,14 @@ def upload_timeout(size: int, base: httpx2.Timeout | None = None) -> httpx2.Time
     base = base or DEFAULT_TIMEOUT
     write = max(base.write or 0.0, 15.0 + size / (128 * 1024))
     return httpx2.Timeout(connect=base.connect, read=base.read, write=write, pool=base.pool)
+
+
+def timed_out(endpoint: str, seconds: float, *, sent: bool = True) -> UnavailableError:
+    return UnavailableError(
+        f"TruthScan did not finish answering {endpoint} within {seconds:g} s. Check the network and "
+        "try again; the health tool shows whether TruthScan is reachable.",
+        sent=sent,
+    )
 
 
 def capped(base: httpx2.Timeout, limit: float) -> httpx2.Timeout:
@@ -161,25 +274,37 @@ class Sender:
         endpoint: str,
         method: str,
         url: str,
-        read: Callable[[httpx2.Response], T],
+        read: Callable[[Answer], T],
         *,
+        total: float,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
         content: Callable[[], AsyncIterator[bytes]] | None = None,
         timeout: httpx2.Timeout | None = None,
         detect: bool = False,
         budget: RetryBudget | None = None,
+        max_bytes: int = MAX_JSON_BYTES,
     ) -> T:
-        """`read(response)` of the first answer that is a 2xx and readable, within the budget."""
+        """`read(answer)` of the first answer that is a 2xx and readable, within the budget.
+
+        `total` bounds the whole operation — connecting, sending, the headers, the body and
+        every retry together: past it the attempt under way is cut and `UnavailableError` raised.
+        """
         policy = self.policy
         budget = budget or policy.budget
-        deadline = anyio.current_time() + budget.timeout
+        budget = RetryBudget(attempts=budget.attempts, timeout=min(budget.timeout, total))
+        started = anyio.current_time()
+        deadline = started + total  # the operation's, cutting even an attempt under way
+        retry_deadline = started + budget.timeout  # no attempt starts after it
         attempt_number = 0
+        secrets = tuple(self._secrets())
 
         def backoff_hook(exc: Exception) -> bool | float:
             """How long to wait before the next attempt, or False to raise `exc` now."""
             if isinstance(exc, RateLimitedError):
                 wait = exc.retry_after
+            elif isinstance(exc, OversizedAnswerError):
+                return False
             elif isinstance(exc, UnavailableError):
                 if detect and exc.sent and not refused_before_work(exc):
                     return False  # it may have been accepted: never pay twice
@@ -192,7 +317,7 @@ class Sender:
                 return False
             else:
                 wait = max(wait, 0.05)
-            if anyio.current_time() + wait >= deadline:
+            if anyio.current_time() + wait >= retry_deadline:
                 return False  # the next attempt would start after the budget: fail now
             return wait
 
@@ -201,33 +326,55 @@ class Sender:
         ):
             with attempt:
                 attempt_number = attempt.num
-                await self.gate.wait_turn(deadline)
+                await self.gate.wait_turn(retry_deadline)
                 if attempt.num > 1:
                     logger.info("retrying %s (attempt %d)", endpoint, attempt.num)
-                try:
-                    # A /detect attempt, once on the wire, may charge: it is shielded so a cancelled
-                    # caller still hears the id it paid for. The back-off between attempts is not.
-                    response: httpx2.Response | None = None
-                    with anyio.CancelScope(shield=detect):
-                        response = await self.http.request(
-                            method,
-                            url,
-                            headers=headers,
-                            json=json,
-                            content=content() if content is not None else None,
-                            timeout=timeout if timeout is not None else httpx2.USE_CLIENT_DEFAULT,
-                        )
-                    assert response is not None  # a shield without a deadline swallows nothing
-                except httpx2.TransportError as exc:
-                    raise transport_error(endpoint, exc) from None
-                self._on_answer(response)
-                if response.status_code >= 300:
-                    error = error_for(endpoint, response, secrets=self._secrets())
+                answer: Answer | None = None
+                # A /detect attempt, once on the wire, may charge: it is shielded so a cancelled
+                # caller still hears the id it paid for — but never past the operation's deadline,
+                # which the scope's own deadline enforces even under the shield.
+                with anyio.CancelScope(shield=detect, deadline=deadline):
+                    answer = await self._exchange(
+                        endpoint, method, url, headers, json, content, timeout, secrets, max_bytes
+                    )
+                if answer is None:  # the scope's deadline passed (an outside cancel propagates)
+                    raise timed_out(endpoint, total)
+                if answer.status_code >= 300:
+                    error = error_for(endpoint, answer)
                     if isinstance(error, RateLimitedError):
                         self._hold_off(error, attempt.num)
                     raise error
-                return read(response)
+                return read(answer)
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    async def _exchange(
+        self,
+        endpoint: str,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        json: Any,
+        content: Callable[[], AsyncIterator[bytes]] | None,
+        timeout: httpx2.Timeout | None,
+        secrets: tuple[str, ...],
+        max_bytes: int,
+    ) -> Answer:
+        """One request and its whole body, streamed under `max_bytes`, redacted before parsing."""
+        try:
+            async with self.http.stream(
+                method,
+                url,
+                headers=headers,
+                json=json,
+                content=content() if content is not None else None,
+                timeout=timeout if timeout is not None else httpx2.USE_CLIENT_DEFAULT,
+            ) as response:
+                self._on_answer(response)
+                body = await read_capped(response, max_bytes, endpoint)
+                text = _decoded(body, response.charset_encoding)
+                return Answer(response.status_code, response.headers, redact(text, secrets), secrets)
+        except httpx2.TransportError as exc:
+            raise transport_error(endpoint, exc) from None
 
     def _hold_off(self, exc: RateLimitedError, attempt: int) -> None:
         policy = self.policy

@@ -5,17 +5,25 @@ or snake_case analysis fields, confidence as a number or a word, lists or object
 `parse_*` functions here absorb all of them into one normalised `ApiDocument`, so nothing
 above this module ever branches on the dialect. Anything that cannot be read raises
 `UnexpectedResponseError`, never a bare `KeyError`/`ValidationError`.
+
+Every string is cleaned on its way in (`truthscan_mcp.sanitize`): no control character or
+escape sequence from an answer reaches a report, so neither the model's text, the structured
+content, the cache nor a terminal ever holds one. Only the reasoning keeps its line breaks.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from truthscan_mcp.errors import UnexpectedResponseError
 from truthscan_mcp.models import Analysis, ConfidenceBand, Credits, Signal, Signals, Status
+from truthscan_mcp.sanitize import clean_text, clean_url
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 # --- the normalised API document --------------------------------------------------------------
 
@@ -66,11 +74,11 @@ def _percent(value: Any) -> float | None:
     return round(min(100.0, max(0.0, number)), 4)
 
 
-def _text(value: Any, limit: int = 4000) -> str | None:
+def _text(value: Any, limit: int = 4000, *, multiline: bool = False) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        text = value.strip()
+        text = clean_text(value[: limit * 2], multiline=multiline)
     elif isinstance(value, int | float | bool):
         text = str(value)
     else:
@@ -94,7 +102,7 @@ def _texts(value: Any, limit: int = 20) -> list[str]:
     for item in items:
         text = _text(item, 1000)
         if text is None and isinstance(item, dict | list):
-            text = str(item)[:1000]  # pyright: ignore[reportUnknownArgumentType]
+            text = clean_text(str(item)[:1000])  # pyright: ignore[reportUnknownArgumentType]
         if text:
             out.append(text)
     return out[:limit]
@@ -168,7 +176,9 @@ def _analysis(value: Any) -> Analysis | None:
         agreement=_text(pick("agreement"), 200),
         confidence=_percent(pick("confidence")),
         key_indicators=_texts(pick("keyIndicators", "key_indicators", "indicators")),
-        reasoning=_text(pick("detailedReasoning", "detailed_reasoning", "reasoning", "explanation"), 6000),
+        reasoning=_text(
+            pick("detailedReasoning", "detailed_reasoning", "reasoning", "explanation"), 6000, multiline=True
+        ),
         visual_patterns=_texts(pick("visualPatterns", "visual_patterns")),
         recommendations=_texts(pick("recommendations")),
     )
@@ -298,7 +308,7 @@ def _as_list(value: Any) -> list[Any]:
 def _url(value: Any) -> str | None:
     text = _text(value, 4000)
     if text and text.startswith(("http://", "https://")):
-        return text
+        return clean_url(text)
     return None
 
 
@@ -323,12 +333,25 @@ def parse_credits(raw: Any) -> Credits:
 
 
 def parse_detect(raw: Any) -> str:
-    """The id of an accepted submission."""
+    """The id of an accepted submission, which must be a UUID (lower-cased).
+
+    An id is sent back in every /query and shown as what to pass to get_result: one that is no
+    UUID (a path escape, a 2 KB string) is refused here, before it goes anywhere, with the
+    warning that the credit may be spent all the same.
+    """
     if isinstance(raw, dict):
         obj: dict[str, Any] = raw  # pyright: ignore[reportUnknownVariableType]
-        doc_id = _text(obj.get("id") or obj.get("document_id"), 100)
-        if doc_id:
-            return doc_id
+        value = obj.get("id") or obj.get("document_id")
+        if isinstance(value, str) and _UUID.fullmatch(value.strip()):
+            return value.strip().lower()
+        if value is not None:
+            shown = clean_text(str(value))  # pyright: ignore[reportUnknownArgumentType]
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise UnexpectedResponseError(
+                f"TruthScan accepted the submission but answered with an id that is not a UUID "
+                f"({shown!r}), so it was not used to fetch the result. A credit may have been spent: "
+                "run check_credits to see, and report this to TruthScan support if it happens again."
+            )
     raise UnexpectedResponseError(
         "TruthScan accepted the submission but its answer carried no document id, so the result "
         "cannot be fetched. It was not resubmitted, to avoid paying twice; run check_credits to "

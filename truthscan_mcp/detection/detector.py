@@ -394,7 +394,25 @@ class Detector:
         return doc_id
 
     async def _follow(self, call: _Call, plan: PollPlan) -> DetectionReport:
-        """Poll `plan`'s document until settled or the deadline, then report (and store) it."""
+        """Poll `plan`'s document until settled or the deadline, then report (and store) it.
+
+        Once this call paid for the document (`submitted_now`), nothing may lose its id: any
+        failure at all — also one nobody foresaw — hands back the id and the way to fetch the
+        rest. `Exception` only: a cancellation is not a failure and must propagate.
+        """
+        if not plan.submitted_now:
+            return await self._follow_unguarded(call, plan)
+        try:
+            return await self._follow_unguarded(call, plan)
+        except Exception as exc:
+            logger.exception("unexpected failure after submitting %s", plan.document_id)
+            return reporting.with_warning(
+                self._handoff(plan.document_id, bool(plan.expect_analysis), call),
+                f"Something unexpected went wrong while fetching the result ({type(exc).__name__}); "
+                "the detection itself was accepted and is kept under its id.",
+            )
+
+    async def _follow_unguarded(self, call: _Call, plan: PollPlan) -> DetectionReport:
         polled = await poll(self.client, plan, self.schedule, call.track)
         report = reporting.build_report(
             plan.document_id,

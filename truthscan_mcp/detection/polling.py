@@ -135,6 +135,12 @@ async def poll(client: TruthScanClient, plan: PollPlan, schedule: PollSchedule, 
             await anyio.sleep(min(schedule.delay(now - poll_start), deadline - now))
     except TruthScanError as exc:
         if not plan.submitted_now:
+            if plan.document_id not in exc.message:
+                # whoever asked must still know which document to ask about again (free)
+                exc.message = (
+                    f"{exc.message} (document {plan.document_id}: call get_result with this id again "
+                    "later; that costs no credits)"
+                )
             raise
         # The credit is spent and the id is known: hand it over instead of failing.
         result.warnings.append(f"Lost contact with TruthScan while waiting: {exc.message}")

@@ -11,6 +11,7 @@ from truthscan_mcp.api.wire import ApiDocument
 from truthscan_mcp.detection.store import StoredResult
 from truthscan_mcp.media.sources import LoadedImage
 from truthscan_mcp.models import AnalysisStatus, DetectionReport, Provenance, ReportSource
+from truthscan_mcp.sanitize import clean_line
 
 
 def build_report(
@@ -117,8 +118,13 @@ def unsettled(report: DetectionReport) -> bool:
 
 
 def source_of(image: LoadedImage) -> ReportSource:
+    # A file name or URL is outside text too: cleaned here, it is clean in every report and row.
     return ReportSource(
-        kind=image.kind, name=image.name, media_type=image.media_type, bytes=image.size, sha256=image.sha256
+        kind=image.kind,
+        name=clean_line(image.name),
+        media_type=image.media_type,
+        bytes=image.size,
+        sha256=image.sha256,
     )
 
 
