@@ -81,6 +81,7 @@ async def open_app(
             storage_url=settings.storage_url,
             api_key=SecretStr(key) if key else None,
             retry=retry,
+            knobs=settings.knobs,
         )
         detector = Detector(client, settings, schedule=schedule, store=store, simulated=settings.sandbox)
         yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)

@@ -29,6 +29,7 @@ from truthscan_mcp.api.sending import (
 from truthscan_mcp.api.wire import ApiDocument, parse_credits, parse_detect, parse_document, parse_presign
 from truthscan_mcp.errors import ConfigurationError, UnavailableError, UnexpectedResponseError
 from truthscan_mcp.models import Credits
+from truthscan_mcp.settings import ENVIRONMENT_KNOBS, Knobs
 
 __all__ = ["HealthAnswer", "Presigned", "RetryPolicy", "TruthScanClient", "Uploadable", "make_http_client"]
 
@@ -87,15 +88,20 @@ class TruthScanClient:
         storage_url: str,
         api_key: SecretStr | None,
         retry: RetryPolicy | None = None,
+        knobs: Knobs = ENVIRONMENT_KNOBS,
     ) -> None:
         self._http = http
+        #: how this server was configured: the words every "change a setting" hint uses
+        self.knobs = knobs
         self.api_url = api_url.rstrip("/")
         self.storage_url = storage_url.rstrip("/")
         self._key = api_key
         self.retry = retry or RetryPolicy()
         #: set once any answer carried the simulator's mark
         self.simulated = False
-        self._sender = Sender(http, self.retry, secrets=self._secrets, on_answer=self._notice)
+        self._sender = Sender(
+            http, self.retry, secrets=self._secrets, on_answer=self._notice, key_place=knobs.key_place()
+        )
 
     @property
     def gate(self) -> RateLimitGate:
@@ -115,11 +121,7 @@ class TruthScanClient:
 
     def require_key(self) -> str:
         if self._key is None:
-            raise ConfigurationError(
-                "No TruthScan API key is configured. Set TRUTHSCAN_API_KEY in the MCP server's "
-                "environment (get a key from the TruthScan developer portal), or run with --sandbox "
-                "to try the simulator."
-            )
+            raise ConfigurationError(f"No TruthScan API key is configured. {self.knobs.add_key_hint()}")
         return self._key.get_secret_value()
 
     def storage_url_for(self, file_path: str) -> str:

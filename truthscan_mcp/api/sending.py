@@ -149,12 +149,14 @@ class Sender:
         *,
         secrets: Callable[[], Iterable[str]],
         on_answer: Callable[[httpx2.Response], None],
+        key_place: str = "TRUTHSCAN_API_KEY",
     ) -> None:
         self.http = http
         self.policy = policy
         self.gate = RateLimitGate()
         self._secrets = secrets
         self._on_answer = on_answer
+        self._key_place = key_place
 
     async def send(
         self,
@@ -222,7 +224,7 @@ class Sender:
                     raise transport_error(endpoint, exc) from None
                 self._on_answer(response)
                 if response.status_code >= 300:
-                    error = error_for(endpoint, response, secrets=self._secrets())
+                    error = error_for(endpoint, response, secrets=self._secrets(), key_place=self._key_place)
                     if isinstance(error, RateLimitedError):
                         self._hold_off(error, attempt.num)
                     raise error
