@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import httpx2
 import pytest
@@ -79,6 +79,23 @@ def test_detect_shows_progress_on_stderr_not_stdout(capsys: pytest.CaptureFixtur
     assert "[100%]" in result.stderr
     assert "Uploading" in result.stderr
     assert "%]" not in result.stdout
+
+
+@pytest.mark.usefixtures("live")
+def test_detect_progress_is_not_interleaved_with_info_log_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "detect", "--no-deep-analysis", str(CAMERA_JPG), str(AI_PNG))
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines
+    assert all(line.startswith("[") for line in lines), result.stderr
+
+
+@pytest.mark.usefixtures("live")
+def test_detect_keeps_info_log_lines_when_the_log_level_is_asked_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run_cli(capsys, "detect", "--log-level", "INFO", "--no-deep-analysis", str(CAMERA_JPG))
+    assert " INFO truthscan_mcp." in result.stderr
 
 
 def test_detect_json_prints_one_entry_per_image_for_scripts(
@@ -310,3 +327,25 @@ def test_a_signal_ends_the_http_server_at_once_and_its_ipv6_url_is_bracketed(sig
     _, err = _stopped(process, sig)
     assert process.returncode == 0
     assert "Traceback" not in err
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    """`truthscan-mcp --help`, `serve --help`, `detect --help`, … explain every option."""
+    import argparse
+
+    from truthscan_mcp.cli.main import build_parser
+
+    parser = build_parser()
+    parsers: dict[str, argparse.ArgumentParser] = {"truthscan-mcp": parser}
+    for action in parser._actions:  # pyright: ignore[reportPrivateUsage]
+        choices: object = action.choices
+        if isinstance(choices, dict):
+            parsers.update(cast("dict[str, argparse.ArgumentParser]", choices))
+    assert {"serve", "detect", "demo", "cache", "sandbox"} <= set(parsers)
+    silent = [
+        f"{name} {action.dest}"
+        for name, each in parsers.items()
+        for action in each._actions  # pyright: ignore[reportPrivateUsage]
+        if not action.help
+    ]
+    assert silent == []

@@ -30,7 +30,11 @@ _SETTING_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
         "api_key",
         {"metavar": "KEY", "help": "TruthScan API key (prefer TRUTHSCAN_API_KEY: options show in ps)"},
     ),
-    ("--api-url", "api_url", {"metavar": "URL", "help": "TruthScan API base URL (default %(default)s)"}),
+    (
+        "--api-url",
+        "api_url",
+        {"metavar": "URL", "help": "TruthScan API base URL (default https://detect-image.truthscan.com)"},
+    ),
     ("--storage-url", "storage_url", {"metavar": "URL", "help": "storage base URL sent to /detect"}),
     (
         "--wait-seconds",
@@ -43,7 +47,11 @@ _SETTING_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
         {
             "nargs": "+",
             "metavar": "DIR",
-            "help": f"directories for local paths (one or more; each may be {os.pathsep}-separated)",
+            "help": (
+                "directories local image paths must be inside (default: your home and the temp dir); "
+                f"one or more, each may be {os.pathsep}-separated; before IMAGE arguments write "
+                "--allowed-dirs=DIR"
+            ),
         },
     ),
     (
@@ -95,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"truthscan-mcp {__version__}")
     _add_setting_options(parser, suppress=False)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", help="what to do (default: serve over stdio)"
+    )
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
