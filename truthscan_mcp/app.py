@@ -91,6 +91,7 @@ async def open_app(
             retry=retry,
             deadlines=deadlines,
             allow_private=settings.allow_private_urls,
+            knobs=settings.knobs,
         )
         detector = Detector(client, settings, schedule=schedule, store=store, simulated=settings.sandbox)
         yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)

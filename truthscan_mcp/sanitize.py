@@ -81,3 +81,9 @@ def has_controls(text: str, *, multiline: bool = False) -> bool:
     if multiline:
         text = text.replace("\n", "")
     return bool(_CONTROLS.search(text) or _LINE_BREAKS.search(text))
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 credit`, `2 credits`, `0 images`: a count with its noun in the right number, so no
+    message reads "1 (1 credits)" or hedges with "image(s)"."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"

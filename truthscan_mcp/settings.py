@@ -7,11 +7,14 @@ surfacing later as an obscure error in the middle of a detection.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_API_URL = "https://detect-image.truthscan.com"
@@ -22,6 +25,106 @@ SANDBOX_BASE_URL = "http://sandbox.truthscan.invalid"
 SANDBOX_API_KEY = "sandbox-demo-key"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+#: Who started the server, as far as its configuration goes: the desktop bundle says so through
+#: TRUTHSCAN_LAUNCHER=bundle in its manifest; anything else is a command line and its environment.
+Launcher = Literal["bundle", "command"]
+#: Where one setting's value is to be changed: a command-line option, the bundle's settings
+#: screen, or a TRUTHSCAN_* variable.
+Origin = Literal["command_line", "bundle", "environment"]
+
+#: Set to `bundle` by the desktop bundle's manifest; read at start-up, never documented as a setting.
+LAUNCHER_VARIABLE = "TRUTHSCAN_LAUNCHER"
+#: A placeholder a host left in place because the user gave no value (`${user_config.api_key}`).
+_UNSUBSTITUTED = re.compile(r"^\$\{user_config\.[^}]*\}$")
+#: The bundle's settings screen, by Settings field: the titles in manifest.json's user_config.
+BUNDLE_TITLES = {
+    "api_key": "TruthScan API key",
+    "allowed_dirs": "Image folders",
+    "wait_seconds": "Wait for a result (seconds)",
+    "sandbox": "Try without a key: simulated verdicts",
+}
+BUNDLE_SETTINGS_PLACE = "the extension's settings in Claude Desktop"
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The name of each setting's knob in the way this server was started.
+
+    A hint that says "set TRUTHSCAN_ALLOWED_DIRS" to someone who passed `--allowed-dirs`, or
+    who installed the desktop bundle and never saw an environment variable, sends them looking
+    in the wrong place. Every message that tells the reader to change a setting asks this.
+    """
+
+    launcher: Launcher = "command"
+    command_line: frozenset[str] = field(default_factory=frozenset[str])
+
+    def origin(self, name: str) -> Origin:
+        # The bundle passes its settings as options and variables, but its user knows only its screen.
+        if self.launcher == "bundle" and name in BUNDLE_TITLES:
+            return "bundle"
+        if name in self.command_line:
+            return "command_line"
+        return "environment"
+
+    def knob(self, name: str) -> str:
+        """`--allowed-dirs`, `the "Image folders" setting`, or `TRUTHSCAN_ALLOWED_DIRS`."""
+        origin = self.origin(name)
+        if origin == "command_line":
+            return "--" + name.replace("_", "-")
+        if origin == "bundle":
+            return f'the "{BUNDLE_TITLES[name]}" setting'
+        return "TRUTHSCAN_" + name.upper()
+
+    def add_folder_hint(self) -> str:
+        """How to let the server read one more folder (completes "Copy the image into one of them, …")."""
+        origin = self.origin("allowed_dirs")
+        if origin == "command_line":
+            return "or add the folder to --allowed-dirs (one or more folders) and restart the server"
+        if origin == "bundle":
+            return f'or add the folder to the "Image folders" setting in {BUNDLE_SETTINGS_PLACE}'
+        return f"or set TRUTHSCAN_ALLOWED_DIRS (a list separated by {os.pathsep!r}) to add one"
+
+    def private_urls_hint(self) -> str:
+        """How to allow URL sources on private addresses (completes "If you trust this network, …")."""
+        if self.launcher == "bundle":
+            return (
+                "the desktop bundle has no setting for it: save the image into one of the image "
+                "folders and pass its path instead"
+            )
+        if self.launcher == "command" and self.command_line:
+            return "restart the server with --allow-private-urls (only for trusted networks)"
+        return "set TRUTHSCAN_ALLOW_PRIVATE_URLS=true to allow it (only for trusted networks)"
+
+    def add_key_hint(self) -> str:
+        """What to do when no key is configured: a sentence, starting with a capital."""
+        origin = self.origin("api_key")
+        if origin == "bundle":
+            return (
+                f"Open {BUNDLE_SETTINGS_PLACE} and enter your TruthScan API key, or switch on "
+                "'Try without a key' to see it work on simulated verdicts."
+            )
+        if origin == "command_line":
+            return (
+                "Pass your key with --api-key (or set TRUTHSCAN_API_KEY: options show in ps) — get one "
+                "from the TruthScan developer portal — or run with --sandbox to try the simulator."
+            )
+        return (
+            "Set TRUTHSCAN_API_KEY in the MCP server's environment (get a key from the TruthScan "
+            "developer portal), or run with --sandbox to try the simulator."
+        )
+
+    def key_place(self) -> str:
+        """Where the key in use was given, to check it (completes "Check …: it must be…")."""
+        origin = self.origin("api_key")
+        if origin == "bundle":
+            return f'the "TruthScan API key" in {BUNDLE_SETTINGS_PLACE}'
+        if origin == "command_line":
+            return "the key given with --api-key"
+        return "TRUTHSCAN_API_KEY"
+
+
+#: The knobs of a server configured through its environment alone (the default).
+ENVIRONMENT_KNOBS = Knobs()
 
 
 def default_allowed_dirs() -> list[Path]:
@@ -61,6 +164,30 @@ class Settings(BaseSettings):
         default_factory=list[str], description="Browser origins the HTTP transport answers (comma-separated)."
     )
     max_concurrency: int = Field(default=4, ge=1, le=32, description="Parallel detections in a batch.")
+    # Where the values came from, for `knobs`: not settings themselves (no option, no variable
+    # to document), so private attributes.
+    _launcher: Launcher = PrivateAttr(default="command")
+    _command_line: frozenset[str] = PrivateAttr(default_factory=frozenset[str])
+
+    def model_post_init(self, context: Any, /) -> None:
+        # The desktop bundle's marker (mcp_config.env in manifest.json): internal, not a setting.
+        if os.environ.get(LAUNCHER_VARIABLE, "").strip().lower() == "bundle":
+            self._launcher = "bundle"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_placeholders(cls, data: Any) -> Any:
+        """A host may pass an optional setting the user left empty as "" or as its literal
+        `${user_config.name}`: both mean "not given", so the default applies."""
+        if not isinstance(data, dict):
+            return data
+        given: dict[str, Any] = dict(data)  # pyright: ignore[reportUnknownArgumentType]
+        return {
+            name: value
+            for name, value in given.items()
+            if not (isinstance(value, str) and (_UNSUBSTITUTED.match(value.strip()) or not value.strip()))
+            or name in ("allowed_dirs", "cache_path")  # their own validators give "" a meaning
+        }
 
     @field_validator("api_key", "http_token", mode="before")
     @classmethod
@@ -116,6 +243,24 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
+
+    def given_on_command_line(self, names: Iterable[str]) -> Settings:
+        """Record which settings came from command-line options, for `knobs`; returns self."""
+        self._command_line = frozenset(names)
+        return self
+
+    def launched_by(self, launcher: Launcher) -> Settings:
+        """Record who started the server (as TRUTHSCAN_LAUNCHER does), for `knobs`; returns self."""
+        self._launcher = launcher
+        return self
+
+    @property
+    def launcher(self) -> Launcher:
+        return self._launcher
+
+    @property
+    def knobs(self) -> Knobs:
+        return Knobs(launcher=self._launcher, command_line=self._command_line)
 
     @property
     def has_api_key(self) -> bool:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import httpx2
 import pytest
@@ -77,6 +79,23 @@ def test_detect_shows_progress_on_stderr_not_stdout(capsys: pytest.CaptureFixtur
     assert "[100%]" in result.stderr
     assert "Uploading" in result.stderr
     assert "%]" not in result.stdout
+
+
+@pytest.mark.usefixtures("live")
+def test_detect_progress_is_not_interleaved_with_info_log_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "detect", "--no-deep-analysis", str(CAMERA_JPG), str(AI_PNG))
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines
+    assert all(line.startswith("[") for line in lines), result.stderr
+
+
+@pytest.mark.usefixtures("live")
+def test_detect_keeps_info_log_lines_when_the_log_level_is_asked_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run_cli(capsys, "detect", "--log-level", "INFO", "--no-deep-analysis", str(CAMERA_JPG))
+    assert " INFO truthscan_mcp." in result.stderr
 
 
 def test_detect_json_prints_one_entry_per_image_for_scripts(
@@ -230,3 +249,103 @@ def test_sandbox_command_serves_the_simulator_on_the_given_port(
         f"{base_url}/get-presigned-url", params={"file_name": "a.png"}, headers={"apikey": "k"}, timeout=5
     )
     assert presign.status_code == 200
+
+
+# --- stopping and start-up lines ----------------------------------------------------------------
+
+_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+
+
+def _read_line(stream: IO[str], seconds: float) -> str:
+    """The next line of a child's pipe, or an assertion once `seconds` pass without one."""
+    ready, _, _ = select.select([stream], [], [], seconds)
+    assert ready, f"no line within {seconds} s"
+    return stream.readline()
+
+
+def _stopped(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[float, str]:
+    """Send `sig`; the seconds the process took to exit (at most 3) and what it wrote on stderr."""
+    started = time.monotonic()
+    process.send_signal(sig)
+    try:
+        _, err = process.communicate(timeout=3)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail(f"still running 3 s after {sig.name}")
+    return time.monotonic() - started, err
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_signal_ends_the_stdio_server_at_once_while_stdin_stays_open(sig: signal.Signals) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "truthscan_mcp", "--sandbox", "--cache-path", "off"],
+        env=child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write(json.dumps(_INITIALIZE) + "\n")
+    process.stdin.flush()
+    assert json.loads(_read_line(process.stdout, 60))["id"] == 1  # it is serving
+    _, err = _stopped(process, sig)  # stdin is still open: nothing but the signal stops it
+    assert process.returncode == 0
+    assert "Traceback" not in err
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_signal_ends_the_http_server_at_once_and_its_ipv6_url_is_bracketed(sig: signal.Signals) -> None:
+    port = free_port()
+    serve = ["serve", "--transport", "http", "--host", "::1", "--port", str(port)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "truthscan_mcp", *serve, "--sandbox", "--cache-path", "off"],
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines = [_read_line(process.stderr, 60)]
+    while "Uvicorn running" not in lines[-1]:
+        lines.append(_read_line(process.stderr, 60))
+    assert f"serving MCP over streamable HTTP at http://[::1]:{port}/mcp" in "".join(lines)
+    _, err = _stopped(process, sig)
+    assert process.returncode == 0
+    assert "Traceback" not in err
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    """`truthscan-mcp --help`, `serve --help`, `detect --help`, … explain every option."""
+    import argparse
+
+    from truthscan_mcp.cli.main import build_parser
+
+    parser = build_parser()
+    parsers: dict[str, argparse.ArgumentParser] = {"truthscan-mcp": parser}
+    for action in parser._actions:  # pyright: ignore[reportPrivateUsage]
+        choices: object = action.choices
+        if isinstance(choices, dict):
+            parsers.update(cast("dict[str, argparse.ArgumentParser]", choices))
+    assert {"serve", "detect", "demo", "cache", "sandbox"} <= set(parsers)
+    silent = [
+        f"{name} {action.dest}"
+        for name, each in parsers.items()
+        for action in each._actions  # pyright: ignore[reportPrivateUsage]
+        if not action.help
+    ]
+    assert silent == []

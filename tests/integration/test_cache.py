@@ -683,7 +683,7 @@ def test_cache_stats_and_clear_on_the_command_line(
     assert (numbers["results"], numbers["paid"], numbers["cached"]) == (1, 1, 1)
     assert numbers["size_bytes"] > 0
     assert cleared.returncode == 0
-    assert f"Removed 1 stored result(s) and 2 history entries from {cache}" in cleared.stdout
+    assert f"Removed 1 stored result and 2 history entries from {cache}" in cleared.stdout
     assert (json.loads(emptied.stdout)["results"], json.loads(emptied.stdout)["paid"]) == (0, 0)
 
 

@@ -15,12 +15,13 @@ import subprocess
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from mcp import Client
 
 from tests.support import ROOT
+from tests.support.bundle import host_launch
 from truthscan_mcp import __version__
 from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.cli.main import build_parser, settings_from
@@ -62,38 +63,7 @@ def _readme_block_after(marker: str) -> str | None:
 
 
 def _host_launch(user_config: Mapping[str, object], dirname: str) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment an MCPB host builds from the manifest's `mcp_config`.
-
-    Follows the reference implementation (`getMcpConfigForManifest` in @anthropic-ai/mcpb, which
-    Claude Desktop uses): `${...}` is replaced inside strings, and an argument that is exactly
-    `${user_config.X}` of a multiple-choice setting becomes one argument per chosen value.
-    """
-    manifest = _json("manifest.json")
-    config = manifest["server"]["mcp_config"]
-    values: dict[str, str | list[str]] = {"__dirname": dirname}
-    for key, option in manifest.get("user_config", {}).items():
-        chosen: object = user_config.get(key, option.get("default"))
-        if isinstance(chosen, list):
-            values[f"user_config.{key}"] = [str(v) for v in cast("list[object]", chosen)]
-        elif chosen is not None:
-            values[f"user_config.{key}"] = str(chosen)
-
-    def substitute(text: str) -> str:
-        for name, value in values.items():
-            if isinstance(value, str):
-                text = text.replace("${" + name + "}", value)
-        return text
-
-    args: list[str] = []
-    for arg in config.get("args", []):
-        whole = re.fullmatch(r"\$\{(user_config\.[^}]+)\}", arg)
-        expansion = values.get(whole.group(1)) if whole else None
-        if isinstance(expansion, list):
-            args.extend(expansion)
-        else:
-            args.append(substitute(arg))
-    env = {name: substitute(value) for name, value in config.get("env", {}).items()}
-    return [config["command"], *args], env
+    return host_launch(_json("manifest.json"), user_config, dirname)
 
 
 def _settings_of_launch(
@@ -131,10 +101,10 @@ def test_manifest_declares_every_user_setting_it_uses_and_uses_every_one_it_decl
     assert used == set(manifest["user_config"])
 
 
-def test_manifest_asks_for_the_key_as_a_required_secret_and_for_several_folders() -> None:
+def test_manifest_asks_for_the_key_as_an_optional_secret_and_for_several_folders() -> None:
     options = _json("manifest.json")["user_config"]
     key = options["api_key"]
-    assert (key["type"], key["sensitive"], key["required"]) == ("string", True, True)
+    assert (key["type"], key["sensitive"], key["required"]) == ("string", True, False)
     folders = options["allowed_directories"]
     assert (folders["type"], folders["multiple"]) == ("directory", True)
     wait = options["wait_seconds"]
@@ -171,6 +141,34 @@ def test_manifest_launch_hands_every_chosen_folder_to_the_server(
     command, env = _host_launch({"api_key": "k", "allowed_directories": [str(f) for f in folders]}, "/b")
     settings = _settings_of_launch(command, env, monkeypatch)
     assert settings.allowed_dirs == [f.resolve() for f in folders]
+
+
+def test_manifest_offers_a_sandbox_switch_off_by_default() -> None:
+    switch = _json("manifest.json")["user_config"]["sandbox"]
+    assert (switch["type"], switch["default"]) == ("boolean", False)
+    assert switch["title"] == "Try without a key: simulated verdicts"
+
+
+@pytest.mark.parametrize("left_empty_as", ["", "${user_config.api_key}"])
+def test_manifest_launch_without_a_key_starts_a_keyless_server_that_knows_it_is_the_bundle(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, left_empty_as: str
+) -> None:
+    command, env = _host_launch({"allowed_directories": [str(tmp_path)]}, "/b")
+    if left_empty_as:
+        assert env["TRUTHSCAN_API_KEY"] == left_empty_as  # what a host does with an unset secret
+    env["TRUTHSCAN_API_KEY"] = left_empty_as
+    settings = _settings_of_launch(command, env, monkeypatch)
+    assert (settings.api_key, settings.sandbox, settings.launcher) == (None, False, "bundle")
+    assert settings.knobs.knob("allowed_dirs") == 'the "Image folders" setting'
+
+
+def test_manifest_launch_with_the_sandbox_switch_on_runs_the_simulator(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    command, env = _host_launch({"allowed_directories": [str(tmp_path)], "sandbox": True}, "/b")
+    settings = _settings_of_launch(command, env, monkeypatch)
+    assert settings.sandbox is True
+    assert settings.effective_api_key() is not None
 
 
 # --- the MCP registry's server.json ----------------------------------------------------------

@@ -14,7 +14,7 @@ inside it reads as what TruthScan wrote, never as one of our lines.
 from __future__ import annotations
 
 from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health, Provenance
-from truthscan_mcp.sanitize import clean_line, clean_url, truthscan_says
+from truthscan_mcp.sanitize import clean_line, clean_url, counted, truthscan_says
 
 _MAX_REASONING = 600
 _MAX_ITEMS = 4
@@ -173,14 +173,16 @@ def render_credits(credits: Credits) -> str:
     )
 
 
-def render_health(health: Health) -> str:
+def render_health(health: Health, add_key_hint: str = "Set TRUTHSCAN_API_KEY to add one.") -> str:
+    """`add_key_hint` says how to add a key in the words of the way the server was started."""
     if health.reachable:
         state = f"{clean_line(health.status or 'unknown status')}, reachable in {health.latency_ms:.0f} ms"
     else:
         state = f"UNREACHABLE ({clean_line(health.error or 'no answer')})"
-    key = "configured" if health.api_key_configured else "NOT configured (set TRUTHSCAN_API_KEY)"
+    key = "configured" if health.api_key_configured else "NOT configured"
     mode = "sandbox simulator (verdicts are simulated)" if health.sandbox else "live TruthScan API"
-    return f"TruthScan: {state}. Mode: {mode}. API key: {key}. truthscan-mcp {health.server_version}."
+    text = f"TruthScan: {state}. Mode: {mode}. API key: {key}. truthscan-mcp {health.server_version}."
+    return text if health.api_key_configured or health.sandbox else f"{text} {add_key_hint}"
 
 
 def render_batch(result: BatchResult) -> str:
@@ -193,13 +195,15 @@ def render_batch(result: BatchResult) -> str:
     )
     parts = [counts or "no verdicts"]
     if summary.errors:
-        parts.append(f"{summary.errors} error{'s' if summary.errors != 1 else ''}")
+        parts.append(counted(summary.errors, "error"))
     if summary.incomplete:
         parts.append(f"{summary.incomplete} unfinished")
-    spent = f"{summary.credits_spent} credits" if summary.credits_spent is not None else "credits unknown"
+    spent = (
+        counted(summary.credits_spent, "credit") if summary.credits_spent is not None else "credits unknown"
+    )
     tag = " [SIMULATED — sandbox verdicts]" if result.simulated else ""
     head = [
-        f"Batch of {summary.total} images: {'; '.join(parts)}.{tag}",
+        f"Batch of {counted(summary.total, 'image')}: {'; '.join(parts)}.{tag}",
         f"Paid detections: {summary.detections_paid} ({spent}); free (cache/duplicates): {summary.cached}. "
         "Scores are probabilities, not proof.",
         "#  | verdict | AI score | confidence | image | id",

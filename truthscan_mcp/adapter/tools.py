@@ -269,5 +269,6 @@ async def check_credits(ctx: Context[AppContext]) -> Annotated[CallToolResult, C
 
 
 async def health(ctx: Context[AppContext]) -> Annotated[CallToolResult, Health]:
-    result = await check_health(ctx.request_context.lifespan_context)
-    return tool_result(result, render_health(result))
+    app = ctx.request_context.lifespan_context
+    result = await check_health(app)
+    return tool_result(result, render_health(result, app.client.knobs.add_key_hint()))

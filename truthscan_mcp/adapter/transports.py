@@ -172,5 +172,6 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
 
     app = build_http_app(settings, host)
     config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
-    logger.info("serving MCP over streamable HTTP at http://%s:%d/mcp", host, port)
+    shown = f"[{host.strip('[]')}]" if ":" in host else host  # an IPv6 literal needs brackets in a URL
+    logger.info("serving MCP over streamable HTTP at http://%s:%d/mcp", shown, port)
     anyio.run(uvicorn.Server(config).serve)

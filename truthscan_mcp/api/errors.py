@@ -94,12 +94,19 @@ def error_message_of(response: Response) -> str | None:
     return None
 
 
-def error_for(endpoint: str, response: Response, *, secrets: Iterable[str] = ()) -> TruthScanError:
+def error_for(
+    endpoint: str,
+    response: Response,
+    *,
+    secrets: Iterable[str] = (),
+    key_place: str = "TRUTHSCAN_API_KEY",
+) -> TruthScanError:
     """Map a non-2xx answer to our error, with what to do about it.
 
     What the service said is quoted (it is often the most useful part), minus any `secrets`
     it repeated and any control character: the message goes to the assistant, its logs and the
     user's screen. An unknown status names itself and blames no one: it is TruthScan's answer.
+    `key_place` names where the key was given (option, bundle setting or variable).
     """
     status = response.status_code
     message = error_message_of(response)
@@ -111,7 +118,7 @@ def error_for(endpoint: str, response: Response, *, secrets: Iterable[str] = ())
     if status == 401:
         return InvalidKeyError(
             f"TruthScan refused the API key (HTTP 401){quoted}: the key was refused before anything was "
-            "charged. Check TRUTHSCAN_API_KEY: it must be the key from the TruthScan developer portal, "
+            f"charged. Check {key_place}: it must be the key from the TruthScan developer portal, "
             "active and not expired (regenerate it there if needed)."
         )
     if status == 402:
@@ -126,7 +133,7 @@ def error_for(endpoint: str, response: Response, *, secrets: Iterable[str] = ())
                 "to see the balance, and add credits in the TruthScan dashboard before retrying."
             )
         return InvalidKeyError(
-            f"TruthScan rejected the API key{quoted}. Check TRUTHSCAN_API_KEY: it must be the key from "
+            f"TruthScan rejected the API key{quoted}. Check {key_place}: it must be the key from "
             "the TruthScan developer portal, active and not expired (regenerate it there if needed)."
         )
     if status == 429:

@@ -262,12 +262,14 @@ class Sender:
         *,
         secrets: Callable[[], Iterable[str]],
         on_answer: Callable[[httpx2.Response], None],
+        key_place: str = "TRUTHSCAN_API_KEY",
     ) -> None:
         self.http = http
         self.policy = policy
         self.gate = RateLimitGate()
         self._secrets = secrets
         self._on_answer = on_answer
+        self._key_place = key_place
 
     async def send(
         self,
@@ -340,7 +342,7 @@ class Sender:
                 if answer is None:  # the scope's deadline passed (an outside cancel propagates)
                     raise timed_out(endpoint, total)
                 if answer.status_code >= 300:
-                    error = error_for(endpoint, answer)
+                    error = error_for(endpoint, answer, key_place=self._key_place)
                     if isinstance(error, RateLimitedError):
                         self._hold_off(error, attempt.num)
                     raise error

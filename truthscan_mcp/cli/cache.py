@@ -14,6 +14,7 @@ from pathlib import Path
 
 from truthscan_mcp.cache.database import CacheUnusableError, cache_stats, clear_cache
 from truthscan_mcp.media.formats import human_size
+from truthscan_mcp.sanitize import counted
 
 
 def _when(stamp: float | None) -> str:
@@ -42,8 +43,8 @@ def run_cache_command(path: Path | None, action: str, *, as_json: bool = False) 
                 out.write(f"No cache at {path}; nothing to remove.\n")
             else:
                 out.write(
-                    f"Removed {cleared.results} stored result(s) and {cleared.history} history entr"
-                    f"{'y' if cleared.history == 1 else 'ies'} from {path} "
+                    f"Removed {counted(cleared.results, 'stored result')} and "
+                    f"{counted(cleared.history, 'history entry', 'history entries')} from {path} "
                     f"({human_size(cleared.bytes_before)} -> {human_size(cleared.bytes_after)}).\n"
                 )
             return 0

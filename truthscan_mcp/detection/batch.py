@@ -36,7 +36,8 @@ from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.media.paths import allowed_path
 from truthscan_mcp.media.sources import load_image
 from truthscan_mcp.models import BatchResult, BatchRow, BatchTotals, DetectionReport
-from truthscan_mcp.settings import Settings
+from truthscan_mcp.sanitize import counted
+from truthscan_mcp.settings import Knobs, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ async def expand_inputs(
         found = await anyio.to_thread.run_sync(
             _list_directory,
             list(settings.allowed_dirs),
+            settings.knobs,
             directory,
             pattern,
             recursive,
@@ -120,7 +122,9 @@ async def expand_inputs(
     return inputs
 
 
-def _list_directory(allowed: list[Path], directory: str, pattern: str | None, recursive: bool) -> list[Path]:
+def _list_directory(
+    allowed: list[Path], knobs: Knobs, directory: str, pattern: str | None, recursive: bool
+) -> list[Path]:
     """The directory's files, sorted, at most MAX_BATCH + 1 of them; runs in a worker thread.
 
     The allowed-directories check comes first, before anything reveals whether the path
@@ -129,7 +133,7 @@ def _list_directory(allowed: list[Path], directory: str, pattern: str | None, re
     own row when it resolves outside. Hidden entries are skipped, as a shell glob skips them
     (macOS litters folders with `._photo.jpg` files that are not images).
     """
-    checked = allowed_path(directory, allowed, "directory")
+    checked = allowed_path(directory, allowed, "directory", knobs)
     root, real = checked.absolute, checked.resolved
     if not real.exists():
         raise InvalidInputError(
@@ -354,8 +358,9 @@ async def _plan_payment(
             if not allow_partial:
                 free = len(groups) - len(to_pay)
                 raise NotEnoughCreditsError(
-                    f"This batch has {len(to_pay)} new images to detect (a credit each) but only "
-                    f"{max(credits_before, 0)} credits are left"
+                    f"This batch has {counted(len(to_pay), 'new image')} to detect (a credit each) but "
+                    f"only {counted(max(credits_before, 0), 'credit')} "
+                    f"{'is' if credits_before == 1 else 'are'} left"
                     + (f" ({free} more are already known and free)" if free else "")
                     + ". Nothing was spent. Add credits, narrow the batch, or call detect_images "
                     "again with allow_partial=true to detect as many as the credits cover."
@@ -366,10 +371,11 @@ async def _plan_payment(
                 for member in group.members:
                     run.fail(member, SKIPPED)
             payment.warnings.append(
-                f"Only {max(credits_before, 0)} credits were left: {len(left_out)} new images "
-                "were skipped (allow_partial)."
+                f"Only {counted(max(credits_before, 0), 'credit')} "
+                f"{'was' if credits_before == 1 else 'were'} left: {counted(len(left_out), 'new image')} "
+                f"{'was' if len(left_out) == 1 else 'were'} skipped (allow_partial)."
             )
-    await run.tick(f"Validated {run.total} images; detecting")
+    await run.tick(f"Validated {counted(run.total, 'image')}; detecting")
     return payment
 
 

@@ -29,7 +29,7 @@ from truthscan_mcp.media.image import (
     remove_quietly,
     too_large,
 )
-from truthscan_mcp.media.netguard import guarded_client
+from truthscan_mcp.media.netguard import ALLOW_PRIVATE_HINT, guarded_client
 
 MAX_REDIRECTS = 5
 MAX_URL_LENGTH = 8192
@@ -38,7 +38,9 @@ _DOWNLOAD_CHUNK = 64 * 1024
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
-async def load_url(raw: str, *, allow_private: bool, timeout: float) -> LoadedImage:
+async def load_url(
+    raw: str, *, allow_private: bool, timeout: float, private_hint: str = ALLOW_PRIVATE_HINT
+) -> LoadedImage:
     url = _parse_url(raw)
     display = display_url(url)
     headers = {
@@ -52,7 +54,7 @@ async def load_url(raw: str, *, allow_private: bool, timeout: float) -> LoadedIm
     try:
         with anyio.fail_after(timeout):
             async with guarded_client(
-                allow_private=allow_private, timeout=timeout, headers=headers
+                allow_private=allow_private, timeout=timeout, headers=headers, private_hint=private_hint
             ) as client:
                 image = await _download(client, url, display, timeout)
     except TimeoutError:

@@ -206,7 +206,12 @@ resolver: Resolver = system_resolve
 
 
 async def resolve_public(
-    host: str, port: int, *, allow_private: bool, resolve: Resolver | None = None
+    host: str,
+    port: int,
+    *,
+    allow_private: bool,
+    resolve: Resolver | None = None,
+    private_hint: str = ALLOW_PRIVATE_HINT,
 ) -> list[IPAddress]:
     """The addresses of `host` to connect to, all of them vetted.
 
@@ -240,7 +245,7 @@ async def resolve_public(
                 f"the host {host!r} resolves to {ip}, which is not a public internet address; it is {reason}"
             )
         raise SourceNotAllowedError(
-            f"Refusing to fetch this URL: {what}. If you trust this network, {ALLOW_PRIVATE_HINT}."
+            f"Refusing to fetch this URL: {what}. If you trust this network, {private_hint}."
         )
     return addresses
 
@@ -269,8 +274,10 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         verify: ssl.SSLContext | bool = True,
         resolve: Resolver | None = None,
         max_attempts: int = 3,
+        private_hint: str = ALLOW_PRIVATE_HINT,
     ) -> None:
         self._allow_private = allow_private
+        self._private_hint = private_hint
         self._verify = verify
         self._resolve = resolve
         self._max_attempts = max(1, max_attempts)
@@ -282,7 +289,13 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
             raise SourceNotAllowedError(f"Only http and https URLs can be fetched, not {url.scheme}:.")
         host = url.raw_host.decode("ascii")
         port = url.port or (443 if url.scheme == "https" else 80)
-        addresses = await resolve_public(host, port, allow_private=self._allow_private, resolve=self._resolve)
+        addresses = await resolve_public(
+            host,
+            port,
+            allow_private=self._allow_private,
+            resolve=self._resolve,
+            private_hint=self._private_hint,
+        )
         pool = self._pool_for(url.scheme, host, port)
         extensions = dict(request.extensions)
         if url.scheme == "https":
@@ -325,6 +338,7 @@ def guarded_client(
     verify: ssl.SSLContext | bool = True,
     resolve: Resolver | None = None,
     headers: dict[str, str] | None = None,
+    private_hint: str = ALLOW_PRIVATE_HINT,
 ) -> httpx2.AsyncClient:
     """An AsyncClient whose every request goes through `GuardedTransport`.
 
@@ -333,7 +347,9 @@ def guarded_client(
     Redirects are left to the caller so that each hop is visible (and re-checked here).
     """
     return httpx2.AsyncClient(
-        transport=GuardedTransport(allow_private=allow_private, verify=verify, resolve=resolve),
+        transport=GuardedTransport(
+            allow_private=allow_private, verify=verify, resolve=resolve, private_hint=private_hint
+        ),
         trust_env=False,
         follow_redirects=False,
         timeout=httpx2.Timeout(timeout),

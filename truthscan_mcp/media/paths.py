@@ -32,6 +32,7 @@ from truthscan_mcp.media.image import (
     read_digest,
     too_large,
 )
+from truthscan_mcp.settings import ENVIRONMENT_KNOBS, Knobs
 
 PathKind = Literal["file", "directory"]
 
@@ -81,8 +82,11 @@ def parse_path(raw: str, kind: PathKind = "file") -> tuple[Path, bool]:
     return path, not path.is_absolute()
 
 
-def allowed_path(raw: str, allowed: Sequence[Path], kind: PathKind = "file") -> AllowedPath:
-    """`raw` parsed and resolved, or refused when it lies outside every allowed directory."""
+def allowed_path(
+    raw: str, allowed: Sequence[Path], kind: PathKind = "file", knobs: Knobs = ENVIRONMENT_KNOBS
+) -> AllowedPath:
+    """`raw` parsed and resolved, or refused when it lies outside every allowed directory
+    (saying how to add one in the words of `knobs`: option, bundle setting or variable)."""
     given, relative = parse_path(raw, kind)
     try:
         absolute = given if given.is_absolute() else Path.cwd() / given
@@ -100,19 +104,18 @@ def allowed_path(raw: str, allowed: Sequence[Path], kind: PathKind = "file") -> 
         remedy = "Copy the image into one of them" if kind == "file" else "Move the images into one of them"
         raise SourceNotAllowedError(
             f"The {kind} {absolute} is outside the directories this server may read{escape}. "
-            f"Allowed directories: {listed}. {remedy}, or set TRUTHSCAN_ALLOWED_DIRS (a list "
-            f"separated by {os.pathsep!r}) to add one."
+            f"Allowed directories: {listed}. {remedy}, {knobs.add_folder_hint()}."
         )
     return AllowedPath(absolute=absolute, resolved=resolved, relative=relative)
 
 
-def locate_file(raw: str, allowed: Sequence[Path]) -> LocatedFile:
+def locate_file(raw: str, allowed: Sequence[Path], knobs: Knobs = ENVIRONMENT_KNOBS) -> LocatedFile:
     """Resolve and vet the path of one image file.
 
     The file type is read with stat() — never by opening it — because opening a FIFO blocks
     until a writer appears.
     """
-    path = allowed_path(raw, allowed, "file")
+    path = allowed_path(raw, allowed, "file", knobs)
     display = str(path.absolute)
     try:
         info = os.stat(path.resolved)
@@ -154,9 +157,9 @@ def _file_kind(mode: int) -> str:
     return "special file"
 
 
-async def load_path(raw: str, allowed: Sequence[Path]) -> LoadedImage:
+async def load_path(raw: str, allowed: Sequence[Path], knobs: Knobs = ENVIRONMENT_KNOBS) -> LoadedImage:
     """The image file `raw` names, read once for its size, hash and format."""
-    located = await anyio.to_thread.run_sync(locate_file, raw, list(allowed))
+    located = await anyio.to_thread.run_sync(locate_file, raw, list(allowed), knobs)
     what = f"The file {located.display}"
     if located.size > MAX_IMAGE_BYTES:
         raise too_large(what, located.size)

@@ -50,11 +50,16 @@ async def load_image(
         )
     key, value = given[0]
     if key == "path":
-        return await load_path(value, settings.allowed_dirs)
+        return await load_path(value, settings.allowed_dirs, settings.knobs)
     if key == "url":
         if http_timeout <= 0:
             raise ValueError("http_timeout must be positive")
-        return await load_url(value, allow_private=settings.allow_private_urls, timeout=http_timeout)
+        return await load_url(
+            value,
+            allow_private=settings.allow_private_urls,
+            timeout=http_timeout,
+            private_hint=settings.knobs.private_urls_hint(),
+        )
     return load_data(value)
 
 
