@@ -3,8 +3,13 @@ so the in-process, stdio and HTTP tests all hold the server to the same names.""
 
 from __future__ import annotations
 
-#: the contract's four tools and the batch tool `detect_images` (issue 6)
-TOOL_NAMES = frozenset({"detect_image", "detect_images", "get_result", "check_credits", "health"})
+#: the evidence view's tool (issue 15): listed by tools/list, but with MCP Apps visibility
+#: ["app"], so hosts hide it from the model; manifest.json leaves it out
+APP_TOOL_NAMES = frozenset({"get_report_images"})
+#: the contract's four tools and the batch tool `detect_images` (issue 6); tools/list lists
+#: them and the app-only tool (TOOL_NAMES)
+MODEL_TOOL_NAMES = frozenset({"detect_image", "detect_images", "get_result", "check_credits", "health"})
+TOOL_NAMES = MODEL_TOOL_NAMES | APP_TOOL_NAMES
 DETECT_ARGUMENTS = frozenset(
     {"path", "url", "data", "deep_analysis", "wait_seconds", "include_heatmap", "preview", "force"}
 )

@@ -13,6 +13,7 @@ from mcp.types import ToolAnnotations
 
 from truthscan_mcp import __version__
 from truthscan_mcp.adapter import resources, texts, tools
+from truthscan_mcp.adapter.apps import UI_META, ImageStore, create_apps
 from truthscan_mcp.api.sending import RetryPolicy
 from truthscan_mcp.app import AppContext
 from truthscan_mcp.detection.polling import PollSchedule
@@ -46,7 +47,10 @@ def create_server(
     `retry` / `schedule` (see `open_app`) let tests retry and poll in milliseconds and benchmarks
     compare schedules."""
     settings = settings or Settings()
-    lifespans = resources.Lifespans(settings, sandbox=sandbox, retry=retry, schedule=schedule)
+    # The evidence view (MCP Apps): thumbnails by document id, fed by the detections of clients
+    # that render it and read by its app-only image tool; one store per server.
+    images = ImageStore()
+    lifespans = resources.Lifespans(settings, sandbox=sandbox, retry=retry, schedule=schedule, images=images)
     mcp: MCPServer[AppContext] = MCPServer(
         name="truthscan-mcp",
         title="TruthScan AI image detection",
@@ -55,6 +59,7 @@ def create_server(
         website_url="https://truthscan.com",
         lifespan=lifespans,
         log_level=settings.log_level,
+        extensions=[create_apps(images)],
     )
     mcp.resource(
         "truthscan://history",
@@ -70,12 +75,14 @@ def create_server(
         description=texts.RESULT_RESOURCE_DESCRIPTION,
         mime_type="application/json",
     )(resources.result)
-    for fn, title, description, read_only in (
-        (tools.detect_image, "Detect an AI-generated image", texts.DETECT_DESCRIPTION, False),
-        (tools.detect_images, "Detect AI-generated images in bulk", texts.BATCH_DESCRIPTION, False),
-        (tools.get_result, "Get a detection result", texts.GET_RESULT_DESCRIPTION, True),
-        (tools.check_credits, "Check TruthScan credits", texts.CREDITS_DESCRIPTION, True),
-        (tools.health, "TruthScan health", texts.HEALTH_DESCRIPTION, True),
+    # The tools whose results the evidence view draws declare it (UI_META); hosts without MCP
+    # Apps ignore `_meta` and read the same text and structured content as ever.
+    for fn, title, description, read_only, meta in (
+        (tools.detect_image, "Detect an AI-generated image", texts.DETECT_DESCRIPTION, False, UI_META),
+        (tools.detect_images, "Detect AI-generated images in bulk", texts.BATCH_DESCRIPTION, False, UI_META),
+        (tools.get_result, "Get a detection result", texts.GET_RESULT_DESCRIPTION, True, UI_META),
+        (tools.check_credits, "Check TruthScan credits", texts.CREDITS_DESCRIPTION, True, None),
+        (tools.health, "TruthScan health", texts.HEALTH_DESCRIPTION, True, None),
     ):
         mcp.add_tool(
             fn,
@@ -83,5 +90,6 @@ def create_server(
             title=title,
             description=description,
             annotations=_annotations(title, read_only=read_only),
+            meta=meta,
         )
     return mcp

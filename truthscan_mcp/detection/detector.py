@@ -19,6 +19,7 @@ import anyio
 from truthscan_mcp.api.client import TruthScanClient
 from truthscan_mcp.detection import reporting
 from truthscan_mcp.detection.flight import CarryOn, Flight, Flights, HandOff, LeadAnew, Shared, wait_for
+from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.polling import PollPlan, PollSchedule, poll
 from truthscan_mcp.detection.progress import ProgressCallback, Tracker, human_size, no_progress
 from truthscan_mcp.detection.store import ResultStore, StoredResult
@@ -49,7 +50,8 @@ class _Call:
     """One caller's side of a detection: what it asked, what it names, when it began, who hears.
 
     `spend` bounds what costs (upload and `/detect`); a batch shares one across its images so
-    that its waiting is not bounded with it.
+    that its waiting is not bounded with it. `images`, when given, receives the image with its
+    document id (for a viewer that shows it).
     """
 
     source: ReportSource
@@ -57,6 +59,11 @@ class _Call:
     started: float
     track: Tracker
     spend: anyio.CapacityLimiter | None = None
+    images: ImageSink | None = None
+
+    async def keep_image(self, document_id: str, image: LoadedImage) -> None:
+        if self.images is not None:
+            await self.images.keep(document_id, image)
 
     def plan(self, document_id: str, *, expect_analysis: bool | None, submitted_now: bool) -> PollPlan:
         return PollPlan(
@@ -106,14 +113,17 @@ class Detector:
         data: str | None = None,
         options: DetectOptions | None = None,
         progress: ProgressCallback | None = None,
+        images: ImageSink | None = None,
     ) -> DetectionReport:
+        """Validate, then detect (or answer from the cache); `images` receives the image with
+        its document id once that is known."""
         options = options or DetectOptions()
         track = Tracker(progress or no_progress)
         started = anyio.current_time()
         await track("validating", 0.01, "Validating the image")
         async with await load_image(path=path, url=url, data=data, settings=self.settings) as image:
             await track("validating", 0.05, f"{image.format.name.upper()} image, {human_size(image.size)}")
-            call = _Call(reporting.source_of(image), options, started, track)
+            call = _Call(reporting.source_of(image), options, started, track, images=images)
             return await self._detect_shared(image, call)
 
     async def detect_loaded(
@@ -123,6 +133,7 @@ class Detector:
         *,
         progress: ProgressCallback | None = None,
         spend: anyio.CapacityLimiter | None = None,
+        images: ImageSink | None = None,
     ) -> DetectionReport:
         """`detect` for an image the caller validated already (a batch validates every input
         before spending anything): the content cache and coalescing apply exactly as there.
@@ -130,7 +141,12 @@ class Detector:
         closes `image`; its temporary copy may be released once uploaded."""
         track = Tracker(progress or no_progress)
         call = _Call(
-            reporting.source_of(image), options or DetectOptions(), anyio.current_time(), track, spend
+            reporting.source_of(image),
+            options or DetectOptions(),
+            anyio.current_time(),
+            track,
+            spend,
+            images,
         )
         return await self._detect_shared(image, call)
 
@@ -239,6 +255,7 @@ class Detector:
             if stored is not None:
                 report = await self._from_store(stored, call, flight)
                 if report is not None:
+                    await call.keep_image(stored.document_id, image)
                     return report, notes
                 notes.append(
                     f"TruthScan no longer has the earlier result of this image (id {stored.document_id}), "
@@ -253,6 +270,7 @@ class Detector:
                         )
                     )
         doc_id = await self._submit(image, call, flight)
+        await call.keep_image(doc_id, image)  # the id is known and the bytes still here
         await image.aclose()  # uploaded: a downloaded copy need not outlive the upload
         plan = call.plan(doc_id, expect_analysis=options.deep_analysis, submitted_now=True)
         return await self._follow(call, plan), notes
