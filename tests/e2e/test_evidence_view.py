@@ -237,8 +237,13 @@ async def test_a_report_shows_verdict_score_and_the_heatmap_over_the_image(
         assert await s.view.locator("#simulated").is_visible()
         assert await s.view.locator("#thumb[src^='data:image/']").is_visible()
         assert "TruthScan's reasoning" in (await s.view.locator("#sections").text_content() or "")
+        stack = s.view.locator("#figure .stack")
+        await s.view.locator("#opacity").fill("0")
+        bare = await stack.screenshot()
         await s.view.locator("#opacity").fill("20")
         assert await heat.evaluate("e => e.style.opacity") == "0.2"
+        assert await stack.screenshot() != bare  # the heatmap is drawn over the image
+        await s.view.locator("#opacity").fill("50")
         assert "get_report_images" in await s.page.evaluate("window.toolCalls")
         shot = await shoot(s, shots, "single-light")
         if os.environ.get("TRUTHSCAN_UI_UPDATE_DOCS"):  # refresh the README's picture on request only
