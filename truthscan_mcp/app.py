@@ -19,6 +19,7 @@ from truthscan_mcp.api.client import TruthScanClient, make_http_client
 from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.cache.store import ResultCache, open_cache
 from truthscan_mcp.detection.detector import Detector
+from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.polling import PollSchedule
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.models import Health, History
@@ -38,6 +39,9 @@ class AppContext:
     detector: Detector
     #: the result cache (None when TRUTHSCAN_CACHE_PATH is off)
     store: ResultCache | None = None
+    #: where detections leave their images for a viewer (the MCP server's evidence view); None
+    #: for the command line. The tools hand it to the detector only for clients that show it.
+    images: ImageSink | None = None
 
 
 def _effective_settings(settings: Settings) -> Settings:
@@ -56,12 +60,14 @@ async def open_app(
     retry: RetryPolicy | None = None,
     schedule: PollSchedule | None = None,
     deadlines: Deadlines | None = None,
+    images: ImageSink | None = None,
 ) -> AsyncGenerator[AppContext]:
     """Build the shared client stack; also used by the command line's `detect`.
 
     `retry`, `schedule` and `deadlines` (each API operation's total time) default to the
     product's; tests that are not about waiting pass millisecond ones, and benchmarks compare
-    schedules, without patching the package.
+    schedules, without patching the package. `images` is carried as `AppContext.images` (the
+    server's evidence view passes its image store).
     """
     transport: httpx2.AsyncBaseTransport | None = None
     if settings.sandbox:
@@ -94,7 +100,9 @@ async def open_app(
             knobs=settings.knobs,
         )
         detector = Detector(client, settings, schedule=schedule, store=store, simulated=settings.sandbox)
-        yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)
+        yield AppContext(
+            settings=settings, http=http, client=client, detector=detector, store=store, images=images
+        )
 
 
 async def read_history(app: AppContext) -> History:

@@ -5,9 +5,10 @@ that speaks the host side of MCP Apps with the official `AppBridge` of
 @modelcontextprotocol/ext-apps (built into tests/e2e/host/app-bridge.js by ui/build.mjs). The
 view is the `ui://truthscan/report.html` resource as the server serves it, under a CSP that
 allows no domain at all; every tool call it makes goes to the server through the SDK's
-in-process `Client`. Screenshots go to a temporary directory (or TRUTHSCAN_UI_SHOTS), with the
-measured render times in figures.json; TRUTHSCAN_UI_UPDATE_DOCS=1 also refreshes
-docs/evidence-view.png.
+in-process `Client`, which advertises MCP Apps. One browser and one server (with the quick
+simulator and millisecond polls) serve the whole module; each test gets a fresh page.
+Screenshots go to a temporary directory (or TRUTHSCAN_UI_SHOTS), with the measured render times
+in figures.json; TRUTHSCAN_UI_UPDATE_DOCS=1 also refreshes docs/evidence-view.png.
 """
 
 from __future__ import annotations
@@ -18,29 +19,27 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 from mcp.client.extension import advertise
 from mcp.types import TextResourceContents
 
-import truthscan_mcp.samples
-from truthscan_mcp.adapter.server import create_server
-from truthscan_mcp.settings import Settings
+from tests.support import AI_PNG, CAMERA_JPG, ROOT, make_server, make_settings, quick_sandbox
+from truthscan_mcp.adapter.apps import REPORT_URI
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOST_DIR = Path(__file__).parent / "host"
-SAMPLES = Path(truthscan_mcp.samples.__file__).parent
-REPO = Path(__file__).resolve().parents[2]
 
 try:
-    from playwright.async_api import ConsoleMessage, FrameLocator, Page, async_playwright
+    from playwright.async_api import Browser, ConsoleMessage, FrameLocator, Page, async_playwright
 except ImportError:  # pragma: no cover - depends on the machine
     async_playwright = None
 
@@ -69,27 +68,23 @@ APPS = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"  # Playwright's async API runs on asyncio
-
-
-@pytest.fixture(scope="module")
 def shots() -> Path:
     folder = Path(os.environ.get("TRUTHSCAN_UI_SHOTS") or tempfile.mkdtemp(prefix="evidence-view-"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-@pytest.fixture
-def images(tmp_path: Path) -> Path:
-    for sample in SAMPLES.glob("*.*"):
-        if sample.suffix in {".png", ".jpg"}:
-            shutil.copy(sample, tmp_path / sample.name)
-    return tmp_path
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the two sample images: what the batch tests point `detect_images` at."""
+    folder = tmp_path_factory.mktemp("images")
+    for sample in (AI_PNG, CAMERA_JPG):
+        shutil.copy(sample, folder / sample.name)
+    return folder
 
 
 @contextmanager
-def serve(view_html: str) -> Iterator[str]:
+def serve(view_html: str) -> Generator[str]:
     """The host page, the bridge bundle and the view, on 127.0.0.1; the view under VIEW_CSP."""
     routes = {
         "/host.html": ((HOST_DIR / "host.html").read_bytes(), "text/html; charset=utf-8", None),
@@ -127,17 +122,27 @@ def serve(view_html: str) -> Iterator[str]:
 
 @dataclass
 class Session:
+    """One page of the host, the shared MCP client behind it, and what the page logged."""
+
     client: Client
     page: Page
     base: str
     errors: list[str] = field(default_factory=lambda: list[str]())
+    #: when set, the page's get_result calls wait for it (to see a handed-off state on screen)
+    hold_get_result: anyio.Event | None = None
 
     async def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         result = await self.client.call_tool(name, arguments)
         return result.model_dump(mode="json", by_alias=True, exclude_none=True)
 
+    async def from_page(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A tool call the view made through the host, forwarded to the server."""
+        if params["name"] == "get_result" and self.hold_get_result is not None:
+            await self.hold_get_result.wait()
+        return await self.call(params["name"], params.get("arguments") or {})
+
     async def show(self, result: dict[str, Any], theme: str = "light") -> float:
-        """Open the view with a tool result; the seconds until its verdict is on screen."""
+        """Open the view with a tool result; returns when it started (perf_counter)."""
         await self.page.goto(f"{self.base}/host.html")
         started = time.perf_counter()
         await self.page.evaluate("([r, t]) => window.showView(r, t)", [result, theme])
@@ -148,35 +153,49 @@ class Session:
         return self.page.frame_locator("iframe#view")
 
 
-@asynccontextmanager
-async def session(images: Path, *, width: int = 900) -> AsyncIterator[Session]:
+@dataclass
+class Host:
+    """What the module shares: the MCP client (advertising MCP Apps), the served pages, a browser."""
+
+    client: Client
+    base: str
+    browser: Browser
+
+
+@pytest.fixture(scope="module")
+async def host(images: Path) -> AsyncIterator[Host]:
     assert async_playwright is not None
-    settings = Settings(sandbox=True, allowed_dirs=[images], cache_path=None)
-    async with Client(create_server(settings), extensions=[APPS]) as client:
-        resource = await client.read_resource("ui://truthscan/report.html")
-        contents = resource.contents[0]
+    server = make_server(make_settings(None, images), sandbox=quick_sandbox())
+    async with Client(server, extensions=[APPS]) as client:
+        contents = (await client.read_resource(REPORT_URI)).contents[0]
         assert isinstance(contents, TextResourceContents)
         with serve(contents.text) as base:
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 try:
-                    page = await browser.new_page(viewport={"width": width, "height": 900})
-                    s = Session(client, page, base)
-
-                    def on_console(message: ConsoleMessage) -> None:
-                        if message.type == "error":
-                            s.errors.append(message.text)
-
-                    page.on("console", on_console)
-                    page.on("pageerror", lambda exc: s.errors.append(str(exc)))
-
-                    async def call_tool(params: dict[str, Any]) -> dict[str, Any]:
-                        return await s.call(params["name"], params.get("arguments") or {})
-
-                    await page.expose_function("mcpCallTool", call_tool)  # pyright: ignore[reportUnknownMemberType]
-                    yield s
+                    yield Host(client, base, browser)
                 finally:
                     await browser.close()
+
+
+@asynccontextmanager
+async def session(host: Host, *, width: int = 900) -> AsyncGenerator[Session]:
+    """A fresh page of the host (its own browser context), with console errors collected."""
+    context = await host.browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = await context.new_page()
+        s = Session(host.client, page, host.base)
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                s.errors.append(message.text)
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: s.errors.append(str(exc)))
+        await page.expose_function("mcpCallTool", s.from_page)  # pyright: ignore[reportUnknownMemberType]
+        yield s
+    finally:
+        await context.close()
 
 
 async def shoot(s: Session, shots: Path, name: str) -> Path:
@@ -198,33 +217,46 @@ def record(shots: Path, key: str, value: float) -> None:
     figures.write_text(json.dumps(data, indent=2))
 
 
-async def test_a_report_shows_verdict_score_and_the_heatmap_over_the_image(images: Path, shots: Path) -> None:
-    async with session(images) as s:
-        result = await s.call("detect_image", {"path": str(images / "ai-generated.png"), "wait_seconds": 60})
+async def test_a_report_shows_verdict_score_and_the_heatmap_over_the_image(
+    host: Host, images: Path, shots: Path
+) -> None:
+    async with session(host) as s:
+        result = await s.call("detect_image", {"path": str(images / AI_PNG.name), "wait_seconds": 60})
         report = result["structuredContent"]
+        assert report["complete"] is True
+        assert report["heatmap_status"] == "ready"
         started = await s.show(result)
         await s.view.locator("#verdict").filter(has_text=report["verdict"]).wait_for()
         record(shots, "seconds_to_verdict", time.perf_counter() - started)
-        await s.view.locator("#heat[src^='data:image/']").wait_for(state="attached")
+        heat = s.view.locator("#heat[src^='data:image/']")
+        await heat.wait_for(state="attached")
         record(shots, "seconds_to_heatmap", time.perf_counter() - started)
+        assert await heat.evaluate("e => e.decode().then(() => e.naturalWidth)") > 0
         assert await s.view.locator("#score").text_content() == f"{round(report['ai_score'])} / 100"
         assert await s.view.locator("#tier").text_content() == "Synthetic"
         assert await s.view.locator("#simulated").is_visible()
-        assert await s.view.locator("#thumb").is_visible()
+        assert await s.view.locator("#thumb[src^='data:image/']").is_visible()
         assert "TruthScan's reasoning" in (await s.view.locator("#sections").text_content() or "")
+        stack = s.view.locator("#figure .stack")
+        await s.view.locator("#opacity").fill("0")
+        bare = await stack.screenshot()
         await s.view.locator("#opacity").fill("20")
-        assert await s.view.locator("#heat").evaluate("e => e.style.opacity") == "0.2"
+        assert await heat.evaluate("e => e.style.opacity") == "0.2"
+        assert await stack.screenshot() != bare  # the heatmap is drawn over the image
+        await s.view.locator("#opacity").fill("50")
+        assert "get_report_images" in await s.page.evaluate("window.toolCalls")
         shot = await shoot(s, shots, "single-light")
         if os.environ.get("TRUTHSCAN_UI_UPDATE_DOCS"):  # refresh the README's picture on request only
-            shutil.copy(shot, REPO / "docs" / "evidence-view.png")
+            shutil.copy(shot, ROOT / "docs" / "evidence-view.png")
         assert s.errors == []
 
 
-async def test_the_view_follows_the_hosts_dark_theme(images: Path, shots: Path) -> None:
-    async with session(images) as s:
-        result = await s.call("detect_image", {"path": str(images / "camera-photo.jpg"), "wait_seconds": 60})
+async def test_the_view_follows_the_hosts_dark_theme(host: Host, images: Path, shots: Path) -> None:
+    async with session(host) as s:
+        result = await s.call("detect_image", {"path": str(images / CAMERA_JPG.name), "wait_seconds": 60})
         await s.show(result, theme="dark")
         await s.view.locator("#verdict").filter(has_text="Real").wait_for()
+        await s.view.locator("#thumb[src^='data:image/']").wait_for()
         assert await s.view.locator("html").get_attribute("data-theme") == "dark"
         background = await s.view.locator("body").evaluate("e => getComputedStyle(e).backgroundColor")
         assert background == "rgb(17, 20, 24)"
@@ -232,26 +264,32 @@ async def test_the_view_follows_the_hosts_dark_theme(images: Path, shots: Path) 
         assert s.errors == []
 
 
-async def test_a_handed_off_detection_finishes_itself_through_get_result(images: Path, shots: Path) -> None:
-    async with session(images) as s:
-        result = await s.call("detect_image", {"path": str(images / "ai-generated.png"), "wait_seconds": 0})
+async def test_a_handed_off_detection_finishes_itself_through_get_result(host: Host, images: Path) -> None:
+    async with session(host) as s:
+        s.hold_get_result = anyio.Event()  # the page's first poll waits until its state was seen
+        result = await s.call("detect_image", {"path": str(images / AI_PNG.name), "wait_seconds": 0})
         assert result["structuredContent"]["complete"] is False
         await s.show(result)
         await s.view.locator("#progress").filter(has_text="still working").wait_for()
-        await s.view.locator("#verdict").filter(has_text="AI Generated").wait_for(timeout=60_000)
+        s.hold_get_result.set()
+        await s.view.locator("#verdict").filter(has_text="AI Generated").wait_for(timeout=20_000)
         await s.view.locator("#progress").wait_for(state="hidden")
+        await s.view.locator("#heat[src^='data:image/']").wait_for(state="attached")
         assert "get_result" in await s.page.evaluate("window.toolCalls")
         assert s.errors == []
 
 
-async def test_a_batch_is_a_sortable_grid_whose_cards_open_their_reports(images: Path, shots: Path) -> None:
-    async with session(images) as s:
+async def test_a_batch_is_a_sortable_grid_whose_cards_open_their_reports(
+    host: Host, images: Path, shots: Path
+) -> None:
+    async with session(host) as s:
         result = await s.call("detect_images", {"directory": str(images), "wait_seconds": 60})
         rows = result["structuredContent"]["rows"]
+        assert len(rows) == 2
         started = await s.show(result)
         cards = s.view.locator("#grid .card")
         await cards.nth(len(rows) - 1).wait_for()
-        await s.view.locator("#grid img.thumb").nth(len(rows) - 1).wait_for()
+        await s.view.locator("#grid img.thumb[src^='data:image/']").nth(len(rows) - 1).wait_for()
         record(shots, "seconds_to_batch_thumbnails", time.perf_counter() - started)
         by_score = sorted(rows, key=lambda r: -(r["ai_score"] or -1))
         first = await cards.nth(0).locator(".name").text_content()
@@ -268,11 +306,14 @@ async def test_a_batch_is_a_sortable_grid_whose_cards_open_their_reports(images:
         assert s.errors == []
 
 
-async def test_a_batch_in_the_dark_at_a_narrow_width_does_not_overflow(images: Path, shots: Path) -> None:
-    async with session(images, width=360) as s:
+async def test_a_batch_in_the_dark_at_a_narrow_width_does_not_overflow(
+    host: Host, images: Path, shots: Path
+) -> None:
+    async with session(host, width=360) as s:
         result = await s.call("detect_images", {"directory": str(images), "wait_seconds": 60})
         await s.show(result, theme="dark")
-        await s.view.locator("#grid img.thumb").nth(len(result["structuredContent"]["rows"]) - 1).wait_for()
+        rows = result["structuredContent"]["rows"]
+        await s.view.locator("#grid img.thumb").nth(len(rows) - 1).wait_for()
         overflow = await s.view.locator("html").evaluate("e => e.scrollWidth - e.clientWidth")
         assert overflow <= 0
         await shoot(s, shots, "batch-dark-360")

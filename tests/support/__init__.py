@@ -10,6 +10,7 @@ from tests.support.cli import Run, run_cli, run_cli_process
 from tests.support.clients import http_client, open_client, open_detector
 from tests.support.constants import AI_PNG, CAMERA_JPG, FAST_POLL, FAST_RETRY, KEY, ROOT, SAMPLES, SHORT_READ
 from tests.support.contract import (
+    APP_TOOL_NAMES,
     CREDITS_FIELDS,
     DETECT_ARGUMENTS,
     GET_RESULT_ARGUMENTS,
@@ -45,6 +46,7 @@ from tests.support.waiting import Stopwatch, assert_quiet, eventually, wait_unti
 
 __all__ = [
     "AI_PNG",
+    "APP_TOOL_NAMES",
     "CAMERA_JPG",
     "CREDITS_FIELDS",
     "DETECT_ARGUMENTS",

@@ -3,11 +3,15 @@ so the in-process, stdio and HTTP tests all hold the server to the same names.""
 
 from __future__ import annotations
 
+#: the evidence view's tool (issue 15): listed by tools/list, but with MCP Apps visibility
+#: ["app"], so hosts hide it from the model; manifest.json leaves it out
+APP_TOOL_NAMES = frozenset({"get_report_images"})
 #: the contract's four tools, the batch tool `detect_images` (issue 6) and the free
-#: `check_provenance` (issue 14)
-TOOL_NAMES = frozenset(
+#: `check_provenance` (issue 14); tools/list lists them and the app-only tool (TOOL_NAMES)
+MODEL_TOOL_NAMES = frozenset(
     {"detect_image", "detect_images", "get_result", "check_credits", "health", "check_provenance"}
 )
+TOOL_NAMES = MODEL_TOOL_NAMES | APP_TOOL_NAMES
 DETECT_ARGUMENTS = frozenset(
     {"path", "url", "data", "deep_analysis", "wait_seconds", "include_heatmap", "preview", "force"}
 )

@@ -4,8 +4,10 @@ The page (built from `ui/` into `adapter/ui/report.html`) draws a detection repo
 It needs the image and TruthScan's heatmap, but those bytes must not enter the model's context:
 they would cost tokens and tell a model nothing. So they travel through `get_report_images`, a
 tool with visibility `["app"]`, which hosts hide from the model and only the page calls. It
-spends no credits: thumbnails come from memory (fed by the detection tools), the heatmap from
-`get_result` (free) plus a download from TruthScan's storage.
+spends no credits: thumbnails come from memory (the detector leaves each image in the
+`ImageStore` once its id is known, for clients that render MCP Apps), the heatmap from
+`get_result` (free) plus a download from TruthScan's storage. Clients without MCP Apps get the
+same text and structured content as ever, and no image is read or kept for them.
 
 Thumbnails use Pillow, imported lazily: a thumbnail bounded to 512 px keeps a 10 MB photo from
 reaching the page as 13 MB of base64, and decoding JPEG/PNG/WebP/TIFF/BMP safely is exactly the
@@ -32,8 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from truthscan_mcp.app import AppContext
 from truthscan_mcp.errors import TruthScanError
-from truthscan_mcp.media.sources import load_image
-from truthscan_mcp.settings import Settings
+from truthscan_mcp.media.image import LoadedImage
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +101,10 @@ def make_thumbnail(data: bytes, media_type: str, *, max_side: int = MAX_SIDE) ->
 class ImageStore:
     """Thumbnails and heatmaps by document id, the most recent `capacity` of each, in memory.
 
-    Memory only, on purpose: the page asks for the images of a result it just received, and a
-    restart losing them costs a placeholder, never a credit. Touched from the event loop only.
+    The detector's `ImageSink` (see `detection.images`): the detection tools pass it for clients
+    that render MCP Apps, and the detector calls `keep` once a detection has its id. Memory only,
+    on purpose: the page asks for the images of a result it just received, and a restart losing
+    them costs a placeholder, never a credit. Touched from the event loop only.
     """
 
     def __init__(self, capacity: int = MAX_THUMBNAILS) -> None:
@@ -109,12 +112,18 @@ class ImageStore:
         self._thumbnails: OrderedDict[str, str | None] = OrderedDict()
         self._heatmaps: OrderedDict[str, str] = OrderedDict()
 
-    async def remember(self, document_id: str, data: bytes, media_type: str) -> None:
-        """Keep a thumbnail of the image detected as `document_id` (the detection tools call it)."""
+    async def keep(self, document_id: str, image: LoadedImage) -> None:
+        """Keep a thumbnail of `image`, detected as `document_id`; its bytes are read only when
+        this id has none yet. Never raises for the image: a failure is only a missing preview."""
         if document_id in self._thumbnails:
             self._thumbnails.move_to_end(document_id)
             return
-        thumbnail = await anyio.to_thread.run_sync(make_thumbnail, data, media_type)
+        try:
+            data = await image.read_bytes()
+        except (TruthScanError, OSError) as exc:
+            logger.debug("no thumbnail for %s: %s", document_id, exc)
+            return
+        thumbnail = await anyio.to_thread.run_sync(make_thumbnail, data, image.media_type)
         self._put(self._thumbnails, document_id, thumbnail)
 
     def knows(self, document_id: str) -> bool:
@@ -138,26 +147,6 @@ class ImageStore:
         table.move_to_end(key)
         while len(table) > self.capacity:
             table.popitem(last=False)
-
-
-async def remember_local_files(images: ImageStore, settings: Settings, rows: list[tuple[str, str]]) -> None:
-    """Thumbnails for (document id, local path) pairs a batch just detected: the files are read
-    again, through the same validation as any input, a few at a time; one that fails is only a
-    missing preview."""
-    limiter = anyio.CapacityLimiter(4)
-
-    async def one(document_id: str, path: str) -> None:
-        async with limiter:
-            try:
-                async with await load_image(path=path, settings=settings) as image:
-                    await images.remember(document_id, await image.read_bytes(), image.media_type)
-            except TruthScanError as exc:
-                logger.debug("no thumbnail for %s: %s", document_id, exc.message)
-
-    async with anyio.create_task_group() as group:
-        for document_id, path in dict(rows).items():
-            if not images.knows(document_id):
-                group.start_soon(one, document_id, path)
 
 
 def report_html() -> str:

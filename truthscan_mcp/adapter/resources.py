@@ -25,6 +25,7 @@ from truthscan_mcp import __version__
 from truthscan_mcp.adapter.render import render_report
 from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.app import AppContext, open_app, read_history
+from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.polling import PollSchedule
 from truthscan_mcp.errors import InvalidInputError, NotFoundError, TruthScanError
 from truthscan_mcp.settings import Settings
@@ -46,19 +47,26 @@ class Lifespans:
         retry: RetryPolicy | None = None,
         schedule: PollSchedule | None = None,
         deadlines: Deadlines | None = None,
+        images: ImageSink | None = None,
     ) -> None:
         self._settings = settings
         self._sandbox = sandbox
         self._retry = retry
         self._schedule = schedule
         self._deadlines = deadlines
+        self._images = images
         self._open: list[AppContext] = []
 
     @asynccontextmanager
     async def __call__(self, _: Any) -> AsyncGenerator[AppContext]:
         settings = self._settings
         async with open_app(
-            settings, self._sandbox, retry=self._retry, schedule=self._schedule, deadlines=self._deadlines
+            settings,
+            self._sandbox,
+            retry=self._retry,
+            schedule=self._schedule,
+            deadlines=self._deadlines,
+            images=self._images,
         ) as app:
             logger.info(
                 "truthscan-mcp %s ready (%s)",

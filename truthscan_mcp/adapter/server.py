@@ -15,6 +15,7 @@ from mcp.types import Icon, SubscribeRequestParams, ToolAnnotations, Unsubscribe
 
 from truthscan_mcp import __version__
 from truthscan_mcp.adapter import resources, texts, tools
+from truthscan_mcp.adapter.apps import UI_META, ImageStore, create_apps
 from truthscan_mcp.adapter.arguments import ArgumentCheck
 from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.app import AppContext
@@ -63,25 +64,38 @@ def create_server(
     `retry` / `schedule` / `deadlines` (see `open_app`) let tests retry, poll and time out in
     milliseconds and benchmarks compare schedules."""
     settings = settings or Settings()
+    # The evidence view (MCP Apps): thumbnails by document id, fed by the detections of clients
+    # that render it and read by its app-only image tool; one store per server.
+    images = ImageStore()
     lifespans = resources.Lifespans(
-        settings, sandbox=sandbox, retry=retry, schedule=schedule, deadlines=deadlines
+        settings, sandbox=sandbox, retry=retry, schedule=schedule, deadlines=deadlines, images=images
     )
     history = resources.HistoryNotifier()
     icons = _icons()
+    # The tools whose results the evidence view draws declare it (UI_META); hosts without MCP
+    # Apps ignore `_meta` and read the same text and structured content as ever.
     registered = (
-        # tool, title, description, read-only, open world
-        (tools.detect_image, "Detect an AI-generated image", texts.DETECT_DESCRIPTION, False, True),
-        (tools.detect_images, "Detect AI-generated images in bulk", texts.BATCH_DESCRIPTION, False, True),
-        (tools.get_result, "Get a detection result", texts.GET_RESULT_DESCRIPTION, True, True),
+        # tool, title, description, read-only, open world, _meta
+        (tools.detect_image, "Detect an AI-generated image", texts.DETECT_DESCRIPTION, False, True, UI_META),
+        (
+            tools.detect_images,
+            "Detect AI-generated images in bulk",
+            texts.BATCH_DESCRIPTION,
+            False,
+            True,
+            UI_META,
+        ),
+        (tools.get_result, "Get a detection result", texts.GET_RESULT_DESCRIPTION, True, True, UI_META),
         (
             tools.check_provenance,
             "Check an image's declared provenance (free)",
             texts.PROVENANCE_DESCRIPTION,
             True,
             False,
+            None,
         ),
-        (tools.check_credits, "Check TruthScan credits", texts.CREDITS_DESCRIPTION, True, True),
-        (tools.health, "TruthScan health", texts.HEALTH_DESCRIPTION, True, True),
+        (tools.check_credits, "Check TruthScan credits", texts.CREDITS_DESCRIPTION, True, True, None),
+        (tools.health, "TruthScan health", texts.HEALTH_DESCRIPTION, True, True, None),
     )
 
     async def after_call(tool: str) -> None:
@@ -99,7 +113,7 @@ def create_server(
         log_level=settings.log_level,
         icons=icons,
         subscriptions=history.bus,
-        extensions=[arguments],
+        extensions=[arguments, create_apps(images)],
     )
     # MCPServer serves no `resources/subscribe` (the 2025 era's way to ask for updates); the
     # SDK points there for re-providing a method the 2026 revision removed.
@@ -120,7 +134,7 @@ def create_server(
         description=texts.RESULT_RESOURCE_DESCRIPTION,
         mime_type="application/json",
     )(resources.result)
-    for fn, title, description, read_only, open_world in registered:
+    for fn, title, description, read_only, open_world, meta in registered:
         mcp.add_tool(
             fn,
             name=fn.__name__,
@@ -128,5 +142,6 @@ def create_server(
             description=description,
             annotations=_annotations(title, read_only=read_only, open_world=open_world),
             icons=icons,
+            meta=meta,
         )
     return mcp

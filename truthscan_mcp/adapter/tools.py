@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import anyio.to_thread
+from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
@@ -30,6 +31,7 @@ from truthscan_mcp.adapter.render import (
 from truthscan_mcp.app import AppContext, check_health
 from truthscan_mcp.detection.batch import MAX_BATCH, expand_inputs, run_batch
 from truthscan_mcp.detection.detector import DetectOptions
+from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.progress import Progress, ProgressCallback
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health, Provenance
@@ -62,6 +64,13 @@ def tool_result(model: Summarised, text: str, *extra: ContentBlock) -> CallToolR
         content=[TextContent(type="text", text=text), *extra],
         structured_content=model.model_copy(update={"summary": text}).model_dump(mode="json"),
     )
+
+
+def _image_sink(ctx: Context[AppContext]) -> ImageSink | None:
+    """The server's image store when this client renders MCP Apps (the evidence view shows the
+    image), else None: nothing is read again or kept for a client that shows only text."""
+    images = ctx.request_context.lifespan_context.images
+    return images if images is not None and client_supports_apps(ctx) else None
 
 
 def _progress_to(ctx: Context[AppContext]) -> ProgressCallback:
@@ -142,7 +151,12 @@ async def detect_image(
     )
     with tool_errors():
         report = await app.detector.detect(
-            path=path, url=url, data=data, options=options, progress=_progress_to(ctx)
+            path=path,
+            url=url,
+            data=data,
+            options=options,
+            progress=_progress_to(ctx),
+            images=_image_sink(ctx),
         )
     return await _report_result(app, report, include_heatmap)
 
@@ -217,6 +231,7 @@ async def detect_images(
             allow_partial=allow_partial,
             max_concurrency=app.settings.max_concurrency,
             progress=progress,
+            images=_image_sink(ctx),
         )
     return tool_result(result, render_batch(result))
 

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import anyio
 
@@ -24,7 +24,15 @@ from truthscan_mcp.models import BatchResult, DetectionReport
 from truthscan_mcp.settings import Settings
 
 
-def _source_of(arg: str) -> dict[str, str]:
+class _Source(TypedDict, total=False):
+    """The one source argument of `Detector.detect` a command-line argument names."""
+
+    path: str
+    url: str
+    data: str
+
+
+def _source_of(arg: str) -> _Source:
     if arg.startswith(("http://", "https://")):
         return {"url": arg}
     if arg.startswith("data:"):

@@ -26,6 +26,7 @@ from typing import Literal
 import anyio
 
 from truthscan_mcp.detection.detector import DetectOptions, Detector
+from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.progress import Progress
 from truthscan_mcp.errors import (
     InvalidInputError,
@@ -188,9 +189,16 @@ class _Group:
 class _Run:
     """The state of one batch: rows, what each image contributes to progress, and the groups."""
 
-    def __init__(self, detector: Detector, inputs: list[BatchInput], progress: BatchProgress | None) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        inputs: list[BatchInput],
+        progress: BatchProgress | None,
+        images: ImageSink | None = None,
+    ) -> None:
         self.detector = detector
         self.inputs = inputs
+        self.image_sink = images
         self.rows = [BatchRow(source=item.value, name=_display_name(item)) for item in inputs]
         self.images: list[LoadedImage | None] = [None] * len(inputs)
         #: how far along each input is, 0..1; their sum is the progress reported
@@ -269,6 +277,7 @@ class _Run:
                 replace(options, wait_seconds=remaining, wait_for_heatmap=False),
                 progress=on_progress,
                 spend=spend,
+                images=self.image_sink,
             )
         except TruthScanError as exc:
             error = exc.message
@@ -303,15 +312,17 @@ async def run_batch(
     allow_partial: bool = False,
     max_concurrency: int = 4,
     progress: BatchProgress | None = None,
+    images: ImageSink | None = None,
 ) -> BatchResult:
     """Detect every input: validate → plan the payment → detect → summarise.
 
     Raises only for what concerns the whole batch (no key, credits that cannot cover it), and
     always before anything was spent. `max_concurrency` bounds what costs (uploads and `/detect`
     submissions); the waiting for results that follows is free, so every row waits at once.
+    `images` receives each detected image with its document id (the detector calls it).
     """
     started = anyio.current_time()
-    run = _Run(detector, inputs, progress)
+    run = _Run(detector, inputs, progress, images)
     groups: list[_Group] = []
     payment = _Payment()
     try:

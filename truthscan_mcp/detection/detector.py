@@ -29,6 +29,7 @@ from truthscan_mcp.detection.flight import (
     pay_once,
     wait_for,
 )
+from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.polling import PollPlan, PollSchedule, poll
 from truthscan_mcp.detection.progress import ProgressCallback, Tracker, human_size, no_progress
 from truthscan_mcp.detection.store import ContentKey, ResultStore, StoredResult
@@ -60,7 +61,8 @@ class _Call:
     """One caller's side of a detection: what it asked, what it names, when it began, who hears.
 
     `spend` bounds what costs (upload and `/detect`); a batch shares one across its images so
-    that its waiting is not bounded with it.
+    that its waiting is not bounded with it. `images`, when given, receives the image with its
+    document id (for a viewer that shows it).
     """
 
     source: ReportSource
@@ -71,6 +73,11 @@ class _Call:
     #: what the file declares (read from the bytes this call holds), carried by every report
     #: it answers with; None when the call has no bytes (`get_result` of an unknown id)
     provenance: Provenance | None = None
+    images: ImageSink | None = None
+
+    async def keep_image(self, document_id: str, image: LoadedImage) -> None:
+        if self.images is not None:
+            await self.images.keep(document_id, image)
 
     def plan(self, document_id: str, *, expect_analysis: bool | None, submitted_now: bool) -> PollPlan:
         return PollPlan(
@@ -120,7 +127,10 @@ class Detector:
         data: str | None = None,
         options: DetectOptions | None = None,
         progress: ProgressCallback | None = None,
+        images: ImageSink | None = None,
     ) -> DetectionReport:
+        """Validate, then detect (or answer from the cache); `images` receives the image with
+        its document id once that is known."""
         options = options or DetectOptions()
         track = Tracker(progress or no_progress)
         started = anyio.current_time()
@@ -132,7 +142,9 @@ class Detector:
             # Without its own `source`: the report's names the bytes (and is per answer, while
             # the provenance is stored with the report).
             provenance = await provenance_of(content, media_type=image.media_type, source=None)
-            call = _Call(reporting.source_of(image), options, started, track, provenance=provenance)
+            call = _Call(
+                reporting.source_of(image), options, started, track, provenance=provenance, images=images
+            )
             return await self._detect_shared(image, call)
 
     async def provenance(
@@ -153,6 +165,7 @@ class Detector:
         *,
         progress: ProgressCallback | None = None,
         spend: anyio.CapacityLimiter | None = None,
+        images: ImageSink | None = None,
     ) -> DetectionReport:
         """`detect` for an image the caller validated already (a batch validates every input
         before spending anything): the content cache and coalescing apply exactly as there.
@@ -160,7 +173,12 @@ class Detector:
         closes `image`; its temporary copy may be released once uploaded."""
         track = Tracker(progress or no_progress)
         call = _Call(
-            reporting.source_of(image), options or DetectOptions(), anyio.current_time(), track, spend
+            reporting.source_of(image),
+            options or DetectOptions(),
+            anyio.current_time(),
+            track,
+            spend,
+            images=images,
         )
         return await self._detect_shared(image, call)
 
@@ -273,6 +291,7 @@ class Detector:
             if stored is not None:
                 report = await self._from_store(stored, call, flight)
                 if report is not None:
+                    await call.keep_image(stored.document_id, image)
                     return report, notes
                 gone = stored.document_id
                 notes.append(
@@ -307,6 +326,7 @@ class Detector:
         else:
             doc_id = await self._submit(image, call, flight)
         # --- cross-process single flight: end ---
+        await call.keep_image(doc_id, image)  # the id is known and the bytes still here
         await image.aclose()  # uploaded: a downloaded copy need not outlive the upload
         plan = call.plan(doc_id, expect_analysis=options.deep_analysis, submitted_now=True)
         return await self._follow(call, plan), notes
