@@ -19,7 +19,7 @@ from truthscan_mcp.api.client import TruthScanClient, make_http_client
 from truthscan_mcp.api.sending import RetryPolicy
 from truthscan_mcp.cache.store import ResultCache, open_cache
 from truthscan_mcp.detection.detector import Detector
-from truthscan_mcp.detection.polling import PollSchedule
+from truthscan_mcp.detection.schedule import MemoryDurations, Planner
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.models import Health, History
 from truthscan_mcp.settings import SANDBOX_BASE_URL, Settings
@@ -54,11 +54,12 @@ async def open_app(
     sandbox: Sandbox | None = None,
     *,
     retry: RetryPolicy | None = None,
-    schedule: PollSchedule | None = None,
+    schedule: Planner | None = None,
 ) -> AsyncGenerator[AppContext]:
     """Build the shared client stack; also used by the command line's `detect`.
 
-    `retry` and `schedule` default to the product's; tests that are not about waiting pass
+    `retry` and `schedule` default to the product's (the poll `Planner` learning from the result
+    cache, or from memory when the cache is off); tests that are not about waiting pass
     millisecond ones, and benchmarks compare schedules, without patching the package.
     """
     transport: httpx2.AsyncBaseTransport | None = None
@@ -82,6 +83,8 @@ async def open_app(
             api_key=SecretStr(key) if key else None,
             retry=retry,
         )
+        if schedule is None:
+            schedule = Planner(store if store is not None else MemoryDurations(), api_url=settings.api_url)
         detector = Detector(client, settings, schedule=schedule, store=store, simulated=settings.sandbox)
         yield AppContext(settings=settings, http=http, client=client, detector=detector, store=store)
 

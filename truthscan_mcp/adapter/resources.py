@@ -19,7 +19,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from truthscan_mcp import __version__
 from truthscan_mcp.api.sending import RetryPolicy
 from truthscan_mcp.app import AppContext, open_app, read_history
-from truthscan_mcp.detection.polling import PollSchedule
+from truthscan_mcp.detection.schedule import Planner
 from truthscan_mcp.errors import InvalidInputError, NotFoundError, TruthScanError
 from truthscan_mcp.settings import Settings
 
@@ -38,7 +38,7 @@ class Lifespans:
         *,
         sandbox: Sandbox | None = None,
         retry: RetryPolicy | None = None,
-        schedule: PollSchedule | None = None,
+        schedule: Planner | None = None,
     ) -> None:
         self._settings = settings
         self._sandbox = sandbox

@@ -15,7 +15,7 @@ from truthscan_mcp import __version__
 from truthscan_mcp.adapter import resources, texts, tools
 from truthscan_mcp.api.sending import RetryPolicy
 from truthscan_mcp.app import AppContext
-from truthscan_mcp.detection.polling import PollSchedule
+from truthscan_mcp.detection.schedule import Planner
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def create_server(
     *,
     sandbox: Sandbox | None = None,
     retry: RetryPolicy | None = None,
-    schedule: PollSchedule | None = None,
+    schedule: Planner | None = None,
 ) -> MCPServer[AppContext]:
     """The MCP server; `sandbox` lets tests share one simulator with the in-process mode, and
     `retry` / `schedule` (see `open_app`) let tests retry and poll in milliseconds and benchmarks
