@@ -62,3 +62,18 @@ async def test_the_default_planner_keeps_durations_in_the_cache_across_servers(
         history = await app.store.durations(sandbox.api_url)
     (detection,) = history.detection
     assert abs(detection.seconds - PROCESSING) <= detection.within + 0.05
+
+
+async def test_an_unusable_cache_file_keeps_the_history_in_memory(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    _timings(sandbox)
+    garbage = tmp_path / "cache.sqlite3"
+    garbage.write_bytes(b"not a database, just bytes " * 100)
+    settings = make_settings(sandbox, cache_path=garbage)
+    async with open_app(settings, retry=FAST_RETRY) as app:
+        report = await app.detector.detect(path=str(AI_PNG), options=DEEP)
+        assert app.store is not None
+        history = await app.store.durations(sandbox.api_url)
+    assert report.complete
+    assert len(history.detection) == 1
