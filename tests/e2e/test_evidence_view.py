@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,7 +89,7 @@ def images(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def serve(view_html: str) -> Iterator[str]:
+def serve(view_html: str) -> Generator[str]:
     """The host page, the bridge bundle and the view, on 127.0.0.1; the view under VIEW_CSP."""
     routes = {
         "/host.html": ((HOST_DIR / "host.html").read_bytes(), "text/html; charset=utf-8", None),
@@ -149,7 +149,7 @@ class Session:
 
 
 @asynccontextmanager
-async def session(images: Path, *, width: int = 900) -> AsyncIterator[Session]:
+async def session(images: Path, *, width: int = 900) -> AsyncGenerator[Session]:
     assert async_playwright is not None
     settings = Settings(sandbox=True, allowed_dirs=[images], cache_path=None)
     async with Client(create_server(settings), extensions=[APPS]) as client:
