@@ -57,8 +57,6 @@ LATE_RATE = 1.0
 SHARP = 0.3
 #: How many past durations of a phase are kept per API (the newest win).
 HISTORY_SIZE = 50
-#: Late calls a predicted window leaves unspent, for a job that overruns it.
-OVERRUN_RESERVE = 1
 
 
 class PollSchedule(Protocol):
@@ -321,15 +319,13 @@ class PollPlan:
         """Delay the next call so that the k-th call after the free seconds comes at ≥ 10 + k s.
 
         Inside a predicted window late in a job, the calls the budget still allows are spread
-        evenly over what is left of it rather than spent at its start, all but
-        `OVERRUN_RESERVE`: a job that outlasts its window (each a little longer than the last)
-        is then asked at once after it instead of after a second (bench.latency's 15 s row).
+        evenly over what is left of it rather than spent at its start.
         """
         if elapsed + gap <= FREE_SECONDS:
             return gap
         window = self._schedule
         if isinstance(window, LearnedSchedule) and window.start <= elapsed < window.end:
-            allowed = (window.end - FREE_SECONDS) * LATE_RATE - self._late_calls - OVERRUN_RESERVE
+            allowed = (window.end - FREE_SECONDS) * LATE_RATE - self._late_calls
             if allowed >= 1:
                 gap = max(gap, min(MAX_GAP, (window.end - elapsed) / allowed))
         earliest = FREE_SECONDS + (self._late_calls + 1) / LATE_RATE
