@@ -6,17 +6,18 @@ requests a second. Each MCP contender is a real MCP `Client` over stdio to a ser
 (cache off) running `detect_image` with deep analysis; both stop on the same condition
 (verdict done, deep analysis settled, heatmap not pending: `_common.settled`).
 
-Contenders: `today` is `python -m truthscan_mcp` as shipped; `learned` is `python -m
-bench._server` with `BENCH_POLL_SCHEDULE=learned` (a `detection.schedule.Planner` handed to
-`create_server(poll_schedule=...)`, learning in memory); `--compare first,share,min,max`
-adds the detector's `PollSchedule` with those numbers.
+Contenders: `learned` is `python -m truthscan_mcp` as shipped (its `Planner` learns, in memory
+since the cache is off); `default` is `python -m bench._server` with `BENCH_POLL_SCHEDULE=default`
+(a `Planner` that never learns: the schedule of an account's first job, handed to
+`create_server(schedule=...)`); `--compare SPEC` adds `bench._server` with that spec (e.g.
+`every:0.25`).
 
 Each contender has its own sandbox process (so `/query` calls are counted per contender and
 per job, including those beyond the job's first 10 s) and a fresh server per job length,
 warmed up by one unscored job of that length (for `learned`, its whole history: an account
 whose jobs are about that long). Job length L: processing L s, then deep analysis 0.8 s and
 heatmap 0.5 s after the verdict (the shape of the issue's figures). Run i of n adds
-i/n x one poll interval of today's schedule, so the ends sweep a whole interval and no
+i/n x one poll interval of the default schedule, so the ends sweep a whole interval and no
 schedule wins by phase luck. Up to 8 s the contenders run one after the other in rotating
 order; from 15 s on they run side by side (each waits most of the time; sequential runs
 would take three times as long).
@@ -70,8 +71,10 @@ class Runs:
 
 
 def sweep_interval(length: float) -> float:
-    """One poll interval of today's schedule (0.4 s, then 10 % of the wait, at most 2 s)."""
-    return max(0.4, min(2.0, 0.1 * (length + ANALYSIS_SECONDS)))
+    """One poll interval of the default schedule at that age (8 % of it, 50 ms to 0.25 s, then 2 s
+    beyond the first 10 s), so the ends sweep a whole gap whatever schedule is measured."""
+    age = length + ANALYSIS_SECONDS
+    return 2.0 if age > FREE_SECONDS else min(0.25, max(0.05, 0.08 * age))
 
 
 async def floor_run(http: httpx2.AsyncClient, sandbox: SandboxProcess, image: Path) -> float:
@@ -159,7 +162,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
     lengths = [float(x) for x in args.lengths.split(",")]
     reps = [int(x) for x in args.reps.split(",")]
-    specs: dict[str, str | None] = {"today": None, "learned": "learned"}
+    specs: dict[str, str | None] = {"learned": None, "default": "default"}
     for spec in args.compare:
         specs[f"schedule({spec})"] = spec
     specs = {k: v for k, v in specs.items() if k in args.contenders.split(",") or k.startswith("schedule(")}
@@ -310,8 +313,8 @@ def main() -> int:
     )
     parser.add_argument("--lengths", default="0.5,1,2,4,8,15,30,60", help="job lengths in seconds")
     parser.add_argument("--reps", default="5,5,5,3,3,2,2,2", help="scored runs per length")
-    parser.add_argument("--contenders", default="today,learned", help="today, learned (comma-separated)")
-    parser.add_argument("--compare", action="append", default=[], metavar="FIRST,SHARE,MIN,MAX")
+    parser.add_argument("--contenders", default="learned,default", help="learned, default (comma-separated)")
+    parser.add_argument("--compare", action="append", default=[], metavar="SPEC", help="e.g. every:0.25")
     return anyio.run(main_async, parser.parse_args())
 
 

@@ -20,7 +20,7 @@ from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.cache.store import ResultCache, open_cache
 from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.detection.images import ImageSink
-from truthscan_mcp.detection.polling import PollSchedule
+from truthscan_mcp.detection.schedule import MemoryDurations, Planner
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.models import Health, History
 from truthscan_mcp.settings import SANDBOX_BASE_URL, Settings
@@ -58,14 +58,15 @@ async def open_app(
     sandbox: Sandbox | None = None,
     *,
     retry: RetryPolicy | None = None,
-    schedule: PollSchedule | None = None,
+    schedule: Planner | None = None,
     deadlines: Deadlines | None = None,
     images: ImageSink | None = None,
 ) -> AsyncGenerator[AppContext]:
     """Build the shared client stack; also used by the command line's `detect`.
 
     `retry`, `schedule` and `deadlines` (each API operation's total time) default to the
-    product's; tests that are not about waiting pass millisecond ones, and benchmarks compare
+    product's (the poll `Planner` learns from the result cache, or from memory when the cache is
+    off); tests that are not about waiting pass millisecond ones, and benchmarks compare
     schedules, without patching the package. `images` is carried as `AppContext.images` (the
     server's evidence view passes its image store).
     """
@@ -99,6 +100,8 @@ async def open_app(
             allow_private=settings.allow_private_urls,
             knobs=settings.knobs,
         )
+        if schedule is None:
+            schedule = Planner(store if store is not None else MemoryDurations(), api_url=settings.api_url)
         detector = Detector(client, settings, schedule=schedule, store=store, simulated=settings.sandbox)
         yield AppContext(
             settings=settings, http=http, client=client, detector=detector, store=store, images=images

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from tests.support.constants import FAST_POLL, FAST_RETRY, KEY
 from tests.support.settings import make_settings
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient, make_http_client
-from truthscan_mcp.detection.detector import Detector, PollSchedule
+from truthscan_mcp.detection.detector import Detector
+from truthscan_mcp.detection.schedule import Planner
 
 if TYPE_CHECKING:
     from tests.support.servers import SandboxServer
@@ -52,7 +53,7 @@ async def open_detector(
     key: str = KEY,
     retry: RetryPolicy = FAST_RETRY,
     read: float | None = None,
-    schedule: PollSchedule = FAST_POLL,
+    schedule: Planner = FAST_POLL,
 ) -> AsyncGenerator[Detector]:
     async with open_client(server, key=key, retry=retry, read=read) as client:
         settings = make_settings(server, api_key=key, cache_path=None, wait_seconds=10.0)

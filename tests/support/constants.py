@@ -10,7 +10,7 @@ from pathlib import Path
 
 import truthscan_mcp.samples
 from truthscan_mcp.api.client import RetryPolicy
-from truthscan_mcp.detection.detector import PollSchedule
+from truthscan_mcp.detection.schedule import Every, Planner
 
 #: the repository root (manifest, README, CI script)
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +24,6 @@ FAST_RETRY = RetryPolicy(
     attempts=4, timeout=5.0, wait_initial=0.02, wait_max=0.1, wait_jitter=0.02, max_retry_after=5.0
 )
 #: Polls at least every 50 ms, so a 0.2 s sandbox job is noticed at once.
-FAST_POLL = PollSchedule(first=0.05, share=0.2, minimum=0.05, maximum=0.1)
+FAST_POLL = Planner.fixed(Every(0.05))
 #: A read timeout short enough that a sandbox "delay" fault of 1 s trips it.
 SHORT_READ = 0.5

@@ -41,7 +41,9 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "sandbox": PRODUCT_ROOMS - {"sandbox", "provenance"} | {"errors", "settings", "logs"},
 }
 #: the one crossing a room rule allows: the cache implements the store protocol its consumer owns
-ALLOWED_CROSSINGS = frozenset({("cache", "truthscan_mcp.detection.store")})
+ALLOWED_CROSSINGS = frozenset(
+    {("cache", "truthscan_mcp.detection.store"), ("cache", "truthscan_mcp.detection.schedule")}
+)
 #: finer rules inside a room, by module
 FORBIDDEN_FOR_MODULE: dict[str, frozenset[str]] = {
     # rendering turns public models into text: it takes a result, never reaches for the batch runner

@@ -204,7 +204,7 @@ def test_a_planner_learns_from_each_job_per_api() -> None:
         planner = Planner(source, api_url="http://127.0.0.1:1")
         plan = await planner.plan(AFTER_VERDICT)
         list(_poll_times(plan, verdict_at=5.0))
-        await planner.learn(plan)
+        await planner.learn_from(plan)
         return await source.durations("http://127.0.0.1:1"), await source.durations("http://127.0.0.1:2")
 
     mine, other = anyio.run(scenario)

@@ -26,7 +26,7 @@ from truthscan_mcp.adapter.render import render_report
 from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.app import AppContext, open_app, read_history
 from truthscan_mcp.detection.images import ImageSink
-from truthscan_mcp.detection.polling import PollSchedule
+from truthscan_mcp.detection.schedule import Planner
 from truthscan_mcp.errors import InvalidInputError, NotFoundError, TruthScanError
 from truthscan_mcp.settings import Settings
 
@@ -45,7 +45,7 @@ class Lifespans:
         *,
         sandbox: Sandbox | None = None,
         retry: RetryPolicy | None = None,
-        schedule: PollSchedule | None = None,
+        schedule: Planner | None = None,
         deadlines: Deadlines | None = None,
         images: ImageSink | None = None,
     ) -> None:

@@ -19,7 +19,7 @@ from truthscan_mcp.adapter.apps import UI_META, ImageStore, create_apps
 from truthscan_mcp.adapter.arguments import ArgumentCheck
 from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.app import AppContext
-from truthscan_mcp.detection.polling import PollSchedule
+from truthscan_mcp.detection.schedule import Planner
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def create_server(
     *,
     sandbox: Sandbox | None = None,
     retry: RetryPolicy | None = None,
-    schedule: PollSchedule | None = None,
+    schedule: Planner | None = None,
     deadlines: Deadlines | None = None,
 ) -> MCPServer[AppContext]:
     """The MCP server; `sandbox` lets tests share one simulator with the in-process mode, and

@@ -38,7 +38,7 @@ from truthscan_mcp.models import DetectionReport, HistoryEntry, ReportSource, So
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: How long one statement waits for another process's write lock before giving up on the cache.
 BUSY_TIMEOUT = 1.0
 #: History rows kept (results are kept: each one is a credit that need not be spent again).
@@ -93,6 +93,26 @@ _CLAIMS_TABLE = """
         PRIMARY KEY (service, sha256, deep_analysis, preview)
     )
 """
+#: What each version adds to the one before it; a new file gets `_SCHEMA` and then all of them.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # How long this account's jobs took, per service and phase (detection, analysis, heatmap):
+    # the poll planner's history (detection.schedule), so a new server predicts from the first job.
+    2: (
+        """
+        CREATE TABLE durations (
+            seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+            service     TEXT NOT NULL,
+            phase       TEXT NOT NULL,
+            seconds     REAL NOT NULL,
+            within      REAL NOT NULL,
+            recorded_at REAL NOT NULL
+        )
+        """,
+        "CREATE INDEX durations_by_phase ON durations (service, phase, seq)",
+    ),
+}
+#: Durations kept per service and phase (the planner reads the newest `HISTORY_SIZE`).
+DURATIONS_KEPT = 200
 _RESULT_COLUMNS = (
     "document_id, sha256, source_kind, source_name, media_type, size, deep_analysis, preview, "
     "report, submitted_at, updated_at"
@@ -245,8 +265,12 @@ class Database:
             if version is None:
                 for statement in _SCHEMA:
                     conn.execute(statement)
+                version = 1
+            if version < SCHEMA_VERSION:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS.get(step, ()):
+                        conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            # Future migrations from older versions go here, one step per version.
 
     def _add_claims_table(self) -> None:
         found = self.conn.execute(
@@ -404,6 +428,37 @@ class Database:
         last = cursor.lastrowid
         if last is not None and last % 100 == 0:  # prune now and then, not on every write
             conn.execute("DELETE FROM events WHERE seq <= ?", (last - HISTORY_KEPT,))
+
+    # --- job durations (the poll planner's history) -------------------------------------------
+
+    def record_durations(self, service: str, measured: list[tuple[str, float, float]]) -> None:
+        """Append (phase, seconds, within) rows; the oldest beyond `DURATIONS_KEPT` go."""
+        now = time.time()
+        with self._write() as conn:
+            for phase, seconds, within in measured:
+                conn.execute(
+                    "INSERT INTO durations (service, phase, seconds, within, recorded_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (service, phase, seconds, within, now),
+                )
+                conn.execute(
+                    "DELETE FROM durations WHERE service = ? AND phase = ? AND seq <= ("
+                    "SELECT seq FROM durations WHERE service = ? AND phase = ? "
+                    "ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    (service, phase, service, phase, DURATIONS_KEPT),
+                )
+
+    def durations(self, service: str, limit: int) -> list[tuple[str, float, float]]:
+        """The newest `limit` (phase, seconds, within) per phase, oldest first."""
+        rows = self.conn.execute(
+            "SELECT phase, seconds, within FROM ("
+            "  SELECT phase, seconds, within, seq,"
+            "         row_number() OVER (PARTITION BY phase ORDER BY seq DESC) AS newest"
+            "  FROM durations WHERE service = ?"
+            ") WHERE newest <= ? ORDER BY seq",
+            (service, limit),
+        ).fetchall()
+        return [(str(phase), float(seconds), float(within)) for phase, seconds, within in rows]
 
     # --- reading back -------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,6 +35,14 @@ from truthscan_mcp.cache.database import (
     is_garbage,
     is_locked,
     service_key,
+)
+from truthscan_mcp.detection.schedule import (
+    HISTORY_SIZE,
+    PHASES,
+    Duration,
+    DurationHistory,
+    MemoryDurations,
+    PollPhase,
 )
 from truthscan_mcp.detection.store import ClaimWait, ContentKey, StoredResult
 from truthscan_mcp.models import DetectionReport, History, ReportSource
@@ -84,6 +92,8 @@ class ResultCache:
         self._disabled = False
         self._paused_until = 0.0
         self._warned = False
+        #: where durations go while the file cannot take them
+        self._memory = MemoryDurations()
 
     async def open(self) -> bool:
         """Try the file now, so a broken cache is reported at start-up, not mid-detection."""
@@ -167,6 +177,32 @@ class ResultCache:
         if entries is None:
             return History(cache="unavailable", detections=[])
         return History(cache="on", detections=entries)
+
+    # --- the poll planner's history (a `detection.schedule.DurationSource`) --------------------
+
+    async def durations(self, api_url: str) -> DurationHistory:
+        """The newest `HISTORY_SIZE` durations per phase for `api_url`; memory's while the file fails."""
+        service = service_key(api_url)
+        rows = await self._run(lambda db: db.durations(service, HISTORY_SIZE))
+        if rows is None:
+            return await self._memory.durations(api_url)
+        by_phase: dict[PollPhase, list[Duration]] = {phase: [] for phase in PHASES}
+        for phase, seconds, within in rows:
+            for known in PHASES:
+                if phase == known:
+                    by_phase[known].append(Duration(seconds, within))
+        return DurationHistory(**{phase: tuple(found) for phase, found in by_phase.items()})
+
+    async def record_durations(self, api_url: str, durations: Mapping[PollPhase, Duration]) -> None:
+        service = service_key(api_url)
+        # Only what a history would keep (finite, non-negative), in the history's own terms.
+        kept = DurationHistory().adding(durations)
+        measured = [(p, d.seconds, d.within) for p in PHASES for d in kept.of(p)]
+        if not measured:
+            return
+        stored = await self._run(lambda db: (db.record_durations(service, measured), True)[1])
+        if stored is None:
+            await self._memory.record_durations(api_url, durations)
 
     # --- plumbing ---------------------------------------------------------------------------
 

@@ -30,8 +30,9 @@ from truthscan_mcp.detection.flight import (
     wait_for,
 )
 from truthscan_mcp.detection.images import ImageSink
-from truthscan_mcp.detection.polling import PollPlan, PollSchedule, poll
+from truthscan_mcp.detection.polling import Wait, poll
 from truthscan_mcp.detection.progress import ProgressCallback, Tracker, human_size, no_progress
+from truthscan_mcp.detection.schedule import Planner
 from truthscan_mcp.detection.store import ContentKey, ResultStore, StoredResult
 from truthscan_mcp.detection.submission import submit
 from truthscan_mcp.errors import NotFoundError, TruthScanError
@@ -79,8 +80,10 @@ class _Call:
         if self.images is not None:
             await self.images.keep(document_id, image)
 
-    def plan(self, document_id: str, *, expect_analysis: bool | None, submitted_now: bool) -> PollPlan:
-        return PollPlan(
+    def plan(
+        self, document_id: str, *, expect_analysis: bool | None, submitted_now: bool, fresh: bool = False
+    ) -> Wait:
+        return Wait(
             document_id=document_id,
             started=self.started,
             wait_seconds=self.options.wait_seconds,
@@ -88,6 +91,8 @@ class _Call:
             submitted_now=submitted_now,
             include_heatmap=self.options.include_heatmap,
             wait_for_heatmap=self.options.wait_for_heatmap,
+            fresh=fresh,
+            spread=self.spend is not None,  # a batch's rows: spread their polls
         )
 
     def elapsed(self) -> float:
@@ -102,13 +107,14 @@ class Detector:
         client: TruthScanClient,
         settings: Settings,
         *,
-        schedule: PollSchedule | None = None,
+        schedule: Planner | None = None,
         store: ResultStore | None = None,
         simulated: bool = False,
     ) -> None:
         self.client = client
         self.settings = settings
-        self.schedule = schedule or PollSchedule()
+        #: when to poll: the planner `open_app` builds (learning from the cache), or a test's
+        self.schedule = schedule or Planner(api_url=client.api_url)
         self._store = store
         self._simulated = simulated
         self._flights = Flights()
@@ -328,7 +334,7 @@ class Detector:
         # --- cross-process single flight: end ---
         await call.keep_image(doc_id, image)  # the id is known and the bytes still here
         await image.aclose()  # uploaded: a downloaded copy need not outlive the upload
-        plan = call.plan(doc_id, expect_analysis=options.deep_analysis, submitted_now=True)
+        plan = call.plan(doc_id, expect_analysis=options.deep_analysis, submitted_now=True, fresh=True)
         return await self._follow(call, plan), notes
 
     async def _from_store(self, stored: StoredResult, call: _Call, flight: Flight) -> DetectionReport | None:
@@ -413,7 +419,7 @@ class Detector:
         await call.track("submitted", 0.3, f"Submitted to TruthScan as {doc_id}")
         return doc_id
 
-    async def _follow(self, call: _Call, plan: PollPlan) -> DetectionReport:
+    async def _follow(self, call: _Call, plan: Wait) -> DetectionReport:
         """Poll `plan`'s document until settled or the deadline, then report (and store) it.
 
         Once this call paid for the document (`submitted_now`), nothing may lose its id: any
@@ -432,7 +438,7 @@ class Detector:
                 "the detection itself was accepted and is kept under its id.",
             )
 
-    async def _follow_unguarded(self, call: _Call, plan: PollPlan) -> DetectionReport:
+    async def _follow_unguarded(self, call: _Call, plan: Wait) -> DetectionReport:
         polled = await poll(self.client, plan, self.schedule, call.track)
         report = reporting.build_report(
             plan.document_id,

@@ -1,14 +1,15 @@
 """Waiting for a submitted document: when to ask again, and until when.
 
 Polling is free (`/query` costs no credits) but not instant, and the caller's deadline is
-firm: `poll` asks on the `PollSchedule` until the document has settled (or what the plan waits
-for has arrived) or the deadline has passed, and always returns what it last saw, never more
-than `POLL_GRACE_SECONDS` past the deadline.
+firm: `poll` asks when the `Planner`'s plan for the job says to (see `schedule`) until the
+document has settled (or what the wait is for has arrived) or the deadline has passed, and
+always returns what it last saw, never more than `POLL_GRACE_SECONDS` past the deadline.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass, field
 
 import anyio
@@ -17,6 +18,7 @@ from truthscan_mcp.api.client import TruthScanClient
 from truthscan_mcp.api.wire import ApiDocument
 from truthscan_mcp.detection.progress import Tracker
 from truthscan_mcp.detection.reporting import score_text
+from truthscan_mcp.detection.schedule import Planner, PollPhase
 from truthscan_mcp.errors import NotFoundError, TruthScanError
 
 #: How long a status poll may run past the deadline before the partial report is handed back.
@@ -27,32 +29,7 @@ VISIBILITY_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
-class PollSchedule:
-    """When to ask again: every `first` seconds while the job is young, then `share` of the wait.
-
-    Waiting a share of the elapsed time bounds how late completion is noticed to that share of
-    the job's length (half of it on average), whatever the length, while `/query` calls grow
-    only logarithmically with it. Until the share exceeds `first` (the first 4 s) a job is
-    nearly always still running, and asking more often than 0.4 s buys little. Against a
-    client polling every 50 ms (bench/latency.py, 3-5 s jobs) this pair finishes 1.04x as late
-    with 0.15x its calls; the former 0.25 s / 20 % came in at 1.10x with 0.17x. A 60 s job
-    costs ~48 calls. `maximum` bounds the gap on long jobs, which also keeps progress
-    notifications (one per poll) flowing to clients that reset their timeout on them.
-    """
-
-    first: float = 0.4
-    share: float = 0.1
-    minimum: float = 0.1
-    maximum: float = 2.0
-
-    def delay(self, elapsed: float) -> float:
-        if elapsed <= 0:
-            return self.first
-        return max(self.minimum, min(self.maximum, max(self.first, elapsed * self.share)))
-
-
-@dataclass(frozen=True)
-class PollPlan:
+class Wait:
     """What one wait is for: which document, until when, and what counts as settled."""
 
     document_id: str
@@ -68,6 +45,12 @@ class PollPlan:
     include_heatmap: bool = False
     #: keep waiting (within the deadline) for a heatmap that is coming even when not asked for
     wait_for_heatmap: bool = True
+    #: this call submitted the document just now, so its first poll is the job's first and its
+    #: timings teach the planner how long jobs take
+    fresh: bool = False
+    #: one of many waits at once (a batch): each gap is drawn around the planned one, so the
+    #: rows' polls drift apart instead of arriving together
+    spread: bool = False
 
     @property
     def deadline(self) -> float:
@@ -82,25 +65,39 @@ class Polled:
     warnings: list[str] = field(default_factory=list[str])
 
 
-async def poll(client: TruthScanClient, plan: PollPlan, schedule: PollSchedule, track: Tracker) -> Polled:
-    """Ask until settled or the deadline; raises only when nothing was paid (`submitted_now` False)."""
-    deadline = plan.deadline
-    heatmap_matters = plan.wait_for_heatmap or plan.include_heatmap
+async def poll(client: TruthScanClient, wait: Wait, planner: Planner, track: Tracker) -> Polled:
+    """Ask until settled or the deadline; raises only when nothing was paid (`submitted_now` False).
+
+    Every answer tells the job's `PollPlan` what is still pending and gets the next gap back;
+    a fresh job that settled hands its plan's measurements to the planner's history.
+    """
+    deadline = wait.deadline
+    heatmap_matters = wait.wait_for_heatmap or wait.include_heatmap
+    then: set[PollPhase] = set()
+    if wait.expect_analysis is not False:
+        then.add("analysis")
+    if heatmap_matters:
+        then.add("heatmap")
+    unseen: frozenset[PollPhase] = frozenset({"detection", *then})
+    plan = await planner.plan(then, fresh=wait.fresh)
     result = Polled()
     poll_start = anyio.current_time()
     polls = 0
+    gap = 0.0
+    settled = False
     try:
         while True:
             now = anyio.current_time()
-            if polls > 0 or not plan.submitted_now or now < deadline:
+            if polls > 0 or not wait.submitted_now or now < deadline:
                 # A slow or retried poll must not hold the caller past the deadline; only
                 # get_result's first look may take what it needs (it has nothing to show yet).
-                first_look = polls == 0 and not plan.submitted_now
+                first_look = polls == 0 and not wait.submitted_now
                 limit = math.inf if first_look else max(deadline - now, 0.0) + POLL_GRACE_SECONDS
                 answered = False
                 fetched: ApiDocument | None = None
+                asked = now - poll_start
                 with anyio.move_on_after(limit):
-                    fetched = await client.query(plan.document_id)
+                    fetched = await client.query(wait.document_id)
                     answered = True
                 if not answered:
                     result.warnings.append(
@@ -110,51 +107,61 @@ async def poll(client: TruthScanClient, plan: PollPlan, schedule: PollSchedule, 
                 polls += 1
                 if fetched is not None:
                     result.doc = fetched
-                    await _report_progress(fetched, track, plan.expect_analysis)
-                    if _settled(fetched, plan.expect_analysis) and not (
-                        heatmap_matters and _heatmap_coming(fetched)
-                    ):
+                    await _report_progress(fetched, track, wait.expect_analysis)
+                    pending = _pending(fetched, wait.expect_analysis, heatmap_matters)
+                    gap = plan.after_answer(asked, pending)
+                    if not pending:
+                        settled = fetched.status != "failed"
                         break
                 elif result.doc is None:
-                    if not plan.submitted_now:
+                    if not wait.submitted_now:
                         raise NotFoundError(
-                            f"TruthScan has no document with id {plan.document_id}. Check the id (it "
+                            f"TruthScan has no document with id {wait.document_id}. Check the id (it "
                             "comes from detect_image), or run detect_image again."
                         )
                     # A document we created a moment ago may not be visible yet; one that stays
                     # invisible is still paid for, so it is handed over, never submitted again.
                     if now - poll_start >= VISIBILITY_GRACE_SECONDS:
                         result.warnings.append(
-                            f"TruthScan accepted the image but does not show document {plan.document_id} yet."
+                            f"TruthScan accepted the image but does not show document {wait.document_id} yet."
                         )
                         break
+                    gap = plan.after_answer(asked, unseen)
                 # else: seen before, so a `null` now is a glitch: keep what it said, ask again
             now = anyio.current_time()
             if now >= deadline:
                 break
-            await anyio.sleep(min(schedule.delay(now - poll_start), deadline - now))
+            if wait.spread:
+                gap *= random.uniform(0.7, 1.3)
+            await anyio.sleep(min(max(gap, 0.0), deadline - now))
     except TruthScanError as exc:
-        if not plan.submitted_now:
-            if plan.document_id not in exc.message:
+        if not wait.submitted_now:
+            if wait.document_id not in exc.message:
                 # whoever asked must still know which document to ask about again (free)
                 exc.message = (
-                    f"{exc.message} (document {plan.document_id}: call get_result with this id again "
+                    f"{exc.message} (document {wait.document_id}: call get_result with this id again "
                     "later; that costs no credits)"
                 )
             raise
         # The credit is spent and the id is known: hand it over instead of failing.
         result.warnings.append(f"Lost contact with TruthScan while waiting: {exc.message}")
+    if settled:
+        await planner.learn_from(plan)
     return result
 
 
-def _settled(doc: ApiDocument, expect_analysis: bool | None) -> bool:
+def _pending(doc: ApiDocument, expect_analysis: bool | None, heatmap_matters: bool) -> frozenset[PollPhase]:
+    """What the job still waits for, in the planner's phases; empty once settled."""
     if doc.status == "failed":
-        return True
+        return frozenset()
     if doc.status != "done":
-        return False
-    if doc.analysis_status == "pending":
-        return expect_analysis is False  # we did not ask for it: do not wait for it
-    return True
+        return frozenset({"detection"})
+    pending: set[PollPhase] = set()
+    if doc.analysis_status == "pending" and expect_analysis is not False:
+        pending.add("analysis")
+    if heatmap_matters and _heatmap_coming(doc):
+        pending.add("heatmap")
+    return frozenset(pending)
 
 
 def _heatmap_coming(doc: ApiDocument) -> bool:

@@ -207,6 +207,16 @@ class LearnedSchedule:
         return self.fallback.delay(elapsed)
 
 
+@dataclass(frozen=True)
+class Every:
+    """A constant gap: what tests that are not about waiting and the benchmarks' floor poll on."""
+
+    gap: float
+
+    def delay(self, elapsed: float) -> float:
+        return self.gap
+
+
 @dataclass
 class PollPlan:
     """The polls of one job: which schedule applies now, the late-call budget, what was measured.
@@ -214,10 +224,15 @@ class PollPlan:
     `then` names the phases this job waits for after its verdict (deep analysis when asked for,
     the heatmap when the caller waits for it); the end of the last of them is what the plan
     predicts while the verdict is still coming. Tell it every answer with `after_answer`.
+    A `fixed` schedule replaces all of that (no prediction, no budget), and a plan that is not
+    `learnable` (its first poll was not the job's first: a lookup, or a job another call
+    submitted) only waits: its timings say nothing about how long jobs take.
     """
 
     history: DurationHistory = field(default_factory=DurationHistory)
     then: frozenset[PollPhase] = frozenset()
+    fixed: PollSchedule | None = None
+    learnable: bool = True
     _pending: frozenset[PollPhase] | None = None
     _last: float | None = None
     _late_calls: int = 0
@@ -228,6 +243,8 @@ class PollPlan:
     def after_answer(self, elapsed: float, pending: Iterable[PollPhase]) -> float:
         """Record an answer (what is still pending at `elapsed`) and return the delay to the next."""
         now_pending = frozenset(pending)
+        if self.fixed is not None:
+            return max(MIN_GAP, min(MAX_GAP, self.fixed.delay(elapsed)))
         if elapsed > FREE_SECONDS:
             self._late_calls += 1
         if self._schedule is None or now_pending != self._pending:
@@ -341,15 +358,36 @@ class MemoryDurations:
 
 @dataclass
 class Planner:
-    """Plans the polls of each job on one API from its history, and adds each job to it."""
+    """Plans the polls of each job on one API from its history, and adds each job to it.
+
+    The one thing the detector polls by: `open_app` builds one per server over the result cache
+    (or memory when the cache is off); tests and benchmarks hand their own to `open_app` or
+    `Detector` as `schedule=` — `Planner.fixed(Every(0.05))` to poll fast, `learn=False` for the
+    default schedule without history.
+    """
 
     source: DurationSource = field(default_factory=MemoryDurations)
     api_url: str = ""
+    #: every job follows this schedule, whatever the history; nothing is learned
+    schedule: PollSchedule | None = None
+    #: add each job's timings to the history (False: always the default schedule)
+    learn: bool = True
 
-    async def plan(self, then: Iterable[PollPhase] = ()) -> PollPlan:
-        return PollPlan(history=await self.source.durations(self.api_url), then=frozenset(then))
+    @classmethod
+    def fixed(cls, schedule: PollSchedule) -> Planner:
+        return cls(schedule=schedule, learn=False)
 
-    async def learn(self, plan: PollPlan) -> None:
+    async def plan(self, then: Iterable[PollPhase] = (), *, fresh: bool = True) -> PollPlan:
+        """The plan of one wait; `fresh` when its first poll follows the job's submission."""
+        if self.schedule is not None:
+            return PollPlan(then=frozenset(then), fixed=self.schedule, learnable=False)
+        learnable = fresh and self.learn
+        history = await self.source.durations(self.api_url) if fresh else DurationHistory()
+        return PollPlan(history=history, then=frozenset(then), learnable=learnable)
+
+    async def learn_from(self, plan: PollPlan) -> None:
+        if not plan.learnable:
+            return
         measured = plan.durations()
         if measured:
             await self.source.record_durations(self.api_url, measured)
