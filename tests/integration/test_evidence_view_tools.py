@@ -126,6 +126,7 @@ async def test_an_unknown_document_gets_a_placeholder_note_not_an_image(tmp_path
         "thumbnail": None,
         "heatmap": None,
         "note": "No preview: this server no longer holds the image.",
+        "summary": f"Images for {UNKNOWN_ID}: thumbnail no, heatmap no.",
     }
 
 

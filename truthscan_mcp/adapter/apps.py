@@ -22,14 +22,14 @@ import io
 import logging
 from collections import OrderedDict
 from importlib.resources import files
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 from mcp.server.apps import Apps
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, Icon, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from truthscan_mcp.app import AppContext
@@ -66,6 +66,7 @@ class ReportImages(BaseModel):
     thumbnail: str | None = Field(default=None, description="data: URI, at most 512 px a side.")
     heatmap: str | None = Field(default=None, description="data: URI of TruthScan's heatmap, at most 512 px.")
     note: str | None = Field(default=None, description="Why the thumbnail is missing, for a person.")
+    summary: str = Field(default="", description="The text block's content.")
 
 
 def _data_uri(data: bytes, media_type: str) -> str:
@@ -171,7 +172,7 @@ async def _heatmap_for(app: AppContext, document_id: str, images: ImageStore) ->
     return uri
 
 
-def create_apps(images: ImageStore) -> Apps:
+def create_apps(images: ImageStore, *, icons: list[Icon] | None = None) -> Apps:
     """The MCP Apps extension to pass to `MCPServer(extensions=[...])`: the page and its tool.
 
     (The SDK applies extensions when the server is constructed, hence a factory rather than a
@@ -200,13 +201,14 @@ def create_apps(images: ImageStore) -> Apps:
             idempotent_hint=True,
             open_world_hint=True,
         ),
+        icons=icons,
     )
     async def get_report_images(  # pyright: ignore[reportUnusedFunction]
-        ctx: Context,
+        ctx: Context[AppContext],
         id: Annotated[str, Field(description="The TruthScan document id.", max_length=100)],
         heatmap: Annotated[bool, Field(description="Also fetch the heatmap when it is ready.")] = True,
     ) -> Annotated[CallToolResult, ReportImages]:
-        app = cast(AppContext, ctx.request_context.lifespan_context)
+        app = ctx.request_context.lifespan_context
         thumbnail = images.thumbnail(id)
         note = None
         if thumbnail is None:
@@ -221,10 +223,10 @@ def create_apps(images: ImageStore) -> Apps:
                 heat = await _heatmap_for(app, id, images)
             except TruthScanError as exc:
                 raise ToolError(exc.message) from None
-        result = ReportImages(id=id, thumbnail=thumbnail, heatmap=heat, note=note)
         text = (
             f"Images for {id}: thumbnail {'yes' if thumbnail else 'no'}, heatmap {'yes' if heat else 'no'}."
         )
+        result = ReportImages(id=id, thumbnail=thumbnail, heatmap=heat, note=note, summary=text)
         return CallToolResult(
             content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
         )

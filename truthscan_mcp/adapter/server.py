@@ -113,7 +113,7 @@ def create_server(
         log_level=settings.log_level,
         icons=icons,
         subscriptions=history.bus,
-        extensions=[arguments, create_apps(images)],
+        extensions=[arguments, create_apps(images, icons=icons)],
     )
     # MCPServer serves no `resources/subscribe` (the 2025 era's way to ask for updates); the
     # SDK points there for re-providing a method the 2026 revision removed.
