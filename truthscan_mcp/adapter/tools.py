@@ -109,20 +109,23 @@ async def _report_result(app: AppContext, report: DetectionReport, include_heatm
     return tool_result(report, render_report(report, heatmap_words), *blocks)
 
 
+#: the one image source of `detect_image` and `check_provenance` (exactly one of the three)
+PathArgument = Annotated[
+    str | None, Field(description="Local image file path (~ expanded) or file:// URI.", max_length=4096)
+]
+UrlArgument = Annotated[
+    str | None, Field(description="http(s) URL of the image; this server downloads it.", max_length=8192)
+]
+DataArgument = Annotated[
+    str | None, Field(description="The image as base64, or a data:image/...;base64, URI.")
+]
+
+
 async def detect_image(
     ctx: Context[AppContext],
-    path: Annotated[
-        str | None,
-        Field(description="Local image file path (~ expanded) or file:// URI.", max_length=4096),
-    ] = None,
-    url: Annotated[
-        str | None,
-        Field(description="http(s) URL of the image; this server downloads it.", max_length=8192),
-    ] = None,
-    data: Annotated[
-        str | None,
-        Field(description="The image as base64, or a data:image/...;base64, URI."),
-    ] = None,
+    path: PathArgument = None,
+    url: UrlArgument = None,
+    data: DataArgument = None,
     deep_analysis: Annotated[
         bool, Field(description="Request and wait for TruthScan's deep-analysis reasoning.")
     ] = True,
@@ -257,18 +260,9 @@ async def get_result(
 
 async def check_provenance(
     ctx: Context[AppContext],
-    path: Annotated[
-        str | None,
-        Field(description="Local image file path (~ expanded) or file:// URI.", max_length=4096),
-    ] = None,
-    url: Annotated[
-        str | None,
-        Field(description="http(s) URL of the image; this server downloads it.", max_length=8192),
-    ] = None,
-    data: Annotated[
-        str | None,
-        Field(description="The image as base64, or a data:image/...;base64, URI."),
-    ] = None,
+    path: PathArgument = None,
+    url: UrlArgument = None,
+    data: DataArgument = None,
 ) -> Annotated[CallToolResult, Provenance]:
     app = ctx.request_context.lifespan_context
     with tool_errors():
