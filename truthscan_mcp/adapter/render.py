@@ -276,9 +276,20 @@ def _declares(p: Provenance) -> str:
     if p.finding == "edited_declared":
         return f"editing{f' with {_file_text(p.software, 60)}' if p.software else ''}"
     if p.finding == "camera_declared":
-        camera = " ".join(_file_text(x, 40) for x in (p.camera.make, p.camera.model) if x) if p.camera else ""
+        camera = _camera(p, 40)
         return f"a camera capture{f' ({camera})' if camera else ''}"
     return "nothing about its origin"
+
+
+def _camera(p: Provenance, limit: int) -> str:
+    """Make and model as a person says them: "Canon EOS R5", not "Canon Canon EOS R5" (EXIF
+    models often repeat the make)."""
+    if p.camera is None:
+        return ""
+    make, model = p.camera.make, p.camera.model
+    if make and model and model.lower().startswith(make.lower()):
+        make = None
+    return " ".join(_file_text(x, limit) for x in (make, model) if x)
 
 
 def _signed(p: Provenance, *, short: bool = False) -> str | None:
@@ -379,7 +390,7 @@ def _render_provenance(p: Provenance, items: int, width: int) -> str:
         where = f" (found in {_items(p.generator_evidence, 3, 60)})" if p.generator_evidence else ""
         lines.append(f"Generator: {_file_text(p.generator, 60)}{where}")
     if p.camera is not None:
-        camera = " ".join(_file_text(x, 60) for x in (p.camera.make, p.camera.model) if x)
+        camera = _camera(p, 60)
         lines.append(f"Camera: {camera}")
     if p.software:
         lines.append(f"Software: {_file_text(p.software, 80)}")

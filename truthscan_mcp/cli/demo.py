@@ -14,7 +14,7 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 
@@ -73,7 +73,9 @@ async def _demo(args: argparse.Namespace | None) -> int:
             info = client.server_info
             _out(f"Connected to {info.name if info else '?'} {info.version if info else ''}")
             tools = await client.list_tools()
-            _out("Tools: " + ", ".join(t.name for t in tools.tools) + "\n")
+            # what the model is offered: app-only tools (MCP Apps visibility ["app"]) are for the page
+            offered = [t.name for t in tools.tools if _model_visible(t.meta)]
+            _out("Tools: " + ", ".join(offered) + "\n")
 
             for name, arguments in (("health", {}), ("check_credits", {})):
                 result = await client.call_tool(name, arguments)
@@ -126,3 +128,12 @@ async def _demo(args: argparse.Namespace | None) -> int:
         return 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _model_visible(meta: dict[str, Any] | None) -> bool:
+    """Whether the model is offered a tool (MCP Apps `_meta.ui.visibility`; yes when unsaid)."""
+    ui = (meta or {}).get("ui")
+    if not isinstance(ui, dict):
+        return True
+    visibility = cast(dict[str, object], ui).get("visibility")
+    return not isinstance(visibility, list) or "model" in cast(list[object], visibility)
