@@ -11,12 +11,10 @@ import gc
 import hashlib
 import socket
 import stat
-import struct
 import tempfile
 import threading
 import time
 import urllib.parse
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
@@ -32,6 +30,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 from starlette.routing import Route
 
 from tests.support import ConnectLog
+from tests.support.images import JPEG_BYTES, PNG_BYTES
 from truthscan_mcp.errors import (
     ImageSizeError,
     InvalidInputError,
@@ -44,31 +43,6 @@ from truthscan_mcp.media.formats import JPEG, PNG
 from truthscan_mcp.media.netguard import IPAddress
 from truthscan_mcp.media.sources import load_image
 from truthscan_mcp.settings import Settings
-
-# --- sample bytes -----------------------------------------------------------------------------
-
-
-def png_bytes(size: int = 4096, seed: int = 0) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0)
-    head = (
-        b"\x89PNG\r\n\x1a\n"
-        + struct.pack(">I", 13)
-        + b"IHDR"
-        + ihdr
-        + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    )
-    body = hashlib.sha256(str(seed).encode()).digest() * (size // 32 + 1)
-    return (head + body)[:size]
-
-
-def jpeg_bytes(size: int = 4096) -> bytes:
-    head = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    return (head + bytes(range(256)) * (size // 256 + 1))[:size]
-
-
-PNG_BYTES = png_bytes(4096)
-JPEG_BYTES = jpeg_bytes(3000)
-
 
 # --- common fixtures ----------------------------------------------------------------------------
 

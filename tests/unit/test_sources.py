@@ -9,11 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import struct
 import tempfile
 import time
 import urllib.parse
-import zlib
 from pathlib import Path
 
 import anyio
@@ -21,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.images import JPEG_BYTES, PNG_BYTES, jpeg_bytes, png_bytes
 from truthscan_mcp.errors import (
     ImageSizeError,
     InvalidInputError,
@@ -33,31 +32,6 @@ from truthscan_mcp.media.inline import MAX_DATA_CHARS
 from truthscan_mcp.media.paths import PathKind, allowed_path
 from truthscan_mcp.media.sources import load_image, validate_document_id
 from truthscan_mcp.settings import Settings
-
-# --- sample bytes -----------------------------------------------------------------------------
-
-
-def png_bytes(size: int = 4096, seed: int = 0) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0)
-    head = (
-        b"\x89PNG\r\n\x1a\n"
-        + struct.pack(">I", 13)
-        + b"IHDR"
-        + ihdr
-        + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    )
-    body = hashlib.sha256(str(seed).encode()).digest() * (size // 32 + 1)
-    return (head + body)[:size]
-
-
-def jpeg_bytes(size: int = 4096) -> bytes:
-    head = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    return (head + bytes(range(256)) * (size // 256 + 1))[:size]
-
-
-PNG_BYTES = png_bytes(4096)
-JPEG_BYTES = jpeg_bytes(3000)
-
 
 # --- common fixtures ----------------------------------------------------------------------------
 
