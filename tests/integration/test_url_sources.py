@@ -44,23 +44,8 @@ from truthscan_mcp.media.netguard import IPAddress
 from truthscan_mcp.media.sources import load_image
 from truthscan_mcp.settings import Settings
 
-# --- common fixtures ----------------------------------------------------------------------------
-
-
 #: every test here fails on any connection to a non-loopback address (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("loopback_only")
-
-
-@pytest.fixture
-def allowed(tmp_path: Path) -> Path:
-    directory = tmp_path / "allowed"
-    directory.mkdir()
-    return directory
-
-
-@pytest.fixture
-def cfg(allowed: Path) -> Settings:
-    return Settings(allowed_dirs=[allowed], allow_private_urls=False, cache_path=None)
 
 
 @pytest.fixture

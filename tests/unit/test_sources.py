@@ -33,21 +33,6 @@ from truthscan_mcp.media.paths import PathKind, allowed_path
 from truthscan_mcp.media.sources import load_image, validate_document_id
 from truthscan_mcp.settings import Settings
 
-# --- common fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def allowed(tmp_path: Path) -> Path:
-    directory = tmp_path / "allowed"
-    directory.mkdir()
-    return directory
-
-
-@pytest.fixture
-def cfg(allowed: Path) -> Settings:
-    return Settings(allowed_dirs=[allowed], allow_private_urls=False, cache_path=None)
-
-
 # --- exactly one source ---------------------------------------------------------------------------
 
 
