@@ -1,5 +1,6 @@
 """Fixtures every tier shares: one real sandbox server per session, reset before each test that
-uses it, the loopback-only connection guard, and the settings of the image-source tests. Helpers live in tests/support/."""
+uses it, the loopback-only connection guard, and the settings of the image-source tests.
+Helpers live in tests/support/."""
 
 from __future__ import annotations
 
