@@ -16,7 +16,8 @@ The budgets, and why the gaps are what they are (bench/latency.py measures them)
   summed over all jobs); beyond 10 s at most one call a second on average. `PollPlan` enforces
   the second as a budget: its k-th call after 10 s is never earlier than 10 + k s. One call a
   second alone would mean noticing a long job ~0.5 s late, so the plan saves calls while the
-  outcome is far off and spends them where it is likely.
+  outcome is far off and spends them where it is likely, keeping `RESERVE` of them, while the
+  verdict is pending, for the end of the deep analysis that follows it.
 * Without history (`DefaultSchedule`) nothing says where the end is likely. The plan then polls
   every 2 s after the first 10 s (saving half a call a second) and, as soon as the verdict is
   seen, spends the savings densely on what remains (deep analysis, heatmap), which on the
@@ -57,6 +58,10 @@ LATE_RATE = 1.0
 SHARP = 0.3
 #: How many past durations of a phase are kept per API (the newest win).
 HISTORY_SIZE = 50
+#: Late calls kept, while the verdict is pending, for the phases after it: their end is what the
+#: caller waits for, and it is predicted best once the verdict's moment is known; a job that
+#: overruns its history (slower than any before) is then still asked about densely at its end.
+RESERVE = 2
 
 
 class PollSchedule(Protocol):
@@ -121,10 +126,15 @@ class Estimate:
         measured = [d if isinstance(d, Duration) else Duration(d) for d in durations]
         # Once some were measured sharply, the vague ones (taken while polling sparsely) only
         # widen the window.
-        sharp = [d for d in measured if d.within <= SHARP]
+        # ("Sharp" is relative: late in a job every measurement is a few tenths vague.)
+        finest = min(d.within for d in measured)
+        sharp = [d for d in measured if d.within <= max(SHARP, 1.5 * finest)]
         measured = sharp or measured
-        lows = sorted(d.seconds - d.within for d in measured)
-        highs = sorted(d.seconds + d.within for d in measured)
+        # Each duration lies somewhere in its ± range; with several, their scatter already
+        # shows that vagueness, so only half of each range is added to it.
+        shrink = 1.0 if len(measured) < 3 else 0.5
+        lows = sorted(d.seconds - shrink * d.within for d in measured)
+        highs = sorted(d.seconds + shrink * d.within for d in measured)
         if len(measured) < 5:
             low, high = lows[0], highs[-1]
         else:  # a stray outlier must not stretch every window
@@ -198,6 +208,8 @@ class LearnedSchedule:
                 # Free calls: close in from both sides, never waiting more than half the age of
                 # the job, so one that ends far sooner than predicted is noticed ≤ 50 % late.
                 gap = min(self.approach * left, max(MIN_GAP, self.approach * elapsed))
+                if elapsed + gap > FREE_SECONDS:
+                    gap = left  # the next call is budgeted anyway: make it the window's first
             else:
                 gap = left  # budgeted calls: save them for the window
             gap = min(MAX_GAP, max(self.dense, gap))
@@ -319,16 +331,22 @@ class PollPlan:
         """Delay the next call so that the k-th call after the free seconds comes at ≥ 10 + k s.
 
         Inside a predicted window late in a job, the calls the budget still allows are spread
-        evenly over what is left of it rather than spent at its start.
+        evenly over what is left of it rather than spent at its start. While the verdict is
+        pending and phases follow it, `RESERVE` calls stay unspent for them: a 15 s job that
+        runs a second past its history would otherwise find its budget gone just as its deep
+        analysis ends, and be noticed ~0.5 s late.
         """
         if elapsed + gap <= FREE_SECONDS:
             return gap
         window = self._schedule
+        # While the verdict is pending, calls are kept for the phases after it (`RESERVE`).
+        pending = self._pending or frozenset()
+        reserve = RESERVE if "detection" in pending and self.then & AFTER_VERDICT else 0
         if isinstance(window, LearnedSchedule) and window.start <= elapsed < window.end:
-            allowed = (window.end - FREE_SECONDS) * LATE_RATE - self._late_calls
+            allowed = (window.end - FREE_SECONDS) * LATE_RATE - self._late_calls - reserve
             if allowed >= 1:
                 gap = max(gap, min(MAX_GAP, (window.end - elapsed) / allowed))
-        earliest = FREE_SECONDS + (self._late_calls + 1) / LATE_RATE
+        earliest = FREE_SECONDS + (self._late_calls + 1 + reserve) / LATE_RATE
         return max(gap, earliest - elapsed)
 
 
