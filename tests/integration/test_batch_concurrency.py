@@ -18,7 +18,8 @@ import pytest
 from tests.support import CAMERA_JPG, FAST_POLL, FAST_RETRY, make_settings
 from truthscan_mcp.api.client import TruthScanClient, make_http_client
 from truthscan_mcp.detection.batch import BatchInput, run_batch
-from truthscan_mcp.detection.detector import DetectOptions, Detector
+from truthscan_mcp.detection.call import DetectOptions
+from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.sandbox.app import endpoint_for
 
 if TYPE_CHECKING:

@@ -44,7 +44,7 @@ from tests.support import (
 from truthscan_mcp.app import open_app
 from truthscan_mcp.cache.database import SCHEMA_VERSION
 from truthscan_mcp.cache.store import ResultCache
-from truthscan_mcp.detection.detector import DetectOptions
+from truthscan_mcp.detection.call import DetectOptions
 from truthscan_mcp.detection.progress import Progress
 from truthscan_mcp.errors import NotEnoughCreditsError
 from truthscan_mcp.sandbox import FaultRule, SandboxConfig

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, get_args
 import pytest
 
 from tests.support import AI_PNG, CAMERA_JPG, SHORT_READ, Stopwatch, open_detector, wait_until_idle
-from truthscan_mcp.detection.detector import DetectOptions, Detector
+from truthscan_mcp.detection.call import DetectOptions
+from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.errors import (
     RateLimitedError,
     TruthScanError,

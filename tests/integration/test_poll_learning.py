@@ -8,7 +8,7 @@ import pytest
 
 from tests.support import AI_PNG, FAST_RETRY, SandboxServer, make_settings, open_detector
 from truthscan_mcp.app import open_app
-from truthscan_mcp.detection.detector import DetectOptions
+from truthscan_mcp.detection.call import DetectOptions
 from truthscan_mcp.detection.schedule import MemoryDurations, Planner
 
 pytestmark = pytest.mark.anyio

@@ -23,7 +23,8 @@ from tests.support import (
     wait_until_idle,
 )
 from truthscan_mcp.detection import polling
-from truthscan_mcp.detection.detector import DetectOptions, Detector
+from truthscan_mcp.detection.call import DetectOptions
+from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.detection.progress import Phase, Progress
 from truthscan_mcp.errors import InvalidInputError, NotFoundError
 from truthscan_mcp.sandbox import FaultRule

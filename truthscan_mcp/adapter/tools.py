@@ -30,7 +30,7 @@ from truthscan_mcp.adapter.render import (
 )
 from truthscan_mcp.app import AppContext, check_health
 from truthscan_mcp.detection.batch import MAX_BATCH, expand_inputs, run_batch
-from truthscan_mcp.detection.detector import DetectOptions
+from truthscan_mcp.detection.call import DetectOptions
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.progress import Progress, ProgressCallback
 from truthscan_mcp.errors import TruthScanError

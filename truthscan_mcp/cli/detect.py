@@ -17,7 +17,7 @@ import anyio
 from truthscan_mcp.adapter.render import render_batch, render_report
 from truthscan_mcp.app import open_app
 from truthscan_mcp.detection.batch import expand_inputs, run_batch
-from truthscan_mcp.detection.detector import DetectOptions
+from truthscan_mcp.detection.call import DetectOptions
 from truthscan_mcp.detection.progress import Progress
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.models import BatchResult, DetectionReport

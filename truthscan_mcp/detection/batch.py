@@ -25,7 +25,8 @@ from typing import Literal
 
 import anyio
 
-from truthscan_mcp.detection.detector import DetectOptions, Detector
+from truthscan_mcp.detection.call import DetectOptions
+from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.progress import Progress
 from truthscan_mcp.errors import (
