@@ -150,8 +150,8 @@ def text_of(result: Any) -> str:
 
 
 def settled(doc: dict[str, Any] | None) -> bool:
-    """Verdict done, deep analysis settled and heatmap not pending — exactly `workflow._follow`'s
-    stop condition for `deep_analysis=true` (`_settled_analysis` and not `_heatmap_coming`)."""
+    """Verdict done, deep analysis settled and heatmap not pending — exactly the stop condition of
+    `detection.polling.poll` for `deep_analysis=true` (`_pending` empty)."""
     if not doc:
         return False
     status = doc.get("status")
