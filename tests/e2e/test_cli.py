@@ -7,6 +7,7 @@ would; the entry points and the blocking `sandbox` server run as real subprocess
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -265,11 +266,50 @@ _INITIALIZE = {
 }
 
 
-def _read_line(stream: IO[str], seconds: float) -> str:
-    """The next line of a child's pipe, or an assertion once `seconds` pass without one."""
-    ready, _, _ = select.select([stream], [], [], seconds)
-    assert ready, f"no line within {seconds} s"
-    return stream.readline()
+class _Lines:
+    """A child's pipe read line by line with a time limit, straight from its file descriptor.
+
+    `select` on a buffered text stream misses lines its buffer already holds (the child wrote
+    two at once, as it does on a loaded machine), and then waits for a line that came long ago.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._fd = stream.fileno()
+        self._buffer = b""
+
+    def next(self, seconds: float) -> str:
+        """The next line, or an assertion once `seconds` pass without one."""
+        deadline = time.monotonic() + seconds
+        while b"\n" not in self._buffer:
+            ready, _, _ = select.select([self._fd], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"no line within {seconds} s"
+            chunk = os.read(self._fd, 65536)
+            assert chunk, "the child closed its pipe"
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode() + "\n"
+
+
+@contextlib.contextmanager
+def _server_process(
+    *args: str, stdin: int = subprocess.DEVNULL, stdout: int = subprocess.PIPE
+) -> Generator[subprocess.Popen[str]]:
+    """`python -m truthscan_mcp *args` with stderr piped, killed on the way out if a failed
+    assertion left it running (it would outlive the test run otherwise)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "truthscan_mcp", *args],
+        env=child_env(),
+        stdin=stdin,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def _stopped(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[float, str]:
@@ -288,20 +328,13 @@ def _stopped(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[float
 @pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
 def test_a_signal_ends_the_stdio_server_at_once_while_stdin_stays_open(sig: signal.Signals) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "truthscan_mcp", "--sandbox", "--cache-path", "off"],
-        env=child_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdin is not None
-    assert process.stdout is not None
-    process.stdin.write(json.dumps(_INITIALIZE) + "\n")
-    process.stdin.flush()
-    assert json.loads(_read_line(process.stdout, 60))["id"] == 1  # it is serving
-    _, err = _stopped(process, sig)  # stdin is still open: nothing but the signal stops it
+    with _server_process("--sandbox", "--cache-path", "off", stdin=subprocess.PIPE) as process:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(json.dumps(_INITIALIZE) + "\n")
+        process.stdin.flush()
+        assert json.loads(_Lines(process.stdout).next(60))["id"] == 1  # it is serving
+        _, err = _stopped(process, sig)  # stdin is still open: nothing but the signal stops it
     assert process.returncode == 0
     assert "Traceback" not in err
 
@@ -311,20 +344,14 @@ def test_a_signal_ends_the_stdio_server_at_once_while_stdin_stays_open(sig: sign
 def test_a_signal_ends_the_http_server_at_once_and_its_ipv6_url_is_bracketed(sig: signal.Signals) -> None:
     port = free_port()
     serve = ["serve", "--transport", "http", "--host", "::1", "--port", str(port)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "truthscan_mcp", *serve, "--sandbox", "--cache-path", "off"],
-        env=child_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    lines = [_read_line(process.stderr, 60)]
-    while "Uvicorn running" not in lines[-1]:
-        lines.append(_read_line(process.stderr, 60))
-    assert f"serving MCP over streamable HTTP at http://[::1]:{port}/mcp" in "".join(lines)
-    _, err = _stopped(process, sig)
+    with _server_process(*serve, "--sandbox", "--cache-path", "off", stdout=subprocess.DEVNULL) as process:
+        assert process.stderr is not None
+        stderr = _Lines(process.stderr)
+        lines = [stderr.next(60)]
+        while "Uvicorn running" not in lines[-1]:
+            lines.append(stderr.next(60))
+        assert f"serving MCP over streamable HTTP at http://[::1]:{port}/mcp" in "".join(lines)
+        _, err = _stopped(process, sig)
     assert process.returncode == 0
     assert "Traceback" not in err
 

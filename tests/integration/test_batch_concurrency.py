@@ -96,7 +96,8 @@ async def test_a_batch_waits_for_every_row_at_once_while_only_max_concurrency_su
     assert wire.started == 2 * IMAGES, "one upload and one /detect per image"
     assert wire.most <= LIMIT, f"{wire.most} uploads/submissions were in flight at once"
     # Waiting in lots of LIMIT would submit the last lot IMAGES / LIMIT - 1 jobs (3 s) after the
-    # first and take IMAGES / LIMIT jobs (4 s); waiting together, about one.
+    # first and take IMAGES / LIMIT jobs (4 s); waiting together, well under a job and about one
+    # job (the bounds leave room for a loaded machine, and stay short of the lots' figures).
     spread = max(wire.submitted_at) - min(wire.submitted_at)
-    assert spread < JOB_SECONDS, f"the submissions were spread over {spread:.2f}s: they waited for polls"
-    assert elapsed < 2.5 * JOB_SECONDS, f"the batch took {elapsed:.2f}s for {JOB_SECONDS}s jobs"
+    assert spread < 2 * JOB_SECONDS, f"the submissions were spread over {spread:.2f}s: they waited for polls"
+    assert elapsed < 3 * JOB_SECONDS, f"the batch took {elapsed:.2f}s for {JOB_SECONDS}s jobs"

@@ -7,10 +7,12 @@ tool does lives in `detection/`, and the words the model reads in `texts`.
 from __future__ import annotations
 
 import base64
+import functools
 from importlib import resources as package_files
 from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import Icon, SubscribeRequestParams, ToolAnnotations, UnsubscribeRequestParams
 
 from truthscan_mcp import __version__
@@ -33,10 +35,15 @@ _RECORDING_TOOLS = frozenset({"detect_image", "detect_images", "get_result"})
 
 def _icons() -> list[Icon]:
     """The project's icon as a `data:` URI, so no client has to fetch anything to show it: a
-    64 px copy of the repository's icon.png (1.3 KB), read when a server is built."""
+    64 px copy of the repository's icon.png (1.3 KB), read once."""
+    return list(_icon_list())
+
+
+@functools.cache
+def _icon_list() -> tuple[Icon, ...]:
     png = package_files.files("truthscan_mcp.adapter").joinpath("icon-64.png").read_bytes()
     uri = "data:image/png;base64," + base64.b64encode(png).decode()
-    return [Icon(src=uri, mime_type="image/png", sizes=["64x64"])]
+    return (Icon(src=uri, mime_type="image/png", sizes=["64x64"]),)
 
 
 def _annotations(title: str, *, read_only: bool, open_world: bool = True) -> ToolAnnotations:
@@ -49,6 +56,56 @@ def _annotations(title: str, *, read_only: bool, open_world: bool = True) -> Too
         destructive_hint=False,
         idempotent_hint=True,
         open_world_hint=open_world,
+    )
+
+
+# The tools whose results the evidence view draws declare it (UI_META); hosts without MCP Apps
+# ignore `_meta` and read the same text and structured content as ever.
+_REGISTERED = (
+    # tool, title, description, read-only, open world, _meta
+    (tools.detect_image, "Detect an AI-generated image", texts.DETECT_DESCRIPTION, False, True, UI_META),
+    (
+        tools.detect_images,
+        "Detect AI-generated images in bulk",
+        texts.BATCH_DESCRIPTION,
+        False,
+        True,
+        UI_META,
+    ),
+    (tools.get_result, "Get a detection result", texts.GET_RESULT_DESCRIPTION, True, True, UI_META),
+    (
+        tools.check_provenance,
+        "Check an image's declared provenance (free)",
+        texts.PROVENANCE_DESCRIPTION,
+        True,
+        False,
+        None,
+    ),
+    (tools.check_credits, "Check TruthScan credits", texts.CREDITS_DESCRIPTION, True, True, None),
+    (tools.health, "TruthScan health", texts.HEALTH_DESCRIPTION, True, True, None),
+)
+
+
+@functools.cache
+def _declared_tools() -> tuple[Tool, ...]:
+    """The tools as the SDK declares them (argument models, input and output schemas).
+
+    They depend on the code alone, so they are built once per process and shared by every server
+    it creates: building them is most of the cost of a server (~0.3 s of CPU), which a process
+    serving one client pays once, but an embedder or a test suite creating hundreds would pay
+    each time.
+    """
+    return tuple(
+        Tool.from_function(
+            fn,
+            name=fn.__name__,
+            title=title,
+            description=description,
+            annotations=_annotations(title, read_only=read_only, open_world=open_world),
+            icons=_icons(),
+            meta=meta,
+        )
+        for fn, title, description, read_only, open_world, meta in _REGISTERED
     )
 
 
@@ -72,37 +129,12 @@ def create_server(
     )
     history = resources.HistoryNotifier()
     icons = _icons()
-    # The tools whose results the evidence view draws declare it (UI_META); hosts without MCP
-    # Apps ignore `_meta` and read the same text and structured content as ever.
-    registered = (
-        # tool, title, description, read-only, open world, _meta
-        (tools.detect_image, "Detect an AI-generated image", texts.DETECT_DESCRIPTION, False, True, UI_META),
-        (
-            tools.detect_images,
-            "Detect AI-generated images in bulk",
-            texts.BATCH_DESCRIPTION,
-            False,
-            True,
-            UI_META,
-        ),
-        (tools.get_result, "Get a detection result", texts.GET_RESULT_DESCRIPTION, True, True, UI_META),
-        (
-            tools.check_provenance,
-            "Check an image's declared provenance (free)",
-            texts.PROVENANCE_DESCRIPTION,
-            True,
-            False,
-            None,
-        ),
-        (tools.check_credits, "Check TruthScan credits", texts.CREDITS_DESCRIPTION, True, True, None),
-        (tools.health, "TruthScan health", texts.HEALTH_DESCRIPTION, True, True, None),
-    )
 
     async def after_call(tool: str) -> None:
         if tool in _RECORDING_TOOLS and settings.cache_path is not None:
             await history.changed()
 
-    arguments = ArgumentCheck({fn.__name__: fn for fn, *_ in registered}, after_call=after_call)
+    arguments = ArgumentCheck({fn.__name__: fn for fn, *_ in _REGISTERED}, after_call=after_call)
     mcp: MCPServer[AppContext] = MCPServer(
         name="truthscan-mcp",
         title="TruthScan AI image detection",
@@ -114,6 +146,7 @@ def create_server(
         icons=icons,
         subscriptions=history.bus,
         extensions=[arguments, create_apps(images, icons=icons)],
+        tools=list(_declared_tools()),
     )
     # MCPServer serves no `resources/subscribe` (the 2025 era's way to ask for updates); the
     # SDK points there for re-providing a method the 2026 revision removed.
@@ -134,14 +167,4 @@ def create_server(
         description=texts.RESULT_RESOURCE_DESCRIPTION,
         mime_type="application/json",
     )(resources.result)
-    for fn, title, description, read_only, open_world, meta in registered:
-        mcp.add_tool(
-            fn,
-            name=fn.__name__,
-            title=title,
-            description=description,
-            annotations=_annotations(title, read_only=read_only, open_world=open_world),
-            icons=icons,
-            meta=meta,
-        )
     return mcp
