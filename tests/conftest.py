@@ -1,8 +1,17 @@
 """Fixtures every tier shares: one real sandbox server per session, reset before each test that
-uses it, the loopback-only connection guard, and the settings of the image-source tests.
-Helpers live in tests/support/."""
+uses it, the loopback-only connection guard, and the settings of the image-source tests; and
+how many workers a run starts. Helpers live in tests/support/."""
 
 from __future__ import annotations
+
+import sys
+
+# Bytecode caches are written even where the environment asks not to (PYTHONDONTWRITEBYTECODE,
+# set on these machines): otherwise each of a run's five processes rewrites and compiles every
+# test module again, and each of its ~30 server subprocesses every module of the package, about
+# a minute of CPU on two cores. The caches go where they always do (`__pycache__`, ignored by
+# git, the wheel and the bundle). First, so that what the lines below import is cached too.
+sys.dont_write_bytecode = False
 
 import time
 from collections.abc import Iterator
@@ -14,6 +23,26 @@ from tests.support import ConnectLog, SandboxServer, short_sandbox_config
 from tests.support.guards import guard_loopback
 from truthscan_mcp.sandbox import Sandbox, serve_in_thread
 from truthscan_mcp.settings import Settings
+
+#: Workers for a run that includes the tiers above `unit`: most of their tests wait on a loopback
+#: server, a subprocess or a browser rather than compute, so twice this 2-core machine's cores
+#: keep both busy.
+WORKERS = 4
+UNIT_TIER = Path(__file__).parent / "unit"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """What `-n auto` (pyproject's default) starts: `WORKERS`, or none (one process, as without
+    xdist) when only unit tests or named tests were asked for, which finish before four workers
+    would have started. `-n N` on the command line overrides it."""
+    chosen = [str(arg) for arg in config.args]
+    if chosen and all("::" in arg or _within(Path(arg), UNIT_TIER) for arg in chosen):
+        return 0
+    return WORKERS
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 @pytest.fixture(scope="session")

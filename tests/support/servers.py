@@ -20,7 +20,7 @@ from truthscan_mcp.sandbox import Sandbox, SandboxConfig
 
 def short_sandbox_config() -> SandboxConfig:
     """Timings short enough for tests, long enough to observe every intermediate state."""
-    return SandboxConfig(processing_seconds=0.6, analysis_seconds=0.4, heatmap_seconds=0.3)
+    return SandboxConfig(processing_seconds=0.3, analysis_seconds=0.2, heatmap_seconds=0.15)
 
 
 def quick_sandbox() -> Sandbox:

@@ -45,6 +45,7 @@ def scrub_truthscan_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def child_env(**extra: str) -> dict[str, str]:
     """Environment for a server subprocess: no inherited TRUTHSCAN_*, never the user's cache."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUTHSCAN_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the first start compiles the package for the rest
     env["TRUTHSCAN_CACHE_PATH"] = "off"
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)

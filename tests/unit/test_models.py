@@ -225,7 +225,16 @@ document_keys = st.sampled_from(
         "analysis_results", "preview_url", "warnings", "error_message",
     ]
 )  # fmt: skip
-documentish = st.dictionaries(document_keys, json_values, max_size=10).map(
+#: what one field of a document may hold: any JSON, small (hypothesis spends its time building
+#: values, and a field's parser sees the type and the first levels only)
+field_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+documentish = st.dictionaries(document_keys, field_values, max_size=10).map(
     lambda d: {
         **d,
         "result_details": d.get("result_details") if isinstance(d.get("result_details"), dict) else d,

@@ -125,14 +125,21 @@ def test_without_the_c2pa_library_the_claim_is_reported_unverified(
 
 
 def test_files_without_a_manifest_never_import_the_c2pa_library() -> None:
+    # The child imports the reader alone (not the test helpers, which import the whole SDK): the
+    # image comes on its stdin.
     code = (
         "import sys; from truthscan_mcp.provenance import read_provenance; "
-        "from tests.support.provenance import stable_diffusion_png; "
-        "read_provenance(stable_diffusion_png(), media_type='image/png', source=None); "
+        "read_provenance(sys.stdin.buffer.read(), media_type='image/png', source=None); "
         "print('c2pa' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.strip() == "False"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=fx.stable_diffusion_png(),
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.decode().strip() == "False"
 
 
 # --- XMP -------------------------------------------------------------------------------------
