@@ -398,9 +398,9 @@ async def test_cancelling_detect_image_stops_polling_at_once_and_the_server_keep
     simulator = sandbox.sandbox
     await cancel_detection_while_polling(live, simulator)
 
-    await anyio.sleep(0.4)  # the cancellation crosses to the server
+    await anyio.sleep(0.2)  # the cancellation crosses to the server (in-process: at once)
     stopped_at = simulator.stats.query_calls
-    await anyio.sleep(1.0)  # un-cancelled, the poll schedule would have queried 2-4 times more by now
+    await anyio.sleep(0.4)  # un-cancelled, a 50 ms poll schedule would have queried ~8 times more by now
     assert simulator.stats.query_calls == stopped_at
     assert simulator.stats.in_flight == 0
 

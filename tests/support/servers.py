@@ -20,7 +20,7 @@ from truthscan_mcp.sandbox import Sandbox, SandboxConfig
 
 def short_sandbox_config() -> SandboxConfig:
     """Timings short enough for tests, long enough to observe every intermediate state."""
-    return SandboxConfig(processing_seconds=0.3, analysis_seconds=0.2, heatmap_seconds=0.15)
+    return SandboxConfig(processing_seconds=0.2, analysis_seconds=0.15, heatmap_seconds=0.1)
 
 
 def quick_sandbox() -> Sandbox:
