@@ -28,15 +28,19 @@ from truthscan_mcp.settings import Settings
 #: server, a subprocess or a browser rather than compute, so twice this 2-core machine's cores
 #: keep both busy.
 WORKERS = 4
-UNIT_TIER = Path(__file__).parent / "unit"
+#: tiers run in one process: the unit tests finish before four workers would have started, and
+#: the soak test is one test that prints its figures
+SERIAL_TIERS = (Path(__file__).parent / "unit", Path(__file__).parent / "soak")
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """What `-n auto` (pyproject's default) starts: `WORKERS`, or none (one process, as without
-    xdist) when only unit tests or named tests were asked for, which finish before four workers
-    would have started. `-n N` on the command line overrides it."""
+    xdist) when only `SERIAL_TIERS` or tests named with `::` were asked for. `-n N` on the command
+    line overrides it."""
     chosen = [str(arg) for arg in config.args]
-    if chosen and all("::" in arg or _within(Path(arg), UNIT_TIER) for arg in chosen):
+    if chosen and all(
+        "::" in arg or any(_within(Path(arg), tier) for tier in SERIAL_TIERS) for arg in chosen
+    ):
         return 0
     return WORKERS
 

@@ -157,6 +157,16 @@ def test_a_plan_measures_the_phases_it_saw_to_within_its_gaps() -> None:
     assert measured["detection"].within <= 0.125
 
 
+def test_a_deep_analysis_measured_vaguer_than_half_a_second_is_not_learned() -> None:
+    plan = PollPlan(then=AFTER_VERDICT)
+    plan.after_answer(14.0, {"detection"})
+    plan.after_answer(15.0, {"analysis"})  # the verdict came within this second: ±0.5 s
+    plan.after_answer(15.5, {"analysis"})
+    plan.after_answer(15.9, set())  # so the analysis lasted 0.5 to 1.9 s
+    measured = plan.durations()
+    assert set(measured) == {"detection"}
+
+
 def test_a_plan_that_never_saw_the_verdict_measures_nothing() -> None:
     plan = PollPlan(then=AFTER_VERDICT)
     plan.after_answer(0.0, {"detection"})

@@ -267,11 +267,15 @@ class PollPlan:
         gap = max(MIN_GAP, min(MAX_GAP, self._schedule.delay(elapsed)))
         return self._within_budget(elapsed, gap)
 
-    def durations(self, *, vague: float = 1.25) -> dict[PollPhase, Duration]:
+    def durations(self, *, vague: float = 1.25, vague_after: float = 0.5) -> dict[PollPhase, Duration]:
         """The phase durations this job showed, for the history (analysis and heatmap from the verdict).
 
         Each lay between two answers; it is kept as their middle ± half their distance, and
-        left out when that half exceeds `vague` (the default asks every 2 s late in a job).
+        left out when that half exceeds `vague` (the default asks every 2 s late in a job), or
+        `vague_after` for the phases after the verdict: those last about a second, so a
+        measurement vaguer than that says little about them, and learned it would widen every
+        later window by its whole range (a 15 s job's few budgeted calls spread over 3 s
+        instead of 1); left out, the plan asks densely from the verdict on instead.
         """
         verdict = self._ended.get("detection")
         if verdict is None or (verdict[1] - verdict[0]) / 2 > vague:
@@ -283,7 +287,7 @@ class PollPlan:
             if ended is None or ended[0] < verdict[1]:
                 continue  # ended with the verdict, or seen first with it: no start to count from
             within = (ended[1] - ended[0]) / 2 + seen.within
-            if within <= vague:
+            if within <= min(vague, vague_after):
                 measured[phase] = Duration(max(0.0, (ended[0] + ended[1]) / 2 - seen.seconds), within)
         return measured
 
