@@ -19,11 +19,12 @@ The budgets, and why the gaps are what they are (bench/latency.py measures them)
   outcome is far off and spends them where it is likely, keeping `RESERVE` of them, while the
   verdict is pending, for the end of the deep analysis that follows it.
 * Without history (`DefaultSchedule`) nothing says where the end is likely. The plan then polls
-  every 2 s after the first 10 s, from 13 s on with the reserve (saving half a call a second) and, as soon as the verdict is
-  seen, spends the savings densely on what remains (deep analysis, heatmap), which on the
-  simulator settles 0.8 s after the verdict: the verdict is noticed up to 2 s late but the end
-  of the job still within ~0.2 s in the median. A job that ends with its verdict (no deep
-  analysis) is noticed ~1 s late in the median beyond 10 s: honest, and the reason to learn.
+  every 2 s after the first 10 s, from 13 s on with the reserve (saving half a call a second)
+  and, as soon as the verdict is seen, spends the savings densely on what remains (deep
+  analysis, heatmap), which on the simulator settles 0.8 s after the verdict: the verdict is
+  noticed up to 2 s late but the end of the job still within ~0.2 s in the median. A job that
+  ends with its verdict (no deep analysis) is noticed ~1 s late in the median beyond 10 s:
+  honest, and the reason to learn.
 * With history (`LearnedSchedule`), the plan predicts the end of the whole job from the past
   durations of each phase (detection; analysis and heatmap, counted from the verdict), polls
   ever closer while approaching that window, densely inside it, and falls back to the default
