@@ -115,13 +115,6 @@ EXPECTED = {
 
 
 @pytest.fixture
-def allowed(tmp_path: Path) -> Path:
-    path = tmp_path / "allowed"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def photos(allowed: Path, tmp_path: Path) -> Path:
     """A folder of mixed inputs, as a user's downloads folder looks."""
     folder = allowed / "photos"
