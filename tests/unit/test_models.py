@@ -210,13 +210,20 @@ def test_presign_needs_url_and_path() -> None:
         parse_presign({"status": "success"})
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=6)
-    ),
-    max_leaves=30,
-)
+def _json(*, items: int, keys: int, leaves: int) -> st.SearchStrategy[Any]:
+    """Any JSON value: lists of up to `items` entries, objects of up to `keys`, `leaves` scalars
+    in all."""
+    return st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=items)
+            | st.dictionaries(st.text(max_size=12), children, max_size=keys)
+        ),
+        max_leaves=leaves,
+    )
+
+
+json_values = _json(items=4, keys=6, leaves=30)
 
 document_keys = st.sampled_from(
     [
@@ -227,13 +234,7 @@ document_keys = st.sampled_from(
 )  # fmt: skip
 #: what one field of a document may hold: any JSON, small (hypothesis spends its time building
 #: values, and a field's parser sees the type and the first levels only)
-field_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3)
-    ),
-    max_leaves=6,
-)
+field_values = _json(items=3, keys=3, leaves=6)
 documentish = st.dictionaries(document_keys, field_values, max_size=10).map(
     lambda d: {
         **d,

@@ -91,7 +91,7 @@ def _declared_tools() -> tuple[Tool, ...]:
     """The tools as the SDK declares them (argument models, input and output schemas).
 
     They depend on the code alone, so they are built once per process and shared by every server
-    it creates: building them is most of the cost of a server (~0.3 s of CPU), which a process
+    it creates: building them is most of the cost of a server (~0.13 s of CPU), which a process
     serving one client pays once, but an embedder or a test suite creating hundreds would pay
     each time.
     """
