@@ -382,6 +382,7 @@ async def test_cancelling_mid_request_leaves_nothing_running(sandbox: SandboxSer
 
 @pytest.mark.parametrize("phase", ["validating", "uploading", "submitted", "processing", "deep_analysis"])
 async def test_cancelling_at_any_phase_stops_all_requests(sandbox: SandboxServer, phase: Phase) -> None:
+    sandbox.sandbox.config.processing_seconds = 0.6  # long enough to be seen processing on a busy machine
     sandbox.sandbox.config.analysis_seconds = 30
     tasks_before = len(anyio.get_running_tasks())
     async with open_detector(sandbox) as detector:
