@@ -4,9 +4,12 @@
 .mcpbignore lets through); the archive is unzipped and its manifest's `mcp_config` turned into
 a command line and environment as the host computes them (`${__dirname}`, `${user_config.*}`,
 one argument per chosen folder, an unset key left as its literal placeholder). The host would
-run `uv run --directory <bundle> truthscan-mcp ...`; uv is not needed to test what matters, so
-the same entry point runs with this interpreter from the bundle directory, importing the
-bundle's copy of the package (checked), with this environment's dependencies.
+run `uv run --directory <bundle> truthscan-mcp ...`; most tests run the same entry point with
+this interpreter from the bundle directory, importing the bundle's copy of the package
+(checked), with this environment's dependencies. That cannot see what uv does differently from
+pip (it resolves for every platform at once, from the bundle's uv.lock), so one test runs the
+real `uv run` as the host would (when uv is installed: the `test` extra has it); uv's cache
+makes every start after the first a matter of seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
@@ -117,3 +121,34 @@ async def test_the_bundle_with_no_key_and_the_switch_off_starts_and_says_how_to_
     text = assert_error(detect, "open the extension's settings in Claude Desktop", "'Try without a key'")
     assert "TRUTHSCAN_API_KEY" not in text
     assert sandbox.sandbox.stats.requests["detect"] == 0
+
+
+#: The first start under uv downloads every dependency into uv's cache; later ones link from it.
+_UV_FIRST_START = 240
+
+
+def _real_uv_launch(bundle: Path, user_config: dict[str, Any]) -> StdioServerParameters:
+    """The manifest's command line exactly as the host runs it: the real `uv run`."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed: `pip install uv` (the test extra has it) to start it with `uv run`")
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    command, env = host_launch(manifest, user_config, str(bundle))
+    assert command[0] == "uv"
+    child = child_env(**env)
+    child.pop("VIRTUAL_ENV", None)  # a host starts uv outside any virtualenv
+    return StdioServerParameters(command=uv, args=command[1:], env=child, cwd=str(bundle))
+
+
+async def test_the_bundle_starts_under_the_real_uv_run_from_its_own_lock(bundle: Path, folder: Path) -> None:
+    lock = (bundle / "uv.lock").read_bytes()
+    params = _real_uv_launch(bundle, {"allowed_directories": [str(folder)], "sandbox": True})
+    with anyio.fail_after(_UV_FIRST_START):
+        async with Client(params) as client:
+            result = await client.call_tool("detect_image", {"path": str(folder / "ai.png")})
+    assert not result.is_error, text_of(result)
+    assert structured(result)["simulated"] is True
+    # uv installed into the bundle's own environment from the lock it carries, unchanged: what
+    # the user gets is what `.ci/run` resolved for every platform.
+    assert (bundle / ".venv").is_dir()
+    assert (bundle / "uv.lock").read_bytes() == lock

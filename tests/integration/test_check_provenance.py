@@ -125,6 +125,19 @@ async def test_tampered_pixel_makes_the_signed_manifest_invalid(
     assert "does NOT verify" in found["summary"]
 
 
+async def test_where_c2pa_python_has_no_wheel_verification_is_not_available_on_this_platform(
+    live: Client, images: Path, signed: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a platform outside c2pa-python's wheels sees: the dependency's marker left it out, so
+    # the import fails. The tool still answers, says why, and still reads the unsigned claim.
+    monkeypatch.setitem(sys.modules, "c2pa", None)
+    found = await check(live, path=write(images, "signed-elsewhere.png", signed))
+    assert (found["c2pa"]["present"], found["c2pa"]["valid"]) == (True, None)
+    assert "not available on this platform" in found["c2pa"]["errors"][0]
+    assert "not available on this platform" in found["summary"]
+    assert found["digital_source_type"] == "trainedAlgorithmicMedia"
+
+
 @pytest.mark.parametrize("term", sorted(IPTC_TERMS))
 async def test_each_iptc_term_in_xmp_gives_its_finding(live: Client, term: str) -> None:
     data = fx.png_with_xmp(fx.xmp_packet(source_type=term))

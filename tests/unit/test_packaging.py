@@ -120,6 +120,22 @@ def test_manifest_runs_the_package_with_uv_from_the_bundle_directory() -> None:
     assert command[:4] == ["uv", "run", "--directory", "/bundle"]
 
 
+def test_the_lock_is_resolved_from_wheels_for_every_platform_the_manifest_declares() -> None:
+    # `uv run` on the user's machine installs from uv.lock: it must be resolved (and shipped) for
+    # each platform the bundle claims, or the server fails to start there before any code runs.
+    declared = set(_json("manifest.json")["compatibility"]["platforms"])
+    uv = _pyproject()["tool"]["uv"]
+    required = uv["required-environments"]
+    assert declared == {"darwin", "win32", "linux"}
+    assert {re.search(r"sys_platform == '(\w+)'", env)[1] for env in required} == declared  # type: ignore[index]
+    machines = {re.search(r"platform_machine == '(\w+)'", env)[1] for env in required}  # type: ignore[index]
+    assert machines == {"arm64", "x86_64", "AMD64", "aarch64"}
+    assert uv["no-build"] is True  # wheels only: no compiler on the user's machine
+    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+    assert len(lock["required-markers"]) == len(required)
+    assert "!/uv.lock" in (ROOT / ".mcpbignore").read_text(encoding="utf-8").splitlines()
+
+
 def test_manifest_launch_hands_the_users_key_folder_and_wait_to_the_server(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -307,7 +307,10 @@ def _signed(p: Provenance, *, short: bool = False) -> str | None:
     if c2pa.valid is False:
         return "C2PA manifest does NOT verify (changed after signing, or damaged): it proves nothing"
     if any(e.startswith("C2PA present; cannot validate here") for e in c2pa.errors):
-        return "C2PA present; cannot validate here: unverified, it proves nothing"
+        return (
+            "C2PA present; cannot validate here (verification is not available on this platform):"
+            " unverified, it proves nothing"
+        )
     return "C2PA manifest present but unreadable: unverified, it proves nothing"
 
 

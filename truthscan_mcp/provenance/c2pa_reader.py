@@ -7,9 +7,10 @@ manifest, so neither the server's cold start nor a file without one pays for its
 native library. Its network features — fetching remote manifests and OCSP responses — are
 turned off, and no host is allowed: nothing leaves the machine.
 
-Where the library cannot be imported (a platform without a wheel), or cannot read the
-manifest (damaged, truncated, garbage JUMBF), the store's raw bytes are still scanned for
-an IPTC source type and a generator name, reported as unverified.
+Where the library cannot be imported (a platform without a wheel: the dependency is declared
+only where one exists, and the error says verification is "not available on this platform"),
+or cannot read the manifest (damaged, truncated, garbage JUMBF), the store's raw bytes are
+still scanned for an IPTC source type and a generator name, reported as unverified.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ _RAW_SCAN: Final = 1024 * 1024
 #: The AI terms without the IPTC URI in front (some writers store the bare term).
 _BARE_TERM: Final = re.compile(r"\b(trainedAlgorithmicMedia|compositeWithTrainedAlgorithmicMedia)\b")
 
+#: How an error starts when the library could not be imported (the renderer looks for it).
+UNAVAILABLE: Final = "C2PA present; cannot validate here"
+
 _lock = threading.Lock()
 _contexts: dict[str | None, Any] = {}
 
@@ -70,7 +74,10 @@ def read_c2pa(
         import c2pa  # lazy: only files with a manifest pay for the native library
     except (ImportError, OSError) as exc:
         found = _raw_scan(stores)
-        found.errors.insert(0, f"C2PA present; cannot validate here (c2pa-python unavailable: {exc})"[:240])
+        # c2pa-python is declared only where it has a wheel (pyproject's marker): elsewhere this is
+        # the expected outcome, not a fault, and the reader says so in words a user can act on.
+        reason = f"C2PA verification is not available on this platform (c2pa-python: {exc})"
+        found.errors.insert(0, f"{UNAVAILABLE}: {reason}"[:240])
         return found
     try:
         context = _context(c2pa, trust_anchors)
