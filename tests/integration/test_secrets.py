@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
@@ -304,6 +307,82 @@ async def test_the_key_stays_out_of_a_stdio_server_running_at_debug(
     assert outputs.leaks() == []
 
 
+def percent_spellings(key: str = CANARY) -> dict[str, str]:
+    """The key percent-encoded byte by byte, as a proxy or a service's logger writes it back."""
+    every = key.encode()
+    return {
+        "every byte, upper-case hex": "".join(f"%{b:02X}" for b in every),
+        "every byte, lower-case hex": "".join(f"%{b:02x}" for b in every),
+        "only the dashes": key.replace("-", "%2D"),
+        "raw and encoded bytes mixed, either case": "".join(
+            chr(b) if i % 3 == 0 else f"%{b:02X}" if i % 3 == 1 else f"%{b:02x}" for i, b in enumerate(every)
+        ),
+        "encoded twice": "".join(f"%25{b:02X}" for b in every),
+    }
+
+
+def spells_the_key(text: str, key: str = CANARY) -> bool:
+    """Whether `text` still carries the key once every layer of percent-encoding is undone."""
+    for _ in range(3):
+        if key.lower() in text.lower():
+            return True
+        text = unquote(text)
+    return key.lower() in text.lower()
+
+
+def percent_echoing_api() -> Starlette:
+    """Answers presign normally; every error body carries the key in each percent spelling."""
+    echoed = " / ".join(percent_spellings().values())
+
+    async def presign(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        name = request.query_params.get("file_name", "x.png")
+        return JSONResponse(
+            {"status": "success", "presigned_url": f"{base}/put/{name}", "file_path": f"uploads/{name}"}
+        )
+
+    async def upload(request: Request) -> Response:
+        await request.body()
+        return Response(b"", 200)
+
+    async def refuse(request: Request) -> Response:
+        return JSONResponse({"error": f"User verification failed for apikey={echoed}"}, 403)
+
+    return Starlette(
+        routes=[
+            Route("/get-presigned-url", presign, methods=["GET"]),
+            Route("/put/{name}", upload, methods=["PUT"]),
+            Route("/detect", refuse, methods=["POST"]),
+            Route("/check-user-credits", refuse, methods=["GET"]),
+            Route("/query", refuse, methods=["POST"]),
+        ]
+    )
+
+
+async def test_the_key_percent_encoded_byte_by_byte_reaches_no_result_and_no_log(
+    tmp_path: Path, debug_logs: RecordEverything, capfd: pytest.CaptureFixture[str]
+) -> None:
+    outputs = Outputs()
+    with serve_app(percent_echoing_api()) as url:
+        settings = _settings(url, f"{url}/storage", tmp_path / "cache.sqlite3")
+        async with Client(make_server(settings)) as client:
+            for name, args in (
+                ("check_credits", {}),
+                ("detect_image", {"path": str(AI_PNG)}),
+                ("get_result", {"id": UNKNOWN_ID}),
+            ):
+                assert (await _call(client, outputs, name, args)).is_error
+    captured = capfd.readouterr()
+    outputs.add("stderr", captured.err)
+    for line in debug_logs.lines:
+        outputs.add("log record", line)
+
+    said = "\n".join(text for where, text in outputs.texts if "text" in where)
+    assert "User verification failed" in said, "the service's words were not quoted at all"
+    assert "***" in said
+    assert [where for where, text in outputs.texts if spells_the_key(text)] == []
+
+
 # --- the one redaction helper ------------------------------------------------------------------
 
 #: A key with characters that change when percent-encoded or JSON-escaped.
@@ -316,6 +395,8 @@ ECHOED_FORMS = {
     "form-encoded": quote_plus(ODD_KEY, safe=""),
     "JSON-escaped": json.dumps(ODD_KEY)[1:-1],
     "JSON-escaped, non-ASCII kept": json.dumps(ODD_KEY, ensure_ascii=False)[1:-1],
+    "every byte percent-encoded": "".join(f"%{b:02X}" for b in ODD_KEY.encode()),
+    "JSON-escaped, every character": "".join(f"\\u{ord(c):04x}" for c in ODD_KEY),
 }
 
 
@@ -333,3 +414,49 @@ def test_the_log_filter_masks_every_form_of_the_key(form: str) -> None:
 
 def test_redact_leaves_text_without_the_key_alone() -> None:
     assert redact("Key/with nothing to hide", [ODD_KEY]) == "Key/with nothing to hide"
+
+
+#: Keys of printable ASCII and a few non-ASCII characters (never `<` or `>`: they delimit it).
+_KEY_CHARS = st.sampled_from(
+    [chr(c) for c in range(0x20, 0x7F) if chr(c) not in "<>"] + ["é", "ü", "€", "ß", "😀"]
+)
+
+
+def _spellings(char: str) -> list[str]:
+    """Every way one character of the key may come back: raw, re-cased, %XX either case, \\uXXXX."""
+    data = char.encode()
+    units = char.encode("utf-16-be")
+    forms = [
+        char,
+        "".join(f"%{b:02X}" for b in data),
+        "".join(f"%{b:02x}" for b in data),
+        "".join(f"\\u{units[i]:02x}{units[i + 1]:02X}" for i in range(0, len(units), 2)),
+    ]
+    if char.isascii() and char.isalpha():
+        forms.append(char.swapcase())
+    return forms
+
+
+@st.composite
+def _key_and_echo(draw: st.DrawFn) -> tuple[str, str]:
+    key = draw(st.text(_KEY_CHARS, min_size=4, max_size=40))
+    echo = "".join(draw(st.sampled_from(_spellings(c))) for c in key)
+    return key, echo
+
+
+def _decoded(text: str) -> str:
+    """`text` with JSON escapes and (two layers of) percent-encoding undone: what a reader recovers."""
+    units = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), text)
+    text = units.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    text = text.replace("\\\\", "\\").replace('\\"', '"')
+    return unquote(unquote(text))
+
+
+@given(_key_and_echo())
+def test_redact_masks_the_key_in_any_mix_of_raw_and_encoded_characters(key_and_echo: tuple[str, str]) -> None:
+    key, echo = key_and_echo
+    masked = redact(f"<{echo}>", [key])
+    # Usually "<***>"; where an echo reads two ways (`\\` then `u0055`, or `\` then `\u0055`) the
+    # mask may end one escape early: what is left must still not spell the key.
+    assert masked.startswith("<***")
+    assert key.lower() not in _decoded(masked).lower()
