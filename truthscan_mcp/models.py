@@ -215,8 +215,10 @@ class HistoryEntry(BaseModel):
 
 
 class History(BaseModel):
-    cache: Literal["on", "off", "unavailable"] = Field(
-        description="Whether results are being cached; 'unavailable' when the cache file cannot be used."
+    cache: Literal["on", "off", "degraded", "unavailable"] = Field(
+        description="Whether results are being cached: 'degraded' while the cache file is paused "
+        "(full disk, I/O error, a lock) and recent results are kept in memory until it recovers; "
+        "'unavailable' when the file can never be used (not a cache, a newer version's)."
     )
     detections: list[HistoryEntry] = Field(description="Most recent first.")
 

@@ -46,6 +46,16 @@ BUNDLE_TITLES = {
 BUNDLE_SETTINGS_PLACE = "the extension's settings in Claude Desktop"
 
 
+def _left_unset(name: str, value: Any) -> bool:
+    """Whether a host's value means "not given". `allowed_dirs` reads every value itself; an
+    empty `cache_path` is refused by its validator (an empty path must never mean the default)."""
+    if not isinstance(value, str) or name == "allowed_dirs":
+        return False
+    if _UNSUBSTITUTED.match(value.strip()):
+        return True
+    return not value.strip() and name != "cache_path"
+
+
 @dataclass(frozen=True)
 class Knobs:
     """The name of each setting's knob in the way this server was started.
@@ -182,12 +192,7 @@ class Settings(BaseSettings):
         if not isinstance(data, dict):
             return data
         given: dict[str, Any] = dict(data)  # pyright: ignore[reportUnknownArgumentType]
-        return {
-            name: value
-            for name, value in given.items()
-            if not (isinstance(value, str) and (_UNSUBSTITUTED.match(value.strip()) or not value.strip()))
-            or name in ("allowed_dirs", "cache_path")  # their own validators give "" a meaning
-        }
+        return {name: value for name, value in given.items() if not _left_unset(name, value)}
 
     @field_validator("api_key", "http_token", mode="before")
     @classmethod
@@ -235,7 +240,9 @@ class Settings(BaseSettings):
             if value.strip().lower() in {"off", "none", "false", "0", "disabled"}:
                 return None
             if not value.strip():
-                return default_cache_path()
+                # Not the default: `cache clear` with a path that came out empty (an unset shell
+                # variable) must not empty the user's real cache.
+                raise ValueError("is empty; give the cache file's path, or 'off' to keep no cache")
             return Path(value.strip()).expanduser()
         return value
 

@@ -19,12 +19,14 @@ synchronously, in worker threads or the command line; `store.py` is the async st
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import random
 import sqlite3
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,13 +43,18 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 2
 #: How long one statement waits for another process's write lock before giving up on the cache.
 BUSY_TIMEOUT = 1.0
+#: How long opening a file keeps retrying while other processes hold its lock (a new file is
+#: created by whichever process comes first; the others wait for it, never give up on the cache).
+OPEN_PATIENCE = 5.0
+#: The first bytes of every SQLite database file.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 #: History rows kept (results are kept: each one is a credit that need not be spent again).
 HISTORY_KEPT = 10_000
 
 _SCHEMA: tuple[str, ...] = (
-    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     """
-    CREATE TABLE results (
+    CREATE TABLE IF NOT EXISTS results (
         document_id   TEXT PRIMARY KEY,
         service       TEXT NOT NULL,
         sha256        TEXT,
@@ -67,9 +74,9 @@ _SCHEMA: tuple[str, ...] = (
         updated_at    REAL NOT NULL
     )
     """,
-    "CREATE INDEX results_by_content ON results (service, sha256, submitted_at)",
+    "CREATE INDEX IF NOT EXISTS results_by_content ON results (service, sha256, submitted_at)",
     """
-    CREATE TABLE events (
+    CREATE TABLE IF NOT EXISTS events (
         seq         INTEGER PRIMARY KEY AUTOINCREMENT,
         at          REAL NOT NULL,
         service     TEXT NOT NULL,
@@ -78,7 +85,7 @@ _SCHEMA: tuple[str, ...] = (
         paid        INTEGER NOT NULL
     )
     """,
-    "CREATE INDEX events_by_service ON events (service, seq)",
+    "CREATE INDEX IF NOT EXISTS events_by_service ON events (service, seq)",
 )
 #: Added to schema 1 without a version step: a table older versions never read, so a file with it
 #: stays readable by them (a version bump would lock them out of the cache for no reason).
@@ -93,13 +100,15 @@ _CLAIMS_TABLE = """
         PRIMARY KEY (service, sha256, deep_analysis, preview)
     )
 """
+#: Tables a file gets whatever its version, created when missing (see `_CLAIMS_TABLE`).
+_UNVERSIONED_TABLES: dict[str, str] = {"claims": _CLAIMS_TABLE}
 #: What each version adds to the one before it; a new file gets `_SCHEMA` and then all of them.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # How long this account's jobs took, per service and phase (detection, analysis, heatmap):
     # the poll planner's history (detection.schedule), so a new server predicts from the first job.
     2: (
         """
-        CREATE TABLE durations (
+        CREATE TABLE IF NOT EXISTS durations (
             seq         INTEGER PRIMARY KEY AUTOINCREMENT,
             service     TEXT NOT NULL,
             phase       TEXT NOT NULL,
@@ -108,7 +117,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             recorded_at REAL NOT NULL
         )
         """,
-        "CREATE INDEX durations_by_phase ON durations (service, phase, seq)",
+        "CREATE INDEX IF NOT EXISTS durations_by_phase ON durations (service, phase, seq)",
     ),
 }
 #: Durations kept per service and phase (the planner reads the newest `HISTORY_SIZE`).
@@ -147,8 +156,6 @@ class Cleared:
     history: int
     bytes_before: int
     bytes_after: int
-    #: True when the file was not a usable database and was deleted rather than emptied.
-    deleted: bool = False
 
 
 # --- the database, synchronously (worker threads and the command line) ------------------------
@@ -202,6 +209,35 @@ def is_garbage(exc: BaseException) -> bool:
     return _error_code(exc) in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
 
 
+def is_permanent(exc: BaseException) -> bool:
+    """A file this version must never use (garbage, someone else's, a newer schema), as opposed
+    to trouble that passes: a lock, a full disk, an I/O error, a directory not writable yet."""
+    return isinstance(exc, CacheUnusableError) or is_garbage(exc)
+
+
+def is_full(exc: BaseException) -> bool:
+    return _error_code(exc) == sqlite3.SQLITE_FULL or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
+
+
+def _table_names(conn: sqlite3.Connection) -> set[str]:
+    return {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _while_busy(step: Callable[[], None], *, patience: float) -> None:
+    """`step()`, again after a short random pause while another process holds the lock, for up
+    to `patience` seconds. Some statements (switching the journal mode) fail at once on a lock
+    instead of waiting, which is exactly what processes opening one new file together meet."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(random.uniform(0.005, 0.05))
+
+
 class Database:
     """One connection and the statements the cache needs; not thread-safe, callers serialise."""
 
@@ -213,19 +249,25 @@ class Database:
             uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
         try:
-            # Read-only checks first: a file that is not ours (or too new) is never written to,
-            # not even by switching its journal mode.
-            version = self._version()
-            self.conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            # WAL + NORMAL survives a crash of the process; a power cut may lose the last
-            # results, which for a cache only means asking TruthScan again.
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            if version != SCHEMA_VERSION:
-                self._migrate()
-            self._add_claims_table()
+            _while_busy(self._set_up, patience=OPEN_PATIENCE + busy_timeout)
         except BaseException:
             self.conn.close()
             raise
+
+    def _set_up(self) -> None:
+        """Check, switch to WAL, create or migrate: safe to repeat, and to run in many processes
+        at once on a new file (each step is idempotent, and the schema is decided inside the
+        write transaction that creates it)."""
+        # Read-only checks first: a file that is not ours (or too new) is never written to,
+        # not even by switching its journal mode.
+        version = self._version()
+        self.conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        # WAL + NORMAL survives a crash of the process; a power cut may lose the last
+        # results, which for a cache only means asking TruthScan again.
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        if version != SCHEMA_VERSION:
+            self._migrate()
+        self._add_tables()
 
     def close(self) -> None:
         self.conn.close()
@@ -242,12 +284,12 @@ class Database:
         self.conn.execute("COMMIT")
 
     def _version(self) -> int | None:
-        found = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-        ).fetchone()
-        if found is None:
-            tables = self.conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
-            if tables[0]:
+        """The schema version, None for a new (empty) file. One read of the table list: two
+        reads could straddle another process's creating transaction and see "tables, but no
+        schema_version" — a file that looked like someone else's database."""
+        tables = _table_names(self.conn)
+        if "schema_version" not in tables:
+            if tables - {"sqlite_sequence"}:
                 raise CacheUnusableError("it is an SQLite database, but not a truthscan-mcp cache")
             return None
         row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
@@ -272,13 +314,14 @@ class Database:
                         conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
-    def _add_claims_table(self) -> None:
-        found = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims'"
-        ).fetchone()
-        if found is None:
+    def _add_tables(self) -> None:
+        """Tables added without a version step (older versions never read them)."""
+        names = _table_names(self.conn)
+        missing = [ddl for name, ddl in _UNVERSIONED_TABLES.items() if name not in names]
+        if missing:
             with self._write() as conn:
-                conn.execute(_CLAIMS_TABLE)
+                for ddl in missing:
+                    conn.execute(ddl)
 
     # --- claims: one process pays for some bytes while the others wait for its id ----------
     #
@@ -352,9 +395,17 @@ class Database:
         return _stored(row) if row is not None else None
 
     def record_submission(
-        self, service: str, document_id: str, source: ReportSource, *, deep_analysis: bool, preview: bool
+        self,
+        service: str,
+        document_id: str,
+        source: ReportSource,
+        *,
+        deep_analysis: bool,
+        preview: bool,
+        at: float | None = None,
     ) -> None:
-        now = time.time()
+        """`at`: when it was paid, if not now (a write the file refused then, made now)."""
+        now = time.time() if at is None else at
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO results (document_id, service, sha256, source_kind, source_name, "
@@ -407,9 +458,13 @@ class Database:
                     ),
                 )
 
-    def record_answer(self, service: str, document_id: str, source_name: str | None) -> None:
+    def record_answer(
+        self, service: str, document_id: str, source_name: str | None, *, at: float | None = None
+    ) -> None:
         with self._write() as conn:
-            self._add_event(conn, service, document_id, source_name, paid=False, at=time.time())
+            self._add_event(
+                conn, service, document_id, source_name, paid=False, at=time.time() if at is None else at
+            )
 
     def _add_event(
         self,
@@ -542,8 +597,9 @@ def _stored(row: tuple[Any, ...]) -> StoredResult:
 
 def cache_stats(path: Path) -> CacheStats:
     """What the cache holds; raises sqlite3.Error / CacheUnusableError for an unusable file."""
-    if not path.exists():
+    if not path.exists() or not path.stat().st_size:
         return CacheStats(path=path, exists=False, size_bytes=0)
+    _check_ours(path)  # reading must never turn someone else's file into a cache
     db = Database(path, create=False)
     try:
         results, paid, cached, first, last = db.counts()
@@ -562,19 +618,14 @@ def cache_stats(path: Path) -> CacheStats:
 
 
 def clear_cache(path: Path) -> Cleared:
-    """Empty the cache in place (safe while servers have it open); a file that is not a database
-    at all is deleted instead, since nothing could ever read it."""
+    """Empty the cache in place (safe while servers have it open). Only a file that is this
+    project's database is touched: anything else at the path (a typo'd `--cache-path`, another
+    program's database, a corrupt file) raises `NotACacheError` and is left exactly as it was."""
     before = _size_on_disk(path)
-    if not path.exists():
-        return Cleared(path=path, results=0, history=0, bytes_before=0, bytes_after=0)
-    try:
-        db = Database(path, create=False)
-    except sqlite3.DatabaseError as exc:
-        if not is_garbage(exc):
-            raise
-        for file in _files_of(path):
-            file.unlink(missing_ok=True)
-        return Cleared(path=path, results=0, history=0, bytes_before=before, bytes_after=0, deleted=True)
+    if not path.exists() or not path.stat().st_size:
+        return Cleared(path=path, results=0, history=0, bytes_before=before, bytes_after=before)
+    _check_ours(path)
+    db = Database(path, create=False)
     try:
         results, history = db.clear()
     finally:
@@ -582,3 +633,23 @@ def clear_cache(path: Path) -> Cleared:
     return Cleared(
         path=path, results=results, history=history, bytes_before=before, bytes_after=_size_on_disk(path)
     )
+
+
+class NotACacheError(CacheUnusableError):
+    """The file at the cache path is not this project's database, so no command may change it."""
+
+
+def _check_ours(path: Path) -> None:
+    """Raise `NotACacheError` unless `path` reads, without writing a byte, as our database."""
+    if not path.is_file():
+        raise NotACacheError("it is not a regular file")
+    with path.open("rb") as file:
+        if file.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
+            raise NotACacheError("it is not an SQLite database")
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as conn:
+            names = _table_names(conn)
+    except sqlite3.DatabaseError as exc:
+        raise NotACacheError(f"it cannot be read as a database ({exc})") from None
+    if not {"schema_version", "results", "events"} <= names:
+        raise NotACacheError("it is another program's SQLite database")

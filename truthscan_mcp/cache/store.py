@@ -9,10 +9,13 @@ abandoned on cancellation (`to_thread.run_sync` waits for it), so a transaction 
 half-done by a cancelled tool call.
 
 Failure policy: the cache only ever saves money; it must never cost a detection. Every public
-method swallows storage errors, warns once on stderr, and carries on as if there were no cache.
-A file that is corrupt, read-only, unopenable, someone else's database, or of a newer schema
-disables the store for the life of the process; a file locked by another process only pauses
-it for a while, since that is usually momentary.
+method swallows storage errors, warns once per outage on stderr, and carries on. A file that is
+corrupt, someone else's database, or of a newer schema is never used by this process. Anything
+that passes — a lock held elsewhere, a full disk, an I/O error, a directory not writable yet —
+pauses the store and it tries the file again after a pause that doubles while the trouble lasts
+(`RETRY_FIRST` up to `RETRY_MAX`). Meanwhile what could not be written (paid documents, reports,
+answers) is kept in memory (`unwritten`): this process answers from it, never paying twice for
+the same bytes, and writes it down once the file takes writes again.
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from truthscan_mcp.cache.database import (
     BUSY_TIMEOUT,
     CacheUnusableError,
     Database,
-    is_garbage,
+    is_full,
     is_locked,
+    is_permanent,
     service_key,
 )
+from truthscan_mcp.cache.unwritten import Unwritten, Write
 from truthscan_mcp.detection.schedule import (
     HISTORY_SIZE,
     PHASES,
@@ -45,14 +50,16 @@ from truthscan_mcp.detection.schedule import (
     PollPhase,
 )
 from truthscan_mcp.detection.store import ClaimWait, ContentKey, StoredResult
-from truthscan_mcp.models import DetectionReport, History, ReportSource
+from truthscan_mcp.models import DetectionReport, History, HistoryEntry, ReportSource
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: After a lock held elsewhere, how long the store stays out of the way before trying again.
-LOCKED_PAUSE = 30.0
+#: After the file failed for a passing reason, how long the store stays out of its way before
+#: trying again; each failure in a row doubles the pause, up to `RETRY_MAX`.
+RETRY_FIRST = 1.0
+RETRY_MAX = 30.0
 #: History rows a reader gets by default.
 HISTORY_SHOWN = 50
 #: How long a claim stands unrenewed: how long a crashed claimer can keep another process waiting.
@@ -70,7 +77,8 @@ class ResultCache:
         *,
         service: str,
         busy_timeout: float = BUSY_TIMEOUT,
-        locked_pause: float = LOCKED_PAUSE,
+        retry_first: float = RETRY_FIRST,
+        retry_max: float = RETRY_MAX,
         history_prefix: str | None = None,
         claim_lease: float = CLAIM_LEASE,
         claim_poll: float = CLAIM_POLL,
@@ -86,12 +94,20 @@ class ResultCache:
         self._claim_poll = claim_poll
         self._clock = clock
         self._busy_timeout = busy_timeout
-        self._locked_pause = locked_pause
+        self._retry_first = retry_first
+        self._retry_max = retry_max
         self._db: Database | None = None
         self._limiter: anyio.CapacityLimiter | None = None
         self._disabled = False
         self._paused_until = 0.0
+        #: the pause after the last failure; 0 while the file works
+        self._pause = 0.0
+        #: the pause is for a lock held elsewhere (reads would wait too)
+        self._locked = False
         self._warned = False
+        #: writes the file refused, and the facts they carry (answered from meanwhile)
+        self._unwritten = Unwritten()
+        self._replaying: anyio.Lock | None = None
         #: where durations go while the file cannot take them
         self._memory = MemoryDurations()
 
@@ -110,11 +126,17 @@ class ResultCache:
                 logger.debug("closing the result cache failed", exc_info=True)
 
     async def find(self, sha256: str, *, deep_analysis: bool, preview: bool) -> StoredResult | None:
+        kept = self._unwritten.find(sha256, deep_analysis=deep_analysis, preview=preview)
+        if kept is not None:
+            return kept
         return await self._run(
             lambda db: db.find(self.service, sha256, deep_analysis=deep_analysis, preview=preview)
         )
 
     async def get(self, document_id: str) -> StoredResult | None:
+        kept = self._unwritten.get(document_id)
+        if kept is not None:
+            return kept
         return await self._run(lambda db: db.get(self.service, document_id))
 
     async def record_submission(
@@ -122,33 +144,45 @@ class ResultCache:
     ) -> None:
         """Called the moment TruthScan accepts a paid submission, before any waiting, so that
         the id survives a cancellation or a crash and the same bytes are not paid for again."""
-        await self._run(
-            lambda db: db.record_submission(
-                self.service, document_id, source, deep_analysis=deep_analysis, preview=preview
+        at = self._clock()
+        service = self.service
+
+        def write(db: Database) -> None:
+            db.record_submission(
+                service, document_id, source, deep_analysis=deep_analysis, preview=preview, at=at
             )
-        )
+
+        if not await self._write(write):
+            stored = StoredResult(document_id, source, deep_analysis, preview, None, at, at)
+            self._unwritten.submitted(stored, at=at)
 
     async def save_report(self, report: DetectionReport, *, deep_analysis: bool) -> None:
         if report.id is None:
             return
-        await self._run(lambda db: db.save_report(self.service, report, deep_analysis=deep_analysis))
+        service = self.service
+        if not await self._write(lambda db: db.save_report(service, report, deep_analysis=deep_analysis)):
+            self._unwritten.reported(report, deep_analysis=deep_analysis, at=self._clock())
 
     async def record_answer(self, document_id: str, source_name: str | None) -> None:
         """A detect_image answered without paying (from the cache, or by joining another call)."""
-        await self._run(lambda db: db.record_answer(self.service, document_id, source_name))
+        at, service = self._clock(), self.service
+        if not await self._write(lambda db: db.record_answer(service, document_id, source_name, at=at)):
+            self._unwritten.answered(document_id, source_name, at=at)
 
     async def claim(self, key: ContentKey, holder: str) -> bool | None:
         return await self._run(
-            lambda db: db.claim(self.service, key, holder, now=self._clock(), lease=self.claim_lease)
+            lambda db: db.claim(self.service, key, holder, now=self._clock(), lease=self.claim_lease),
+            write=True,
         )
 
     async def renew_claim(self, key: ContentKey, holder: str) -> bool | None:
         return await self._run(
-            lambda db: db.renew_claim(self.service, key, holder, now=self._clock(), lease=self.claim_lease)
+            lambda db: db.renew_claim(self.service, key, holder, now=self._clock(), lease=self.claim_lease),
+            write=True,
         )
 
     async def release_claim(self, key: ContentKey, holder: str) -> None:
-        await self._run(lambda db: db.release_claim(self.service, key, holder))
+        await self._run(lambda db: db.release_claim(self.service, key, holder), write=True)
 
     async def wait_claim(
         self, key: ContentKey, *, until: float, skip: str | None = None
@@ -169,14 +203,18 @@ class ResultCache:
             await anyio.sleep(min(self._claim_poll, max(0.0, until - anyio.current_time())))
 
     async def history(self, limit: int = HISTORY_SHOWN) -> History:
+        """The latest answers; "degraded" while some are only in memory (the file is paused or
+        has not taken them yet), "unavailable" when the file can never be used."""
         if self._history_prefix is not None:
             prefix = self._history_prefix
             entries = await self._run(lambda db: db.history(prefix, limit, prefix=True))
         else:
             entries = await self._run(lambda db: db.history(self.service, limit))
-        if entries is None:
-            return History(cache="unavailable", detections=[])
-        return History(cache="on", detections=entries)
+        if entries is not None and not self._unwritten:
+            return History(cache="on", detections=entries)
+        merged: list[HistoryEntry] = [*self._unwritten.history(limit), *(entries or [])]
+        merged.sort(key=lambda e: e.at, reverse=True)
+        return History(cache="unavailable" if self._disabled else "degraded", detections=merged[:limit])
 
     # --- the poll planner's history (a `detection.schedule.DurationSource`) --------------------
 
@@ -200,7 +238,7 @@ class ResultCache:
         measured = [(p, d.seconds, d.within) for p in PHASES for d in kept.of(p)]
         if not measured:
             return
-        stored = await self._run(lambda db: (db.record_durations(service, measured), True)[1])
+        stored = await self._run(lambda db: (db.record_durations(service, measured), True)[1], write=True)
         if stored is None:
             await self._memory.record_durations(api_url, durations)
 
@@ -211,14 +249,49 @@ class ResultCache:
             self._limiter = anyio.CapacityLimiter(1)
         return self._limiter
 
-    async def _run(self, op: Callable[[Database], T]) -> T | None:
-        if self._disabled or anyio.current_time() < self._paused_until:
+    async def _run(self, op: Callable[[Database], T], *, write: bool = False) -> T | None:
+        """`op` on the file in a worker thread, or None when the file cannot tell. While paused,
+        writes wait (the caller keeps them); reads still try the file — a full disk reads fine —
+        unless the pause is for a lock, where every statement would wait out the busy timeout."""
+        if self._disabled:
+            return None
+        paused = anyio.current_time() < self._paused_until
+        if paused and (write or self._locked):
             return None
         try:
-            return await anyio.to_thread.run_sync(self._call, op, limiter=self._get_limiter())
+            replayed = False
+            if self._unwritten and not paused:
+                await self._replay()
+                replayed = True
+            result = await anyio.to_thread.run_sync(self._call, op, limiter=self._get_limiter())
         except (sqlite3.Error, OSError, CacheUnusableError) as exc:
             await self._failed(exc)
             return None
+        if self._pause and (write or replayed or self._locked):
+            self._pause, self._locked = 0.0, False
+            self._warned = False  # the next outage is reported again
+            logger.info("The result cache %s works again.", self.path)
+        return result
+
+    async def _write(self, write: Write) -> bool:
+        """Whether the file took `write`; if not, it is kept and replayed once the file recovers
+        (the caller keeps the facts it carries, to answer from meanwhile)."""
+        if await self._run(lambda db: (write(db), True)[1], write=True):
+            return True
+        if not self._disabled:
+            self._unwritten.keep(write)
+        return False
+
+    async def _replay(self) -> None:
+        """Write down, in order, what the file refused before; raises where it refuses again."""
+        if self._replaying is None:
+            self._replaying = anyio.Lock()
+        async with self._replaying:
+            writes = self._unwritten.writes
+            while writes:
+                await anyio.to_thread.run_sync(self._call, writes[0], limiter=self._get_limiter())
+                del writes[0]
+            self._unwritten.clear()
 
     def _call(self, op: Callable[[Database], T]) -> T:
         if self._db is None:
@@ -226,23 +299,32 @@ class ResultCache:
         return op(self._db)
 
     async def _failed(self, exc: Exception) -> None:
-        if is_locked(exc):
-            self._paused_until = anyio.current_time() + self._locked_pause
+        if is_permanent(exc):
+            self._disabled = True
+            self._unwritten.writes.clear()  # never to be written: only the facts stay, for answers
+            await self.aclose()
             message = (
-                f"The result cache {self.path} is locked by another process ({exc}); detections go on "
-                f"without it for the next {self._locked_pause:g}s, so a repeated image may be paid for again."
+                f"The result cache {self.path} cannot be used ({exc}). Detections go on without it: "
+                "this server still answers repeated images from memory, but after a restart they "
+                "will be paid for again. Delete the file yourself if it is an old cache, or set "
+                "TRUTHSCAN_CACHE_PATH to another file (or 'off')."
             )
         else:
-            self._disabled = True
-            await self.aclose()
-            hint = (
-                "Delete the file or run `truthscan-mcp cache clear` to start a fresh cache."
-                if is_garbage(exc)
-                else "Check the path and its permissions, or set TRUTHSCAN_CACHE_PATH (or 'off')."
-            )
+            self._pause = self._retry_first if not self._pause else min(self._retry_max, self._pause * 2)
+            self._paused_until = anyio.current_time() + self._pause
+            self._locked = is_locked(exc)
+            if not is_locked(exc):
+                await self.aclose()  # opened afresh on the next try: the trouble may be the handle
+            if is_locked(exc):
+                why = f"is locked by another process ({exc})"
+            elif is_full(exc):
+                why = f"cannot be written: the disk is full ({exc})"
+            else:
+                why = f"cannot be used for now ({exc})"
             message = (
-                f"The result cache {self.path} cannot be used ({exc}). Detections go on without it, so "
-                f"repeated images will be paid for again. {hint}"
+                f"The result cache {self.path} {why}. Detections go on; what could not be written is "
+                f"kept in memory (a repeated image is not paid for again) and written down once the "
+                f"file works again; the next try is in {self._pause:g}s."
             )
         if not self._warned:
             self._warned = True

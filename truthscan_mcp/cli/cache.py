@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from truthscan_mcp.cache.database import CacheUnusableError, cache_stats, clear_cache
+from truthscan_mcp.cache.database import CacheUnusableError, NotACacheError, cache_stats, clear_cache
 from truthscan_mcp.media.formats import human_size
 from truthscan_mcp.sanitize import counted
 
@@ -34,11 +34,6 @@ def run_cache_command(path: Path | None, action: str, *, as_json: bool = False) 
             cleared = clear_cache(path)
             if as_json:
                 out.write(json.dumps({**cleared.__dict__, "path": str(path)}) + "\n")
-            elif cleared.deleted:
-                out.write(
-                    f"{path} was not a readable cache; deleted it ({human_size(cleared.bytes_before)}). "
-                    "A fresh cache starts with the next detection.\n"
-                )
             elif not cleared.bytes_before:
                 out.write(f"No cache at {path}; nothing to remove.\n")
             else:
@@ -49,6 +44,13 @@ def run_cache_command(path: Path | None, action: str, *, as_json: bool = False) 
                 )
             return 0
         stats = cache_stats(path)
+    except NotACacheError as exc:
+        sys.stderr.write(
+            f"truthscan-mcp: {path} is not a truthscan-mcp cache ({exc}); left it alone. Check "
+            "--cache-path (or TRUTHSCAN_CACHE_PATH); if the file is an old cache you no longer need, "
+            "delete it yourself.\n"
+        )
+        return 1
     except (sqlite3.Error, OSError, CacheUnusableError) as exc:
         sys.stderr.write(f"truthscan-mcp: the result cache {path} cannot be used: {exc}\n")
         return 1
