@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import psutil
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult
@@ -56,6 +53,7 @@ from tests.support.hostile import (
     serve_hostile,
     slow_drip,
 )
+from tests.support.memory import PeakRss, limited_server_command, server_child
 from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.api.sending import Deadlines
 
@@ -387,54 +385,6 @@ async def test_a_heatmap_that_is_not_an_image_is_not_relabelled_as_one(
 # --- 5. memory stays bounded ----------------------------------------------------------------
 
 RSS_GROWTH_LIMIT = 64 * 1024 * 1024  # answers are capped at a few MB: 64 MB is ample
-ADDRESS_SPACE_LIMIT = 3 * 1024 * 1024 * 1024  # keeps a regression from taking the machine down
-
-
-def _limited_server_command() -> list[str]:
-    code = (
-        "import resource, sys; "
-        f"resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE_LIMIT}, {ADDRESS_SPACE_LIMIT})); "
-        "from truthscan_mcp.cli.main import main; main(['serve'])"
-    )
-    return ["-c", code]
-
-
-class PeakRss:
-    """Polls a process's resident memory every 10 ms from a thread and keeps the maximum."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.baseline = self.process.memory_info().rss
-        self.peak = self.baseline
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.peak = max(self.peak, self.process.memory_info().rss)
-            except psutil.Error:
-                return
-            time.sleep(0.01)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join(2)
-        return self.peak - self.baseline
-
-
-def _server_child() -> psutil.Process:
-    me = psutil.Process(os.getpid())
-    for child in me.children(recursive=True):
-        try:
-            if "truthscan_mcp.cli.main" in " ".join(child.cmdline()):
-                return child
-        except psutil.Error:
-            continue
-    raise AssertionError("the server subprocess was not found")
-
-
 #: each huge answer, then an ordinary one: the control, so the limit is known to leave room for
 #: normal work. One server process serves them all: its start is most of the time they take.
 HUGE_ANSWERS: tuple[tuple[str, Any], ...] = (
@@ -453,10 +403,10 @@ async def test_peak_memory_stays_bounded_under_a_huge_query_answer(hostile: Host
         TRUTHSCAN_LOG_LEVEL="WARNING",
     )
     params = stdio_params(env=env)
-    params.args = _limited_server_command()
+    params.args = limited_server_command()
     async with Client(params) as client:
         await client.list_tools()
-        server = _server_child().pid
+        server = server_child().pid
         for name, answer in HUGE_ANSWERS:
             hostile.reset()
             if answer is not None:

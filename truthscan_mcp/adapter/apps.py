@@ -10,14 +10,16 @@ spends no credits: thumbnails come from memory (the detector leaves each image i
 same text and structured content as ever, and no image is read or kept for them.
 
 Thumbnails use Pillow, imported lazily: a thumbnail bounded to 512 px keeps a 10 MB photo from
-reaching the page as 13 MB of base64, and decoding JPEG/PNG/WebP/TIFF/BMP safely is exactly the
-job of a well-kept library. HEIC/AVIF (no decoder in Pillow's wheels) get no thumbnail; the page
-shows a placeholder.
+reaching the page as 13 MB of base64, and decoding JPEG/PNG/WebP/TIFF/BMP/AVIF safely is exactly
+the job of a well-kept library — within a pixel budget read from the header (`pixels`), so a
+small file of huge dimensions costs nothing. HEIC (no decoder in Pillow's wheels) and images
+over the budget get no thumbnail; the page shows a placeholder and the note says why.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
 import logging
 from collections import OrderedDict
@@ -32,6 +34,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, Icon, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
+from truthscan_mcp.adapter.pixels import decode_small
 from truthscan_mcp.app import AppContext
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.media.image import LoadedImage
@@ -74,29 +77,33 @@ def _data_uri(data: bytes, media_type: str) -> str:
 
 
 def make_thumbnail(data: bytes, media_type: str, *, max_side: int = MAX_SIDE) -> str | None:
-    """A data: URI at most `max_side` px a side, or None when the bytes cannot be decoded here.
+    """A data: URI at most `max_side` px a side, or None when the bytes cannot be decoded here."""
+    return thumbnail_of(data, media_type, max_side=max_side)[0]
 
-    Blocking (decoding takes tens of milliseconds): call it in a worker thread."""
-    try:
-        from PIL import Image, ImageOps
-    except ImportError:
+
+def thumbnail_of(data: bytes, media_type: str, *, max_side: int = MAX_SIDE) -> tuple[str | None, str | None]:
+    """(a data: URI at most `max_side` px a side, or None; why there is none, for a person).
+
+    Blocking (decoding takes tens of milliseconds): call it in a worker thread. Decoding is
+    bounded by `pixels.decode_small` (a pixel budget read from the header); never raises."""
+    if importlib.util.find_spec("PIL") is None:  # no decoder: a small file a browser reads as it is
         if media_type in _BROWSER_TYPES and len(data) <= _MAX_RAW_BYTES:
-            return _data_uri(data, media_type)
-        return None
+            return _data_uri(data, media_type), None
+        return None, "No preview: this image format cannot be shown here."
+    decoded = decode_small(data, max_side)
+    image = decoded.image
+    if image is None:
+        return None, decoded.note
     try:
-        with Image.open(io.BytesIO(data)) as opened:
-            opened.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale, much faster
-            image = ImageOps.exif_transpose(opened)
-            image.thumbnail((max_side, max_side))
-            out = io.BytesIO()
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                image.convert("RGBA").save(out, "PNG", optimize=True)
-                return _data_uri(out.getvalue(), "image/png")
-            image.convert("RGB").save(out, "JPEG", quality=82)
-            return _data_uri(out.getvalue(), "image/jpeg")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        out = io.BytesIO()
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            image.convert("RGBA").save(out, "PNG", optimize=True)
+            return _data_uri(out.getvalue(), "image/png"), None
+        image.convert("RGB").save(out, "JPEG", quality=82)
+        return _data_uri(out.getvalue(), "image/jpeg"), None
+    except Exception as exc:  # a small image that will not encode (Pillow raises many kinds)
         logger.debug("no thumbnail for a %s image: %s", media_type, exc)
-        return None
+        return None, "No preview: this image format cannot be shown here."
 
 
 class ImageStore:
@@ -111,6 +118,8 @@ class ImageStore:
     def __init__(self, capacity: int = MAX_THUMBNAILS) -> None:
         self.capacity = capacity
         self._thumbnails: OrderedDict[str, str | None] = OrderedDict()
+        #: why a known image has no thumbnail (only for those that have none)
+        self._notes: dict[str, str] = {}
         self._heatmaps: OrderedDict[str, str] = OrderedDict()
 
     async def keep(self, document_id: str, image: LoadedImage) -> None:
@@ -121,19 +130,24 @@ class ImageStore:
             return
         try:
             data = await image.read_bytes()
-        except (TruthScanError, OSError) as exc:
-            logger.debug("no thumbnail for %s: %s", document_id, exc)
+            thumbnail, note = await anyio.to_thread.run_sync(thumbnail_of, data, image.media_type)
+        except Exception as exc:  # a paid detection goes on without its preview, whatever failed
+            logger.warning("no thumbnail for %s: %s", document_id, type(exc).__name__)
             return
-        thumbnail = await anyio.to_thread.run_sync(make_thumbnail, data, image.media_type)
         self._put(self._thumbnails, document_id, thumbnail)
-
-    def knows(self, document_id: str) -> bool:
-        return document_id in self._thumbnails
+        if note is not None:
+            self._notes[document_id] = note
 
     def thumbnail(self, document_id: str) -> str | None:
         if document_id in self._thumbnails:
             self._thumbnails.move_to_end(document_id)
         return self._thumbnails.get(document_id)
+
+    def note(self, document_id: str) -> str:
+        """Why `document_id` has no thumbnail, for a person."""
+        if document_id not in self._thumbnails:
+            return "No preview: this server no longer holds the image."
+        return self._notes.get(document_id, "No preview: this image format cannot be shown here.")
 
     def heatmap(self, document_id: str) -> str | None:
         if document_id in self._heatmaps:
@@ -147,7 +161,8 @@ class ImageStore:
         table[key] = value
         table.move_to_end(key)
         while len(table) > self.capacity:
-            table.popitem(last=False)
+            gone, _ = table.popitem(last=False)
+            self._notes.pop(gone, None)
 
 
 def report_html() -> str:
@@ -210,13 +225,7 @@ def create_apps(images: ImageStore, *, icons: list[Icon] | None = None) -> Apps:
     ) -> Annotated[CallToolResult, ReportImages]:
         app = ctx.request_context.lifespan_context
         thumbnail = images.thumbnail(id)
-        note = None
-        if thumbnail is None:
-            note = (
-                "No preview: this image format cannot be shown here."
-                if images.knows(id)
-                else "No preview: this server no longer holds the image."
-            )
+        note = images.note(id) if thumbnail is None else None
         heat = None
         if heatmap:
             try:

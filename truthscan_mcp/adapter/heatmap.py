@@ -9,8 +9,9 @@ averaged over a 3×3 grid; the hottest cells are named.
 from __future__ import annotations
 
 import colorsys
-import io
 import logging
+
+from truthscan_mcp.adapter.pixels import decode_small
 
 logger = logging.getLogger(__name__)
 
@@ -44,19 +45,20 @@ def _heat(red: int, green: int, blue: int, alpha: int, grey: bool) -> float:
 
 
 def grid_heat(png: bytes) -> list[list[float]] | None:
-    """The mean heat of each cell of a 3×3 grid (rows top to bottom); None when unreadable."""
-    try:
-        from PIL import Image  # lazily: only a heatmap download needs an imaging library
+    """The mean heat of each cell of a 3×3 grid (rows top to bottom); None when unreadable.
 
-        with Image.open(io.BytesIO(png)) as opened:
-            width, height = opened.size  # read from the header: nothing is decoded yet
-            if width * height > _MAX_PIXELS:  # a few KB of PNG can inflate to gigabytes
-                logger.info("the heatmap is too large (%d×%d) to describe", width, height)
-                return None
-            grey = opened.mode in ("1", "L", "LA", "I", "I;16", "F")
-            small = opened.convert("RGBA").resize((_SAMPLE, _SAMPLE))  # pyright: ignore[reportUnknownMemberType]
-            rgba = small.tobytes()
-    except Exception:  # any undecodable bytes: the heatmap then goes without words
+    Decoded through `pixels.decode_small`: a heatmap is a small image, but a hostile one can be
+    a bomb, so its size is read from the header and a larger one is never decoded."""
+    decoded = decode_small(png, _SAMPLE * 4, budget=_MAX_PIXELS)
+    if decoded.image is None:
+        logger.info("the heatmap could not be decoded for a description (%s)", decoded.note)
+        return None
+    try:
+        opened = decoded.image
+        grey = opened.mode in ("1", "L", "LA", "I", "I;16", "F")
+        small = opened.convert("RGBA").resize((_SAMPLE, _SAMPLE))  # pyright: ignore[reportUnknownMemberType]
+        rgba = small.tobytes()
+    except Exception:  # a small image that will not convert: the heatmap then goes without words
         logger.info("the heatmap could not be decoded for a description")
         return None
     sums = [[0.0] * 3 for _ in range(3)]

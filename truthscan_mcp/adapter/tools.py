@@ -9,6 +9,7 @@ for the many that show the model only text). `server.create_server` registers th
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Annotated
@@ -36,6 +37,8 @@ from truthscan_mcp.detection.progress import Progress, ProgressCallback
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health, Provenance
 from truthscan_mcp.sanitize import clean_text
+
+logger = logging.getLogger(__name__)
 
 #: every result model carries its own text as `summary`
 Summarised = DetectionReport | BatchResult | Credits | Health | Provenance
@@ -85,15 +88,19 @@ async def _report_result(app: AppContext, report: DetectionReport, include_heatm
     heatmap_words: str | None = None
     if include_heatmap:
         if report.heatmap_status == "ready" and report.heatmap_url:
-            image = await app.client.fetch_image(report.heatmap_url, max_bytes=MAX_HEATMAP_BYTES)
-            if image is not None:
-                data, media_type = image  # the type its magic bytes show, never the server's label
-                # decoding a large PNG takes a while: off the event loop, which serves other calls
-                heatmap_words = await anyio.to_thread.run_sync(describe_heatmap, data)
-                blocks.append(
-                    ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=media_type)
-                )
-            else:
+            try:
+                image = await app.client.fetch_image(report.heatmap_url, max_bytes=MAX_HEATMAP_BYTES)
+                if image is not None:
+                    data, media_type = image  # the type its magic bytes show, never the server's label
+                    # decoding a PNG takes a while: off the event loop, which serves other calls
+                    heatmap_words = await anyio.to_thread.run_sync(describe_heatmap, data)
+                    blocks.append(
+                        ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=media_type)
+                    )
+            except Exception:  # the report (and its paid id) goes out whatever the heatmap does
+                logger.exception("attaching the heatmap of %s failed", report.id)
+                image = None
+            if image is None:
                 report = report.model_copy(
                     update={"warnings": [*report.warnings, "The heatmap could not be downloaded."]}
                 )

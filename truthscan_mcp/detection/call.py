@@ -7,6 +7,7 @@ on none of them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import anyio
@@ -16,6 +17,8 @@ from truthscan_mcp.detection.polling import Wait
 from truthscan_mcp.detection.progress import Tracker
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.models import Provenance, ReportSource
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,15 @@ class Call:
     images: ImageSink | None = None
 
     async def keep_image(self, document_id: str, image: LoadedImage) -> None:
-        if self.images is not None:
+        """Hand the image to the viewer, if any. Called once the id is known (often just paid
+        for): nothing the viewer does — an image that will not decode, memory that runs out —
+        may fail the detection and lose that id, so every failure here is only logged."""
+        if self.images is None:
+            return
+        try:
             await self.images.keep(document_id, image)
+        except Exception:
+            logger.exception("keeping the image of %s for the viewer failed", document_id)
 
     def plan(
         self, document_id: str, *, expect_analysis: bool | None, submitted_now: bool, fresh: bool = False

@@ -12,6 +12,7 @@ The parts have rooms of their own: the call's record in `call`, the cache and pa
 from __future__ import annotations
 
 import functools
+import logging
 
 import anyio
 
@@ -25,11 +26,14 @@ from truthscan_mcp.detection.paying import Paying
 from truthscan_mcp.detection.progress import ProgressCallback, Tracker, human_size, no_progress
 from truthscan_mcp.detection.schedule import Planner
 from truthscan_mcp.detection.store import ResultStore
+from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.media.sources import load_image, validate_document_id
 from truthscan_mcp.models import Credits, DetectionReport, Provenance, ReportSource
 from truthscan_mcp.provenance import read_provenance
 from truthscan_mcp.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 class Detector:
@@ -198,15 +202,37 @@ class Detector:
             force=options.force,
         )
         with self._flights.lead(flight, call.track):
-            if resume is None:
-                report, notes = await self._paying.run(image, call, flight)
-            else:
-                flight.mark_submitted(resume.document_id)
-                plan = call.plan(resume.document_id, expect_analysis=resume.deep_analysis, submitted_now=True)
-                report, notes = await following.answered(await following.follow(call, plan), call), []
+            try:
+                if resume is None:
+                    report, notes = await self._paying.run(image, call, flight)
+                else:
+                    flight.mark_submitted(resume.document_id)
+                    plan = call.plan(
+                        resume.document_id, expect_analysis=resume.deep_analysis, submitted_now=True
+                    )
+                    report, notes = await following.answered(await following.follow(call, plan), call), []
+            except Exception as exc:
+                report, notes = self._kept_id(flight, call, exc), []
             flight.report = report
         # Notes about what this call paid for are its own, not its followers'.
         return reporting.with_notes(report, notes)
+
+    def _kept_id(self, flight: Flight, call: Call, exc: Exception) -> DetectionReport:
+        """A failure once TruthScan has a document for this flight (paid now, or known from the
+        cache) is never the caller's error: it gets the id and how to fetch the result. Before
+        that, nothing was spent and the error is the caller's to read (raised again)."""
+        document_id = flight.document_id
+        if document_id is None:
+            raise exc
+        if not isinstance(exc, TruthScanError):
+            logger.error("unexpected failure after %s was submitted", document_id, exc_info=exc)
+        reason = exc.message if isinstance(exc, TruthScanError) else f"unexpected {type(exc).__name__}"
+        handoff = self._following.handoff(document_id, flight.deep_analysis, call)
+        return reporting.with_warning(
+            handoff,
+            f"Something went wrong after TruthScan accepted the image ({reason}); the detection "
+            "is kept under its id.",
+        )
 
 
 async def provenance_of(content: bytes, *, media_type: str, source: ReportSource | None) -> Provenance:
