@@ -59,7 +59,7 @@ def server_child() -> psutil.Process:
     me = psutil.Process(os.getpid())
     for child in me.children(recursive=True):
         try:
-            if "truthscan_mcp.cli.main" in " ".join(child.cmdline()):
+            if "truthscan_mcp" in " ".join(child.cmdline()):
                 return child
         except psutil.Error:
             continue

@@ -318,3 +318,34 @@ def garbage_jumbf_png(size: int = 4096) -> bytes:
         + random.Random(9).randbytes(size)
     )
     return png(chunk(b"caBX", junk))
+
+
+def hostile_exif_segment(ifds: int = 8, entries: int = 512, segment: int = 65_533) -> bytes:
+    """One APP1 EXIF segment as large as JPEG allows, built to cost a reader the most work.
+
+    `ifds` IFDs chained through Exif sub-IFD pointers, each of `entries` entries, and every
+    entry but the pointer a UserComment pointing at the same long UTF-16 comment that fills
+    the rest of the segment: a reader that decodes each entry decodes that comment thousands
+    of times."""
+    ifd_size = 2 + 12 * entries + 4
+    first = 8
+    text_at = first + ifds * ifd_size
+    body_size = segment - 2 - 6  # the length field and "Exif\0\0"
+    comment = b"UNICODE\x00" + ("a lighthouse at dusk, " * 4096).encode("utf-16-be")
+    comment = comment[: body_size - text_at]
+    tiff = bytearray(b"MM\x00*" + struct.pack(">I", first))
+    for index in range(ifds):
+        at = first + index * ifd_size
+        tiff += struct.pack(">H", entries)
+        next_ifd = at + ifd_size if index + 1 < ifds else 0
+        tiff += struct.pack(">HHII", 0x8769, 4, 1, next_ifd)
+        for _ in range(entries - 1):
+            tiff += struct.pack(">HHII", 0x9286, 7, len(comment), text_at)
+        tiff += b"\x00" * 4
+    tiff += comment
+    return app_segment(0xE1, b"Exif\x00\x00" + bytes(tiff))
+
+
+def hostile_exif_jpeg(segments: int = 2) -> bytes:
+    """A JPEG of `segments` hostile EXIF segments (2: 131 KB, the file of issue 20; 160: 10 MB)."""
+    return jpeg(*(hostile_exif_segment() for _ in range(segments)))

@@ -8,6 +8,7 @@ runs with remote manifests, OCSP and every network host turned off.
 from __future__ import annotations
 
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -376,3 +377,41 @@ def test_corrupted_signed_images_never_raise(signed: bytes, cut: int, flips: lis
 )
 def test_corrupted_metadata_never_raises(base: bytes, cut: int, flips: list[tuple[int, int]]) -> None:
     assert read(_corrupt(base, cut, flips)).summary
+
+
+# --- one work budget per file (issue 20) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("segments", [2, 160], ids=["131KB", "10MB"])
+def test_a_hostile_exif_costs_milliseconds_not_seconds_of_cpu(segments: int) -> None:
+    """Thousands of IFD entries pointing at one long UTF-16 UserComment, in every APP1 segment:
+    6 s of CPU for 131 KB before the per-file budget (about 440 s for 10 MB)."""
+    data = fx.hostile_exif_jpeg(segments)
+    started = time.process_time()
+    found = read(data, "image/jpeg")
+    assert time.process_time() - started < 0.5
+    assert found.finding == "none"
+    assert any("EXIF" in error for error in found.errors), found.errors
+
+
+def test_only_the_first_exif_block_of_a_file_is_read() -> None:
+    first = fx.app_segment(0xE1, b"Exif\x00\x00" + fx.exif_block(Make="Canon", Model="EOS R5"))
+    second = fx.app_segment(0xE1, b"Exif\x00\x00" + fx.exif_block(Make="Midjourney", Model="v6"))
+    found = read(fx.jpeg(first, second), "image/jpeg")
+    assert found.camera is not None
+    assert (found.camera.make, found.camera.model) == ("Canon", "EOS R5")
+    assert found.generator is None
+    assert "more than one EXIF block: only the first was read" in found.errors
+
+
+@pytest.mark.parametrize("order", ["<", ">"], ids=["little-endian", "big-endian"])
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_user_comment_is_read_in_its_own_byte_order(order: str, encoding: str) -> None:
+    comment = "Steps: 20, Sampler: Euler a, Model: sd_xl_base_1.0 — Stable Diffusion"
+    raw = b"UNICODE\x00" + comment.encode(encoding)
+    head = b"II*\x00" if order == "<" else b"MM\x00*"
+    at = 8 + 2 + 12 + 4
+    tiff = head + struct.pack(order + "IH", 8, 1) + struct.pack(order + "HHII", 0x9286, 7, len(raw), at)
+    exif = tiff + b"\x00" * 4 + raw
+    found = read(fx.jpeg(fx.app_segment(0xE1, b"Exif\x00\x00" + exif)), "image/jpeg")
+    assert found.generator == "Stable Diffusion", found.evidence

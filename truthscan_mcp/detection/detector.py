@@ -35,6 +35,9 @@ from truthscan_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+#: provenance reads that run at once in one detector (see `Detector._provenance_slots`)
+PROVENANCE_CONCURRENCY = 2
+
 
 class Detector:
     """The detection workflow over one `TruthScanClient`."""
@@ -56,6 +59,9 @@ class Detector:
         self._following = Following(client, self.schedule, store, simulated=simulated)
         self._paying = Paying(client, store, self._following)
         self._flights = Flights()
+        #: provenance reads at once: each takes a worker thread of anyio's shared pool (40), which
+        #: also reads files and stdin for every other call; a few slots keep the rest answering
+        self._provenance_slots = anyio.CapacityLimiter(PROVENANCE_CONCURRENCY)
 
     @property
     def simulated(self) -> bool:
@@ -85,7 +91,9 @@ class Detector:
             image, content = await loaded.held()
             # Without its own `source`: the report's names the bytes (and is per answer, while
             # the provenance is stored with the report).
-            provenance = await provenance_of(content, media_type=image.media_type, source=None)
+            provenance = await provenance_of(
+                content, media_type=image.media_type, source=None, limiter=self._provenance_slots
+            )
             call = Call(
                 reporting.source_of(image), options, started, track, provenance=provenance, images=images
             )
@@ -99,7 +107,10 @@ class Detector:
         async with await load_image(path=path, url=url, data=data, settings=self.settings) as image:
             content = await image.read_bytes()
             return await provenance_of(
-                content, media_type=image.media_type, source=reporting.source_of(image)
+                content,
+                media_type=image.media_type,
+                source=reporting.source_of(image),
+                limiter=self._provenance_slots,
             )
 
     async def detect_loaded(
@@ -235,9 +246,17 @@ class Detector:
         )
 
 
-async def provenance_of(content: bytes, *, media_type: str, source: ReportSource | None) -> Provenance:
-    """`read_provenance` in a worker thread: it is bounded, but parsing a 10 MB file or
-    verifying a C2PA signature takes long enough (milliseconds to a few tenths of a second)
-    that the event loop, serving other calls and progress, must not wait on it."""
+async def provenance_of(
+    content: bytes,
+    *,
+    media_type: str,
+    source: ReportSource | None,
+    limiter: anyio.CapacityLimiter | None = None,
+) -> Provenance:
+    """`read_provenance` in a worker thread, at most `limiter`'s number at once: it is bounded
+    (one work budget per file), but parsing a 10 MB file or verifying a C2PA signature takes
+    long enough (milliseconds to a few tenths of a second) that the event loop, serving other
+    calls and progress, must not wait on it — and forty hostile files at once must not take
+    every worker thread from the calls that need one too (`health`, a detection's reads)."""
     read = functools.partial(read_provenance, content, media_type=media_type, source=source)
-    return await anyio.to_thread.run_sync(read)
+    return await anyio.to_thread.run_sync(read, limiter=limiter)
