@@ -100,9 +100,7 @@ async def test_a_bomb_is_detected_with_its_id_and_the_server_stays_small(
     assert growth <= RSS_GROWTH_LIMIT, f"{bomb}: the server grew by {growth / 2**20:.0f} MB"
 
 
-async def test_a_bomb_gets_no_thumbnail_and_a_note_saying_why(
-    client: Client, bombs: dict[str, Path]
-) -> None:
+async def test_a_bomb_gets_no_thumbnail_and_a_note_saying_why(client: Client, bombs: dict[str, Path]) -> None:
     detected, _ = await _call(
         client, "detect_image", {"path": str(bombs["png-13000x13000"]), "deep_analysis": False}
     )
@@ -120,9 +118,7 @@ async def test_every_batch_row_keeps_its_id_when_its_thumbnail_cannot_be_made(
     client: Client, bombs: dict[str, Path]
 ) -> None:
     paths = [str(path) for path in bombs.values()]
-    result, growth = await _call(
-        client, "detect_images", {"paths": paths, "wait_seconds": 20, "force": True}
-    )
+    result, growth = await _call(client, "detect_images", {"paths": paths, "wait_seconds": 20, "force": True})
     assert not result.is_error, text_of(result)
     rows = structured(result)["rows"]
     assert [row["error"] for row in rows] == [None] * len(paths), rows
