@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx2
 from pydantic import SecretStr
@@ -22,11 +22,21 @@ from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.schedule import MemoryDurations, Planner
 from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.media.uploads import UploadStore
 from truthscan_mcp.models import Health, History
 from truthscan_mcp.settings import SANDBOX_BASE_URL, Settings
 
 if TYPE_CHECKING:
     from truthscan_mcp.sandbox import Sandbox
+
+
+class UploadPages(Protocol):
+    """Where the upload page of `request_image` is served (the MCP server's `UploadDesk`)."""
+
+    async def base_url(self, request: object | None) -> str:
+        """`http://host:port/` as the person's browser reaches it (`request`: the HTTP request
+        the tool call came in, if any)."""
+        ...
 
 
 @dataclass
@@ -42,6 +52,10 @@ class AppContext:
     #: where detections leave their images for a viewer (the MCP server's evidence view); None
     #: for the command line. The tools hand it to the detector only for clients that show it.
     images: ImageSink | None = None
+    #: images people hand over through `request_image` (the MCP server's; None for the command line)
+    uploads: UploadStore | None = None
+    #: where the upload page is served (None: no page, e.g. the command line)
+    upload_pages: UploadPages | None = None
 
 
 def _effective_settings(settings: Settings) -> Settings:
@@ -61,6 +75,8 @@ async def open_app(
     schedule: Planner | None = None,
     deadlines: Deadlines | None = None,
     images: ImageSink | None = None,
+    uploads: UploadStore | None = None,
+    upload_pages: UploadPages | None = None,
 ) -> AsyncGenerator[AppContext]:
     """Build the shared client stack; also used by the command line's `detect`.
 
@@ -68,7 +84,8 @@ async def open_app(
     product's (the poll `Planner` learns from the result cache, or from memory when the cache is
     off); tests that are not about waiting pass millisecond ones, and benchmarks compare
     schedules, without patching the package. `images` is carried as `AppContext.images` (the
-    server's evidence view passes its image store).
+    server's evidence view passes its image store), `uploads` as `AppContext.uploads` and to
+    the detector (the server's store of uploaded images).
     """
     transport: httpx2.AsyncBaseTransport | None = None
     if settings.sandbox:
@@ -102,9 +119,18 @@ async def open_app(
         )
         if schedule is None:
             schedule = Planner(store if store is not None else MemoryDurations(), api_url=settings.api_url)
-        detector = Detector(client, settings, schedule=schedule, store=store, simulated=settings.sandbox)
+        detector = Detector(
+            client, settings, schedule=schedule, store=store, simulated=settings.sandbox, uploads=uploads
+        )
         yield AppContext(
-            settings=settings, http=http, client=client, detector=detector, store=store, images=images
+            settings=settings,
+            http=http,
+            client=client,
+            detector=detector,
+            store=store,
+            images=images,
+            uploads=uploads,
+            upload_pages=upload_pages,
         )
 
 

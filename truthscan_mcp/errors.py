@@ -52,6 +52,24 @@ class SourceFetchError(InvalidInputError):
     code = "fetch_failed"
 
 
+class UploadError(InvalidInputError):
+    """An upload (`request_image`) refused or not usable: `reason` says which rule, so the
+    upload page can answer with the matching HTTP status."""
+
+    code = "upload"
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        #: unknown, expired, used, pending, too_large, not_image, too_small
+        self.reason = reason
+
+
+class ClipboardError(InvalidInputError):
+    """The clipboard holds no image, or this system has no way to read it."""
+
+    code = "clipboard"
+
+
 class ConfigurationError(TruthScanError):
     """The server is not configured for this call (no API key, bad setting)."""
 

@@ -19,8 +19,10 @@ AnalysisStatus = Literal["pending", "done", "skipped", "failed", "not_requested"
 ConfidenceBand = Literal["low", "medium", "high"]
 #: TruthScan's own score bands, as its dashboard shows them to users.
 Tier = Literal["Real", "Likely Real", "Likely Synthetic", "Synthetic"]
-#: Where an image came from; "id" for a document fetched by its TruthScan id alone.
-SourceKind = Literal["path", "url", "data", "id"]
+#: Where an image came from; "id" for a document fetched by its TruthScan id alone; "clipboard"
+#: for the system clipboard, "upload" for an image the person handed over (`request_image`).
+SourceKind = Literal["path", "url", "data", "id", "clipboard", "upload"]
+SOURCE_KINDS: tuple[SourceKind, ...] = ("path", "url", "data", "id", "clipboard", "upload")
 
 
 # --- public result models -------------------------------------------------------------------
@@ -265,3 +267,14 @@ class BatchResult(BaseModel):
     elapsed_seconds: float = 0.0
     warnings: list[str] = Field(default_factory=list)
     next_step: str | None = None
+
+
+class UploadRequest(_Model):
+    """`request_image`: where the person hands over an image the model cannot pass itself."""
+
+    upload_id: str = Field(description="Opaque, single-use id: pass it to detect_image as `upload`.")
+    upload_url: str = Field(description="The page where the person drops or picks the image.")
+    expires_at: datetime = Field(description="When the upload stops being accepted (UTC).")
+    note: str | None = Field(default=None, description="The note shown to the person, if any.")
+    summary: str = Field(default="", description="The text block's content.")
+    next_step: str = Field(default="", description="What the assistant should do next.")

@@ -35,9 +35,13 @@ from mcp.types import CallToolResult, Icon, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from truthscan_mcp.adapter.pixels import decode_small
+from truthscan_mcp.adapter.texts import SUBMIT_UPLOAD_DESCRIPTION
 from truthscan_mcp.app import AppContext
-from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.errors import TruthScanError, UploadError
+from truthscan_mcp.media.formats import human_size
 from truthscan_mcp.media.image import LoadedImage
+from truthscan_mcp.media.inline import MAX_DATA_CHARS
+from truthscan_mcp.media.uploads import UploadStore
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,31 @@ class ReportImages(BaseModel):
     heatmap: str | None = Field(default=None, description="data: URI of TruthScan's heatmap, at most 512 px.")
     note: str | None = Field(default=None, description="Why the thumbnail is missing, for a person.")
     summary: str = Field(default="", description="The text block's content.")
+
+
+class ReceivedUpload(BaseModel):
+    """What `submit_upload` tells the page: the image arrived, under which name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upload_id: str
+    name: str
+    bytes: int
+    media_type: str
+    summary: str = Field(default="", description="The text block's content.")
+
+
+def _decode(data: str) -> bytes:
+    """The page's base64 (or data: URI) as bytes, refused before decoding when too long."""
+    if len(data) > MAX_DATA_CHARS:
+        raise UploadError("The image is larger than 10 MB, the most TruthScan accepts.", "too_large")
+    text = data.strip()
+    if text[:5].lower() == "data:":
+        text = text.partition(",")[2]
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise UploadError("The image data is not valid base64.", "not_image") from None
 
 
 def _data_uri(data: bytes, media_type: str) -> str:
@@ -187,7 +216,9 @@ async def _heatmap_for(app: AppContext, document_id: str, images: ImageStore) ->
     return uri
 
 
-def create_apps(images: ImageStore, *, icons: list[Icon] | None = None) -> Apps:
+def create_apps(
+    images: ImageStore, *, icons: list[Icon] | None = None, uploads: UploadStore | None = None
+) -> Apps:
     """The MCP Apps extension to pass to `MCPServer(extensions=[...])`: the page and its tool.
 
     (The SDK applies extensions when the server is constructed, hence a factory rather than a
@@ -240,4 +271,50 @@ def create_apps(images: ImageStore, *, icons: list[Icon] | None = None) -> Apps:
             content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
         )
 
+    if uploads is not None:
+        _add_submit_upload(apps, uploads, icons)
     return apps
+
+
+def _add_submit_upload(apps: Apps, uploads: UploadStore, icons: list[Icon] | None) -> None:
+    """The drop zone's way in: the page hands the dropped file to the server (page → host →
+    server), then calls detect_image with `upload`, so the bytes never enter the model's context."""
+
+    @apps.tool(
+        resource_uri=REPORT_URI,
+        visibility=["app"],
+        meta={"ui/resourceUri": REPORT_URI},
+        name="submit_upload",
+        title="Hand over a dropped image",
+        description=SUBMIT_UPLOAD_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Hand over a dropped image",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=False,
+        ),
+        icons=icons,
+    )
+    async def submit_upload(  # pyright: ignore[reportUnusedFunction]
+        upload_id: Annotated[str, Field(description="The upload_id from request_image.", max_length=100)],
+        name: Annotated[str, Field(description="The file's name.", max_length=255)],
+        data: Annotated[str, Field(description="The file's bytes as base64.")],
+    ) -> Annotated[CallToolResult, ReceivedUpload]:
+        try:
+            uploads.accepting(upload_id)  # an unknown or closed id is refused before decoding
+            received = uploads.receive(upload_id, _decode(data), name)
+        except UploadError as exc:
+            raise ToolError(exc.message) from None
+        image = received.image
+        assert image is not None
+        text = (
+            f"Received {image.name} ({human_size(image.size)}) for upload {upload_id}: "
+            f"call detect_image with upload={upload_id}."
+        )
+        result = ReceivedUpload(
+            upload_id=upload_id, name=image.name, bytes=image.size, media_type=image.media_type, summary=text
+        )
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
+        )

@@ -23,6 +23,7 @@ from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestPar
 
 from truthscan_mcp import __version__
 from truthscan_mcp.adapter.render import render_report
+from truthscan_mcp.adapter.upload_desk import UploadDesk
 from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.app import AppContext, open_app, read_history
 from truthscan_mcp.detection.images import ImageSink
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
     from truthscan_mcp.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _nothing() -> AsyncGenerator[None]:
+    yield
 
 
 class Lifespans:
@@ -48,6 +54,7 @@ class Lifespans:
         schedule: Planner | None = None,
         deadlines: Deadlines | None = None,
         images: ImageSink | None = None,
+        uploads: UploadDesk | None = None,
     ) -> None:
         self._settings = settings
         self._sandbox = sandbox
@@ -55,6 +62,7 @@ class Lifespans:
         self._schedule = schedule
         self._deadlines = deadlines
         self._images = images
+        self._uploads = uploads
         self._open: list[AppContext] = []
 
     @asynccontextmanager
@@ -67,6 +75,8 @@ class Lifespans:
             schedule=self._schedule,
             deadlines=self._deadlines,
             images=self._images,
+            uploads=self._uploads.store if self._uploads is not None else None,
+            upload_pages=self._uploads,
         ) as app:
             logger.info(
                 "truthscan-mcp %s ready (%s)",
@@ -75,7 +85,8 @@ class Lifespans:
             )
             self._open.append(app)
             try:
-                yield app
+                async with self._uploads.serving() if self._uploads is not None else _nothing():
+                    yield app
             finally:
                 self._open.remove(app)
 

@@ -16,9 +16,10 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import Icon, SubscribeRequestParams, ToolAnnotations, UnsubscribeRequestParams
 
 from truthscan_mcp import __version__
-from truthscan_mcp.adapter import resources, texts, tools
+from truthscan_mcp.adapter import handover, prompts, resources, texts, tools
 from truthscan_mcp.adapter.apps import UI_META, ImageStore, create_apps
 from truthscan_mcp.adapter.arguments import ArgumentCheck
+from truthscan_mcp.adapter.upload_desk import UploadDesk
 from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.app import AppContext
 from truthscan_mcp.detection.schedule import Planner
@@ -83,6 +84,14 @@ _REGISTERED = (
     ),
     (tools.check_credits, "Check TruthScan credits", texts.CREDITS_DESCRIPTION, True, True, None),
     (tools.health, "TruthScan health", texts.HEALTH_DESCRIPTION, True, True, None),
+    (
+        handover.request_image,
+        "Ask the person for an image",
+        texts.REQUEST_IMAGE_DESCRIPTION,
+        True,
+        False,
+        UI_META,
+    ),
 )
 
 
@@ -116,16 +125,25 @@ def create_server(
     retry: RetryPolicy | None = None,
     schedule: Planner | None = None,
     deadlines: Deadlines | None = None,
+    uploads: UploadDesk | None = None,
 ) -> MCPServer[AppContext]:
     """The MCP server; `sandbox` lets tests share one simulator with the in-process mode, and
     `retry` / `schedule` / `deadlines` (see `open_app`) let tests retry, poll and time out in
-    milliseconds and benchmarks compare schedules."""
+    milliseconds and benchmarks compare schedules. `uploads` is where images handed over
+    through `request_image` go (the HTTP transport passes the desk it mounts the page of)."""
     settings = settings or Settings()
+    uploads = uploads or UploadDesk()
     # The evidence view (MCP Apps): thumbnails by document id, fed by the detections of clients
     # that render it and read by its app-only image tool; one store per server.
     images = ImageStore()
     lifespans = resources.Lifespans(
-        settings, sandbox=sandbox, retry=retry, schedule=schedule, deadlines=deadlines, images=images
+        settings,
+        sandbox=sandbox,
+        retry=retry,
+        schedule=schedule,
+        deadlines=deadlines,
+        images=images,
+        uploads=uploads,
     )
     history = resources.HistoryNotifier()
     icons = _icons()
@@ -145,7 +163,7 @@ def create_server(
         log_level=settings.log_level,
         icons=icons,
         subscriptions=history.bus,
-        extensions=[arguments, create_apps(images, icons=icons)],
+        extensions=[arguments, create_apps(images, icons=icons, uploads=uploads.store)],
         tools=list(_declared_tools()),
     )
     # MCPServer serves no `resources/subscribe` (the 2025 era's way to ask for updates); the
@@ -167,4 +185,10 @@ def create_server(
         description=texts.RESULT_RESOURCE_DESCRIPTION,
         mime_type="application/json",
     )(resources.result)
+    mcp.prompt(
+        "check_image", title="Check an image with TruthScan", description=prompts.CHECK_IMAGE_DESCRIPTION
+    )(prompts.check_image)
+    mcp.prompt("check_page", title="Check a web page's images", description=prompts.CHECK_PAGE_DESCRIPTION)(
+        prompts.check_page
+    )
     return mcp

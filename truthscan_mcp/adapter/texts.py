@@ -15,6 +15,11 @@ truthscan-mcp answers "is this image AI-generated, and why?" with the TruthScan 
   one row per image plus a summary. Prefer it over many detect_image calls.
 - get_result: fetch (or keep waiting for) a result by its id — use it when detect_image handed off
   with complete=false and a next_step. Free.
+- When the person has the image but you cannot pass it (it was attached or pasted in the chat: such
+  images never reach this server), do not ask for a path. Use `clipboard: true` if they can copy it
+  (right-click → Copy Image), or call request_image: it returns a link (and, in apps that show MCP
+  Apps, a drop zone right in the conversation) where they hand it over; then call detect_image with
+  `upload` set to its upload_id.
 - check_credits: the remaining TruthScan credits. health: whether TruthScan is reachable.
 - check_provenance: free and local — what the file itself declares about its origin (C2PA Content
   Credentials, XMP/IPTC source type, Stable Diffusion/ComfyUI parameters, camera EXIF); sends
@@ -31,7 +36,10 @@ marked simulated come from the built-in sandbox and say nothing about the real i
 DETECT_DESCRIPTION = """\
 Check whether an image is AI-generated, using TruthScan. Give exactly one source: `path` (a local
 file path or file:// URI, inside the allowed directories), `url` (http/https, downloaded by this
-server) or `data` (base64 or a data:image/...;base64, URI). Supported: JPEG, PNG, WebP, HEIC/HEIF,
+server), `data` (base64 or a data:image/...;base64, URI), `clipboard: true` (the image the person
+copied) or `upload` (the upload_id from request_image; waits up to wait_seconds for the person to
+drop it). An image attached in the chat does not reach this server: use clipboard or request_image.
+Supported: JPEG, PNG, WebP, HEIC/HEIF,
 AVIF, BMP, TIFF, 1 KB to 10 MB.
 
 Returns the verdict (e.g. "AI Generated", "Real", "Digitally Edited"), an AI score 0-100, confidence,
@@ -70,7 +78,8 @@ PROVENANCE_DESCRIPTION = """\
 Read what an image file itself declares about its origin, for free: C2PA Content Credentials
 (signature and hashes verified locally), the IPTC digital source type in XMP, Stable Diffusion or
 ComfyUI generation parameters, AI tools or a camera named in EXIF. Give exactly one source, as for
-detect_image: `path`, `url` or `data`. Spends no credits and sends nothing to TruthScan.
+detect_image: `path`, `url`, `data`, `clipboard` or `upload`. Spends no credits and sends nothing to
+TruthScan.
 
 Returns a finding (ai_declared, edited_declared, camera_declared or none) with its evidence. A
 declaration is not proof: unsigned metadata is forged or stripped in seconds, a valid C2PA
@@ -87,4 +96,18 @@ truthscan://results/{id}.\
 RESULT_RESOURCE_DESCRIPTION = """\
 One detection report as JSON, by TruthScan document id: from the local cache when it is final,
 otherwise fetched from TruthScan (free).\
+"""
+
+REQUEST_IMAGE_DESCRIPTION = """\
+Ask the person for an image you cannot pass yourself (one attached or pasted in the chat never
+reaches this server). Returns an upload_id, an upload_url (a page where they drop or pick the file;
+give them the link) and expires_at (10 minutes). Apps that show MCP Apps also show a drop zone in the
+conversation. When the person says the image is there, call detect_image (or check_provenance) with
+`upload` set to the upload_id. Spends nothing; the image stays on this server and is dropped after
+the check.\
+"""
+
+SUBMIT_UPLOAD_DESCRIPTION = """\
+For the evidence view only: hands the image the person dropped in the view to this server for an
+upload opened by request_image. Spends nothing.\
 """

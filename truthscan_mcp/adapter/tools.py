@@ -35,6 +35,7 @@ from truthscan_mcp.detection.call import DetectOptions
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.progress import Progress, ProgressCallback
 from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.media.clipboard import BITMAP_NOTE, is_clipboard_bitmap
 from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health, Provenance
 from truthscan_mcp.sanitize import clean_text
 
@@ -126,6 +127,34 @@ UrlArgument = Annotated[
 DataArgument = Annotated[
     str | None, Field(description="The image as base64, or a data:image/...;base64, URI.")
 ]
+ClipboardArgument = Annotated[
+    bool,
+    Field(
+        description="true: the image on the person's system clipboard (they copy it first: "
+        "right-click → Copy Image, or copy the file)."
+    ),
+]
+UploadArgument = Annotated[
+    str | None,
+    Field(
+        description="The upload_id from request_image: the image the person dropped on its page.",
+        max_length=100,
+    ),
+]
+
+
+def _bitmap_noted(report: DetectionReport) -> DetectionReport:
+    """A copied bitmap says so: its pixels came without the file's metadata."""
+    if not is_clipboard_bitmap(report.source.kind, report.source.name):
+        return report
+    return report.model_copy(update={"warnings": [*report.warnings, BITMAP_NOTE]})
+
+
+def _bitmap_provenance(provenance: Provenance) -> Provenance:
+    source = provenance.source
+    if source is None or not is_clipboard_bitmap(source.kind, source.name):
+        return provenance
+    return provenance.model_copy(update={"evidence": [*provenance.evidence, BITMAP_NOTE]})
 
 
 async def detect_image(
@@ -133,6 +162,8 @@ async def detect_image(
     path: PathArgument = None,
     url: UrlArgument = None,
     data: DataArgument = None,
+    clipboard: ClipboardArgument = False,
+    upload: UploadArgument = None,
     deep_analysis: Annotated[
         bool, Field(description="Request and wait for TruthScan's deep-analysis reasoning.")
     ] = True,
@@ -167,8 +198,10 @@ async def detect_image(
             options=options,
             progress=_progress_to(ctx),
             images=_image_sink(ctx),
+            clipboard=clipboard,
+            upload=upload,
         )
-    return await _report_result(app, report, include_heatmap)
+    return await _report_result(app, _bitmap_noted(report), include_heatmap)
 
 
 async def detect_images(
@@ -270,10 +303,25 @@ async def check_provenance(
     path: PathArgument = None,
     url: UrlArgument = None,
     data: DataArgument = None,
+    clipboard: ClipboardArgument = False,
+    upload: UploadArgument = None,
+    wait_seconds: Annotated[
+        float | None,
+        Field(
+            description="With `upload`: seconds to wait for the person to drop the image "
+            "(default from TRUTHSCAN_WAIT_SECONDS, 45).",
+            ge=0,
+            le=600,
+        ),
+    ] = None,
 ) -> Annotated[CallToolResult, Provenance]:
     app = ctx.request_context.lifespan_context
+    wait = app.settings.wait_seconds if wait_seconds is None else wait_seconds
     with tool_errors():
-        provenance = await app.detector.provenance(path=path, url=url, data=data)
+        provenance = await app.detector.provenance(
+            path=path, url=url, data=data, clipboard=clipboard, upload=upload, wait_seconds=wait
+        )
+    provenance = _bitmap_provenance(provenance)
     return tool_result(provenance, render_provenance(provenance))
 
 

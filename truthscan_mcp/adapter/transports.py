@@ -36,6 +36,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _loopback_names(host: str) -> list[str]:
+    bare = host.strip("[]")
+    return ["127.0.0.1", "localhost", "[::1]", f"[{bare}]" if ":" in bare else bare]
+
+
 def _loopback_origins(host: str) -> list[str]:
     bare = host.strip("[]")
     names = ["127.0.0.1", "localhost", "[::1]", f"[{bare}]" if ":" in bare else bare]
@@ -125,9 +130,12 @@ def build_http_app(settings: Settings, host: str) -> ASGIApp:
     from mcp.server.transport_security import TransportSecuritySettings
 
     from truthscan_mcp.adapter.server import create_server
+    from truthscan_mcp.adapter.upload_desk import UploadDesk
+    from truthscan_mcp.adapter.upload_page import UploadMount
 
     require_strong_token(settings)
-    server = create_server(settings)
+    desk = UploadDesk()
+    server = create_server(settings, uploads=desk)
     origins = list(settings.http_allowed_origins)
     if is_loopback(host):
         # Explicit, because the SDK enables these checks by itself only for 127.0.0.1, localhost
@@ -153,7 +161,13 @@ def build_http_app(settings: Settings, host: str) -> ASGIApp:
     if settings.http_token is not None:
         app = BearerTokenMiddleware(app, settings.http_token.get_secret_value())
     # Outermost: a foreign page is refused before its token (if it has one) is even looked at.
-    return OriginMiddleware(app, origins)
+    app = OriginMiddleware(app, origins)
+    # The upload page of request_image: a person's browser has neither the token nor an allowed
+    # Origin; the page checks its own Host and Origin, and the single-use id is its credential.
+    upload_hosts = (
+        [f"{name}:*" for name in _loopback_names(host)] + _loopback_names(host) if is_loopback(host) else None
+    )
+    return UploadMount(app, desk.mount(upload_hosts))
 
 
 def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:

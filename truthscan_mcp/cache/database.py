@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import ValidationError
 
 from truthscan_mcp.detection.store import ContentKey, StoredResult
-from truthscan_mcp.models import DetectionReport, HistoryEntry, ReportSource, SourceKind
+from truthscan_mcp.models import SOURCE_KINDS, DetectionReport, HistoryEntry, ReportSource, SourceKind
 
 logger = logging.getLogger(__name__)
 
@@ -567,7 +567,7 @@ class Database:
 
 def _stored(row: tuple[Any, ...]) -> StoredResult:
     doc_id, sha256, kind, name, media_type, size, deep, preview, body, submitted_at, updated_at = row
-    source_kind: SourceKind = kind if kind in ("path", "url", "data", "id") else "id"
+    source_kind: SourceKind = kind if kind in SOURCE_KINDS else "id"
     source = ReportSource(kind=source_kind, name=name, media_type=media_type, bytes=size, sha256=sha256)
     report: DetectionReport | None = None
     if body is not None:

@@ -29,6 +29,7 @@ from truthscan_mcp.detection.store import ResultStore
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.media.sources import load_image, validate_document_id
+from truthscan_mcp.media.uploads import UploadStore
 from truthscan_mcp.models import Credits, DetectionReport, Provenance, ReportSource
 from truthscan_mcp.provenance import read_provenance
 from truthscan_mcp.settings import Settings
@@ -50,8 +51,11 @@ class Detector:
         schedule: Planner | None = None,
         store: ResultStore | None = None,
         simulated: bool = False,
+        uploads: UploadStore | None = None,
     ) -> None:
         self.client = client
+        #: images people hand over through `request_image` (None: this run takes no uploads)
+        self.uploads = uploads
         self.settings = settings
         #: when to poll: the planner `open_app` builds (learning from the cache), or a test's
         self.schedule = schedule or Planner(api_url=client.api_url)
@@ -78,14 +82,40 @@ class Detector:
         options: DetectOptions | None = None,
         progress: ProgressCallback | None = None,
         images: ImageSink | None = None,
+        clipboard: bool = False,
+        upload: str | None = None,
     ) -> DetectionReport:
         """Validate, then detect (or answer from the cache); `images` receives the image with
-        its document id once that is known."""
+        its document id once that is known. An `upload` not there yet is waited for within
+        the call's `wait_seconds`, and its bytes are dropped once the report is made."""
         options = options or DetectOptions()
         track = Tracker(progress or no_progress)
         started = anyio.current_time()
-        await track("validating", 0.01, "Validating the image")
-        async with await load_image(path=path, url=url, data=data, settings=self.settings) as loaded:
+        await track("validating", 0.01, "Waiting for the image" if upload else "Validating the image")
+        loaded = await load_image(
+            path=path,
+            url=url,
+            data=data,
+            settings=self.settings,
+            clipboard=clipboard,
+            upload=upload,
+            uploads=self.uploads,
+            wait_seconds=options.wait_seconds,
+        )
+        report = await self._detect_validated(loaded, options, track, started, images)
+        if upload and self.uploads is not None:
+            self.uploads.finished(upload.strip(), report.id)
+        return report
+
+    async def _detect_validated(
+        self,
+        loaded: LoadedImage,
+        options: DetectOptions,
+        track: Tracker,
+        started: float,
+        images: ImageSink | None,
+    ) -> DetectionReport:
+        async with loaded:
             await track("validating", 0.05, f"{loaded.format.name.upper()} image, {human_size(loaded.size)}")
             # One read serves both: the provenance reader gets the bytes, the upload sends them.
             image, content = await loaded.held()
@@ -100,11 +130,29 @@ class Detector:
             return await self._detect_shared(image, call)
 
     async def provenance(
-        self, *, path: str | None = None, url: str | None = None, data: str | None = None
+        self,
+        *,
+        path: str | None = None,
+        url: str | None = None,
+        data: str | None = None,
+        clipboard: bool = False,
+        upload: str | None = None,
+        wait_seconds: float = 0.0,
     ) -> Provenance:
         """What the image declares about its origin (`check_provenance`): validated exactly as
-        for `detect`, read locally, and nothing sent to TruthScan, so it costs nothing."""
-        async with await load_image(path=path, url=url, data=data, settings=self.settings) as image:
+        for `detect`, read locally, and nothing sent to TruthScan, so it costs nothing. An
+        upload's bytes are kept for the detection that may follow."""
+        loaded = await load_image(
+            path=path,
+            url=url,
+            data=data,
+            settings=self.settings,
+            clipboard=clipboard,
+            upload=upload,
+            uploads=self.uploads,
+            wait_seconds=wait_seconds,
+        )
+        async with loaded as image:
             content = await image.read_bytes()
             return await provenance_of(
                 content,

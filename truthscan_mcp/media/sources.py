@@ -1,12 +1,13 @@
-"""Turning a user's image argument (a path, a URL or inline data) into validated bytes.
+"""Turning a user's image argument (a path, a URL, inline data, the clipboard or an upload)
+into validated bytes.
 
 Everything here runs before a single credit is spent, and most of what it refuses is refused
 for a reason the person can fix; so every refusal says what happened and what to do. The
 inputs come from an AI assistant acting on instructions it may have read anywhere, which is
 why local paths are confined to allowed directories and URLs to public addresses.
 
-This module only dispatches: each source has its own module (`paths`, `download`, `inline`),
-all ending in the one hashing reader and content check of `image`.
+This module only dispatches: each source has its own module (`paths`, `download`, `inline`,
+`clipboard`, `uploads`), all ending in the one hashing reader and content check of `image`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import re
 
 from truthscan_mcp.errors import InvalidInputError
+from truthscan_mcp.media.clipboard import load_clipboard
 from truthscan_mcp.media.download import load_url
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.media.inline import load_data
 from truthscan_mcp.media.paths import load_path
+from truthscan_mcp.media.uploads import UploadStore
 from truthscan_mcp.settings import Settings
 
 
@@ -28,29 +31,46 @@ async def load_image(
     data: str | None = None,
     settings: Settings,
     http_timeout: float = 30.0,
+    clipboard: bool = False,
+    upload: str | None = None,
+    uploads: UploadStore | None = None,
+    wait_seconds: float = 0.0,
 ) -> LoadedImage:
     """Validate exactly one image source and return its bytes' description.
 
     A blank string counts as "not given": some MCP clients send every optional argument,
-    filling the unused ones with "".
+    filling the unused ones with "". An `upload` that has not arrived is waited for up to
+    `wait_seconds`.
     """
     given: list[tuple[str, str]] = []
-    for key, value in (("path", path), ("url", url), ("data", data)):
+    for key, value in (("path", path), ("url", url), ("data", data), ("upload", upload)):
         if value is not None and not _blank(value):
             given.append((key, value))
+    if clipboard:
+        given.append(("clipboard", "true"))
     if not given:
         raise InvalidInputError(
             "No image was given. Pass exactly one of `path` (a local file path or file:// URI), "
-            "`url` (an http or https address) or `data` (base64, or a data:image/...;base64, URI)."
+            "`url` (an http or https address), `data` (base64, or a data:image/...;base64, URI), "
+            "`clipboard: true` (the image the person copied) or `upload` (the upload_id from "
+            "request_image). If the person attached or pasted the image in the chat, it did not "
+            "reach this server: call request_image, or ask them to copy it and use the clipboard."
         )
     if len(given) > 1:
         names = " and ".join(f"`{key}`" for key, _ in given)
         raise InvalidInputError(
-            f"Several image sources were given ({names}); pass exactly one of `path`, `url` or `data`."
+            f"Several image sources were given ({names}); pass exactly one of `path`, `url`, "
+            "`data`, `clipboard` or `upload`."
         )
     key, value = given[0]
     if key == "path":
         return await load_path(value, settings.allowed_dirs, settings.knobs)
+    if key == "clipboard":
+        return await load_clipboard(settings.allowed_dirs, settings.knobs)
+    if key == "upload":
+        if uploads is None:
+            raise InvalidInputError("This server takes no uploads: pass `path`, `url` or `data` instead.")
+        return await uploads.take(value.strip(), wait_seconds)
     if key == "url":
         if http_timeout <= 0:
             raise ValueError("http_timeout must be positive")
