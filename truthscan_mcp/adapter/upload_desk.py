@@ -73,6 +73,9 @@ class UploadDesk:
                 if self._listener is not None and self._listener[2] is group:
                     self._listener[1].should_exit = True  # graceful: open requests finish
                     self._listener = None
+                if not self._groups and not self.mounted:
+                    # the stdio server is going away (under HTTP a lifespan may be one request)
+                    self.store.close_all()
 
     async def _ensure_listener(self) -> int:
         async with self._starting:

@@ -167,6 +167,12 @@ class UploadStore:
             if upload.state in ("open", "received") and now >= upload.expires_at:
                 self._retire(upload, "expired")
 
+    def close_all(self) -> None:
+        """The server is stopping: no upload outlives it, and no bytes are kept."""
+        for upload in self._uploads.values():
+            if upload.state in ("open", "received"):
+                self._retire(upload, "expired")
+
     def holding(self) -> int:
         """How many uploads hold bytes now (for tests and logs)."""
         self.sweep()
