@@ -50,9 +50,12 @@ Grabber = Callable[[], Any]
 
 
 def _grab_with_pillow() -> Any:
-    from PIL import ImageGrab
+    from PIL import ImageGrab, UnidentifiedImageError
 
-    return ImageGrab.grabclipboard()
+    try:
+        return ImageGrab.grabclipboard()
+    except UnidentifiedImageError:  # something was served as an image that is none (text, say)
+        return None
 
 
 def _read_clipboard(grab: Grabber) -> bytes | list[str] | None:

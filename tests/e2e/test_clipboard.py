@@ -1,0 +1,186 @@
+"""`clipboard: true` on Linux: a real X11 clipboard (Xvfb) owned by a real `xclip`.
+
+Each test starts Xvfb on a free display and, where it copies something, `xclip -i` in the
+foreground (`-quiet`), which owns the clipboard until it is killed, exactly as a desktop app
+does after Copy Image. The server reads it through Pillow's ImageGrab, which runs `xclip -o`:
+nothing is faked between the copy and the detection. Skips with a hint without Xvfb or xclip
+(`apt install xvfb xclip`; CI installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from tests.support import (
+    AI_PNG,
+    CAMERA_JPG,
+    PROTOCOL_MODES,
+    assert_error,
+    child_env,
+    make_server,
+    make_settings,
+    quick_sandbox,
+    scrub_truthscan_env,
+    stdio_params,
+    structured,
+    text_of,
+)
+from truthscan_mcp.media.clipboard import BITMAP_NOTE
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.skipif(
+        shutil.which("Xvfb") is None or shutil.which("xclip") is None,
+        reason="needs Xvfb and xclip (apt install xvfb xclip) for a real X11 clipboard",
+    ),
+]
+
+
+def _free_display() -> int:
+    for number in range(90, 190):
+        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
+            return number
+    raise RuntimeError("no free X display number between :90 and :189")
+
+
+@pytest.fixture
+def display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, empty X display of our own, set as DISPLAY (and no Wayland) for this test."""
+    scrub_truthscan_env(monkeypatch)
+    for _ in range(5):  # another worker may take the same number between the check and the start
+        name = f":{_free_display()}"
+        xvfb = subprocess.Popen(
+            ["Xvfb", name, "-nolisten", "tcp", "-screen", "0", "320x240x24"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        socket = Path(f"/tmp/.X11-unix/X{name[1:]}")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and xvfb.poll() is None and not socket.exists():
+            time.sleep(0.05)
+        if xvfb.poll() is None and socket.exists():
+            break
+        xvfb.kill()
+        xvfb.wait()
+    else:
+        pytest.fail("Xvfb did not start")
+    monkeypatch.setenv("DISPLAY", name)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    try:
+        yield name
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+
+
+@contextmanager
+def copied(display: str, data: bytes, target: str) -> Generator[None]:
+    """`data` on the clipboard as `target`, owned by an xclip that runs until the block ends."""
+    owner = subprocess.Popen(
+        ["xclip", "-quiet", "-selection", "clipboard", "-t", target, "-i"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "DISPLAY": display},
+    )
+    assert owner.stdin is not None
+    owner.stdin.write(data)
+    owner.stdin.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # owned once xclip -o can read the target back
+        probe = subprocess.run(
+            ["xclip", "-selection", "clipboard", "-t", "TARGETS", "-o"],
+            capture_output=True,
+            env={**os.environ, "DISPLAY": display},
+        )
+        if target.encode() in probe.stdout:
+            break
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        owner.kill()
+        owner.wait()
+
+
+def server() -> Client:
+    return Client(make_server(make_settings(None), sandbox=quick_sandbox()))
+
+
+@pytest.mark.parametrize("mode", PROTOCOL_MODES)
+async def test_a_copied_image_is_detected_from_the_clipboard(display: str, mode: str) -> None:
+    with copied(display, AI_PNG.read_bytes(), "image/png"):
+        async with Client(
+            make_server(make_settings(None), sandbox=quick_sandbox()),
+            mode=mode,  # pyright: ignore[reportArgumentType]
+        ) as client:
+            result = await client.call_tool("detect_image", {"clipboard": True, "wait_seconds": 30})
+    report = structured(result)
+    assert report["complete"] is True and report["verdict"] is not None
+    assert report["source"]["kind"] == "clipboard" and report["source"]["media_type"] == "image/png"
+    assert BITMAP_NOTE in report["warnings"]
+    assert "bitmap carries no file metadata" in text_of(result)
+    # the pixels without the file: the sandbox's Stable Diffusion signature is gone with the metadata
+    assert report["provenance"]["finding"] == "none"
+
+
+async def test_a_copied_jpeg_is_checked_as_the_pixels_it_shows(display: str) -> None:
+    with copied(display, CAMERA_JPG.read_bytes(), "image/jpeg"):
+        async with server() as client:
+            result = await client.call_tool("detect_image", {"clipboard": True, "wait_seconds": 30})
+    report = structured(result)
+    assert report["source"]["kind"] == "clipboard" and report["source"]["media_type"] == "image/png"
+    assert report["verdict"] is not None and BITMAP_NOTE in report["warnings"]
+
+
+async def test_an_empty_clipboard_says_to_copy_the_image_first(display: str) -> None:
+    async with server() as client:
+        result = await client.call_tool("detect_image", {"clipboard": True})
+        provenance = await client.call_tool("check_provenance", {"clipboard": True})
+    assert_error(result, "copy the image first (right-click → Copy Image)")
+    assert_error(provenance, "copy the image first")
+
+
+async def test_a_clipboard_holding_text_says_to_copy_the_image_first(display: str) -> None:
+    with copied(display, b"just some words", "UTF8_STRING"):
+        async with server() as client:
+            result = await client.call_tool("detect_image", {"clipboard": True})
+    assert_error(result, "copy the image first")
+
+
+async def test_without_a_clipboard_tool_the_error_says_what_to_install(
+    display: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a system with neither wl-paste nor xclip
+    async with server() as client:
+        result = await client.call_tool("detect_image", {"clipboard": True})
+    assert_error(result, "install wl-clipboard", "xclip")
+
+
+async def test_check_provenance_of_a_copied_bitmap_says_it_carries_no_metadata(display: str) -> None:
+    with copied(display, AI_PNG.read_bytes(), "image/png"):
+        async with server() as client:
+            result = await client.call_tool("check_provenance", {"clipboard": True})
+    provenance = structured(result)
+    # the file declares Stable Diffusion; its pixels on the clipboard declare nothing
+    assert provenance["finding"] == "none" and provenance["source"]["kind"] == "clipboard"
+    assert BITMAP_NOTE in provenance["evidence"]
+
+
+async def test_the_clipboard_over_stdio(display: str) -> None:
+    env = child_env(TRUTHSCAN_SANDBOX="1", TRUTHSCAN_CACHE_PATH="off", DISPLAY=display)
+    env.pop("WAYLAND_DISPLAY", None)
+    with copied(display, AI_PNG.read_bytes(), "image/png"):
+        async with Client(stdio_params(env=env)) as client:
+            result = await client.call_tool("detect_image", {"clipboard": True, "wait_seconds": 60})
+    report = structured(result)
+    assert report["source"]["kind"] == "clipboard" and report["complete"] is True
