@@ -125,8 +125,10 @@ async def test_a_copied_image_is_detected_from_the_clipboard(display: str, mode:
         ) as client:
             result = await client.call_tool("detect_image", {"clipboard": True, "wait_seconds": 30})
     report = structured(result)
-    assert report["complete"] is True and report["verdict"] is not None
-    assert report["source"]["kind"] == "clipboard" and report["source"]["media_type"] == "image/png"
+    assert report["complete"] is True
+    assert report["verdict"] is not None
+    assert report["source"]["kind"] == "clipboard"
+    assert report["source"]["media_type"] == "image/png"
     assert BITMAP_NOTE in report["warnings"]
     assert "bitmap carries no file metadata" in text_of(result)
     # the pixels without the file: the sandbox's Stable Diffusion signature is gone with the metadata
@@ -138,8 +140,10 @@ async def test_a_copied_jpeg_is_checked_as_the_pixels_it_shows(display: str) -> 
         async with server() as client:
             result = await client.call_tool("detect_image", {"clipboard": True, "wait_seconds": 30})
     report = structured(result)
-    assert report["source"]["kind"] == "clipboard" and report["source"]["media_type"] == "image/png"
-    assert report["verdict"] is not None and BITMAP_NOTE in report["warnings"]
+    assert report["source"]["kind"] == "clipboard"
+    assert report["source"]["media_type"] == "image/png"
+    assert report["verdict"] is not None
+    assert BITMAP_NOTE in report["warnings"]
 
 
 async def test_an_empty_clipboard_says_to_copy_the_image_first(display: str) -> None:
@@ -172,7 +176,8 @@ async def test_check_provenance_of_a_copied_bitmap_says_it_carries_no_metadata(d
             result = await client.call_tool("check_provenance", {"clipboard": True})
     provenance = structured(result)
     # the file declares Stable Diffusion; its pixels on the clipboard declare nothing
-    assert provenance["finding"] == "none" and provenance["source"]["kind"] == "clipboard"
+    assert provenance["finding"] == "none"
+    assert provenance["source"]["kind"] == "clipboard"
     assert BITMAP_NOTE in provenance["evidence"]
 
 
@@ -183,4 +188,5 @@ async def test_the_clipboard_over_stdio(display: str) -> None:
         async with Client(stdio_params(env=env)) as client:
             result = await client.call_tool("detect_image", {"clipboard": True, "wait_seconds": 60})
     report = structured(result)
-    assert report["source"]["kind"] == "clipboard" and report["complete"] is True
+    assert report["source"]["kind"] == "clipboard"
+    assert report["complete"] is True

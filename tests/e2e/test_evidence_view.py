@@ -32,7 +32,7 @@ from mcp import Client
 from mcp.client.extension import advertise
 from mcp.types import TextResourceContents
 
-from tests.support import AI_PNG, CAMERA_JPG, ROOT, make_server, make_settings, quick_sandbox
+from tests.support import AI_PNG, CAMERA_JPG, ROOT, make_server, make_settings, quick_sandbox, structured
 from truthscan_mcp.adapter.apps import REPORT_URI
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -318,3 +318,111 @@ async def test_a_batch_in_the_dark_at_a_narrow_width_does_not_overflow(
         assert overflow <= 0
         await shoot(s, shots, "batch-dark-360")
         assert s.errors == []
+
+
+# --- getting the image in: the drop zone in the view, and the upload page ---------------------
+
+
+def requests_of(page: Page) -> list[str]:
+    """Every URL the page (and its frames) asks for, from now on."""
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url))
+    return seen
+
+
+async def test_a_file_set_on_the_drop_zone_ends_in_a_rendered_verdict_and_the_model_is_told(
+    host: Host, images: Path, shots: Path
+) -> None:
+    async with session(host) as s:
+        seen = requests_of(s.page)
+        result = await s.call("request_image", {"note": "the photo from the group chat"})
+        assert "_meta" not in result.get("structuredContent", {})
+        await s.show(result)
+        zone = s.view.locator("#dropzone")
+        await zone.wait_for()
+        assert await s.view.locator("#drop-note").text_content() == (
+            "Your assistant asks: the photo from the group chat"
+        )
+        assert await s.view.locator("#drop-picker").get_attribute("type") == "file"
+        shot = await shoot(s, shots, "drop-zone-light")
+        if os.environ.get("TRUTHSCAN_UI_UPDATE_DOCS"):
+            shutil.copy(shot, ROOT / "docs" / "drop-zone.png")
+        await s.view.locator("#drop-picker").set_input_files(str(images / AI_PNG.name))
+        await s.view.locator("#verdict").filter(has_text="AI Generated").wait_for(timeout=30_000)
+        assert await s.view.locator("#tier").text_content() == "Synthetic"
+        assert await s.view.locator("#report-title").text_content() == AI_PNG.name
+        await s.view.locator("#thumb[src^='data:image/']").wait_for()
+        calls = await s.page.evaluate("window.toolCalls")
+        assert calls[:2] == ["submit_upload", "detect_image"]
+        for _ in range(100):
+            if await s.page.evaluate("window.messages.length"):
+                break
+            await s.page.wait_for_timeout(50)
+        context = await s.page.evaluate("window.modelContext")
+        messages = await s.page.evaluate("window.messages")
+        await shoot(s, shots, "drop-zone-verdict")
+        assert s.errors == []
+    told = context[0]["content"][0]["text"]
+    assert AI_PNG.name in told
+    assert "AI Generated" in told
+    assert "probability, not proof" in told
+    assert messages[0]["role"] == "user"
+    assert "AI Generated" in messages[0]["content"][0]["text"]
+    # the view loads nothing and calls nothing but the host: its bytes went page → host → server
+    assert {url.split("?")[0] for url in seen} <= {
+        f"{host.base}/host.html",
+        f"{host.base}/app-bridge.js",
+        f"{host.base}/view.html",
+    }
+
+
+async def test_the_drop_zone_follows_the_dark_theme_and_refuses_a_file_that_is_no_image(
+    host: Host, tmp_path: Path, shots: Path
+) -> None:
+    text = tmp_path / "notes.png"
+    text.write_text("not an image\n" * 200)
+    async with session(host) as s:
+        await s.show(await s.call("request_image", {}), theme="dark")
+        await s.view.locator("#dropzone").wait_for()
+        await s.view.locator("#drop-picker").set_input_files(str(text))
+        status = s.view.locator("#drop-status")
+        await status.filter(has_text="not a supported image").wait_for(timeout=20_000)
+        assert await s.view.locator("html").get_attribute("data-theme") == "dark"
+        await shoot(s, shots, "drop-zone-dark-refused")
+        assert await s.page.evaluate("window.toolCalls") == ["submit_upload"]  # nothing spent
+        assert s.errors == []
+
+
+async def test_the_upload_page_in_a_browser_says_received_after_a_file_is_chosen(
+    host: Host, images: Path, shots: Path
+) -> None:
+    upload = (await host.client.call_tool("request_image", {"note": "the beach photo"})).structured_content
+    assert upload is not None
+    context = await host.browser.new_context(viewport={"width": 720, "height": 640}, color_scheme="light")
+    try:
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        seen = requests_of(page)
+        await page.goto(upload["upload_url"])
+        picker = page.get_by_label("Drop the image here")  # the file input is labelled by the zone
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.id") == "picker"  # reachable by keyboard
+        await page.screenshot(path=str(shots / "upload-page-light.png"))
+        await picker.set_input_files(str(images / CAMERA_JPG.name))
+        await page.locator("#status").filter(has_text="go back to your assistant").wait_for(timeout=20_000)
+        assert "Received camera-photo.jpg" in (await page.locator("#status").text_content() or "")
+        await page.screenshot(path=str(shots / "upload-page-received.png"))
+        await page.emulate_media(color_scheme="dark")
+        background = await page.locator("body").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert background == "rgb(17, 20, 24)"
+        await page.screenshot(path=str(shots / "upload-page-dark.png"))
+        assert errors == []
+        origin = upload["upload_url"].split("/upload/")[0]
+        assert all(url.startswith(origin) for url in seen)  # nothing from anywhere else
+    finally:
+        await context.close()
+    report = structured(await host.client.call_tool("detect_image", {"upload": upload["upload_id"]}))
+    assert report["verdict"] == "Real"
+    assert report["source"]["name"] == CAMERA_JPG.name

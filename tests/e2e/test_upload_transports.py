@@ -77,7 +77,8 @@ async def test_under_stdio_the_first_request_starts_a_loopback_listener(
         second = structured(await client.call_tool("request_image", {}))
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/upload/[A-Za-z0-9_-]{22,}", url)
     assert second["upload_url"].split("/upload/")[0] == url.split("/upload/")[0]  # one listener
-    assert report["verdict"] == "Real" and report["source"]["kind"] == "upload"
+    assert report["verdict"] == "Real"
+    assert report["source"]["kind"] == "upload"
     assert report["source"]["name"] == "scan.jpg"
 
 
@@ -93,7 +94,8 @@ async def test_under_http_the_page_is_a_route_of_the_same_server(http_server: st
     async with Client(f"{http_server}/mcp", mode=mode) as client:
         url, report = await hand_over_and_detect(client, AI_PNG.read_bytes(), Origin=http_server)
     assert url.startswith(f"{http_server}/upload/")
-    assert report["verdict"] == "AI Generated" and report["source"]["kind"] == "upload"
+    assert report["verdict"] == "AI Generated"
+    assert report["source"]["kind"] == "upload"
 
 
 async def test_under_http_a_foreign_host_or_origin_is_refused(http_server: str) -> None:
@@ -102,7 +104,8 @@ async def test_under_http_a_foreign_host_or_origin_is_refused(http_server: str) 
     port = http_server.rsplit(":", 1)[1]
     rebound = post(upload["upload_url"], AI_PNG.read_bytes(), Host=f"rebound.example:{port}")
     foreign = post(upload["upload_url"], AI_PNG.read_bytes(), Origin="https://attacker.example")
-    assert rebound.status_code == 421 and foreign.status_code == 403
+    assert rebound.status_code == 421
+    assert foreign.status_code == 403
     assert post(upload["upload_url"], AI_PNG.read_bytes()).status_code == 200
 
 
@@ -115,6 +118,7 @@ async def test_on_a_token_guarded_bind_the_browser_needs_only_the_link(remote_se
         upload = structured(await client.call_tool("request_image", {}))
         page = httpx2.get(upload["upload_url"], timeout=10)  # no token: a person's browser
         answer = post(upload["upload_url"], CAMERA_JPG.read_bytes())
-    assert page.status_code == 200 and "Drop the image here" in page.text
+    assert page.status_code == 200
+    assert "Drop the image here" in page.text
     assert answer.status_code == 200
     assert httpx2.post(f"{remote_server}/mcp", content=b"{}", timeout=10).status_code == 401

@@ -253,7 +253,14 @@ async def test_check_provenance_is_read_only_and_closed_world(live: Client) -> N
     hints = tool.annotations
     assert (hints.read_only_hint, hints.destructive_hint, hints.open_world_hint) == (True, False, False)
     assert tool.input_schema is not None
-    assert set(tool.input_schema["properties"]) == {"path", "url", "data"}
+    assert set(tool.input_schema["properties"]) == {
+        "path",
+        "url",
+        "data",
+        "clipboard",
+        "upload",
+        "wait_seconds",
+    }
 
 
 async def test_instructions_offer_check_provenance_first_to_save_credits(live: Client) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -103,7 +103,8 @@ async def test_request_image_opens_an_unguessable_single_page_link_for_ten_minut
     assert re.fullmatch(rf"http://127\.0\.0\.1:\d+/upload/{upload_id}", first["upload_url"])
     assert datetime.fromisoformat(first["expires_at"]) == clock.now + timedelta(minutes=10)
     assert first["note"] == "the photo of the flood"
-    assert "detect_image" in first["next_step"] and upload_id in first["next_step"]
+    assert "detect_image" in first["next_step"]
+    assert upload_id in first["next_step"]
     assert first["upload_url"] in first["summary"]
 
 
@@ -111,7 +112,8 @@ async def test_request_image_is_read_only_and_declares_the_evidence_view() -> No
     async with serving() as (client, _):
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     tool = tools["request_image"]
-    assert tool.annotations is not None and tool.annotations.read_only_hint is True
+    assert tool.annotations is not None
+    assert tool.annotations.read_only_hint is True
     assert (tool.meta or {})["ui"]["resourceUri"] == "ui://truthscan/report.html"
     assert '"maxLength": 200' in json.dumps(tool.input_schema["properties"]["note"])
     submit = tools["submit_upload"]
@@ -137,9 +139,12 @@ async def test_the_page_is_a_self_contained_labelled_drop_zone() -> None:
     assert "default-src 'none'" in page.headers["content-security-policy"]
     body = page.text
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", body)  # nothing loaded from anywhere
-    assert '<label id="zone"' in body and 'type="file"' in body and 'role="status"' in body
+    assert '<label id="zone"' in body
+    assert 'type="file"' in body
+    assert 'role="status"' in body
     assert "prefers-color-scheme: dark" in body
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "<script>alert(1)" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "<script>alert(1)" not in body
 
 
 @pytest.mark.parametrize("mode", PROTOCOL_MODES)
@@ -148,12 +153,15 @@ async def test_a_dropped_image_is_detected_with_upload_and_then_forgotten(mode: 
         upload = await request_image(client)
         answer = await drop(upload["upload_url"], AI_PNG.read_bytes(), **{"X-Upload-Name": "fl%C3%BCt.png"})
         assert answer.status_code == 200
-        assert "received" in answer.text.lower() and "go back to your assistant" in answer.text
+        assert "received" in answer.text.lower()
+        assert "go back to your assistant" in answer.text
         assert desk.store.holding() == 1
         result = await client.call_tool("detect_image", {"upload": upload["upload_id"], "wait_seconds": 30})
         report = structured(result)
-        assert report["complete"] is True and report["verdict"] == "AI Generated"
-        assert report["source"]["kind"] == "upload" and report["source"]["name"] == "flüt.png"
+        assert report["complete"] is True
+        assert report["verdict"] == "AI Generated"
+        assert report["source"]["kind"] == "upload"
+        assert report["source"]["name"] == "flüt.png"
         assert desk.store.holding() == 0  # the bytes are dropped after the detection
         again = await client.call_tool("detect_image", {"upload": upload["upload_id"]})
     assert_error(again, "used already", report["id"])
@@ -165,7 +173,8 @@ async def test_a_second_upload_to_the_same_link_gets_409() -> None:
         assert (await drop(upload["upload_url"], AI_PNG.read_bytes())).status_code == 200
         second = await drop(upload["upload_url"], CAMERA_JPG.read_bytes())
         page = await browser().get(upload["upload_url"])
-    assert second.status_code == 409 and "used already" in second.text
+    assert second.status_code == 409
+    assert "used already" in second.text
     assert page.status_code == 409
 
 
@@ -180,7 +189,8 @@ async def test_an_expired_link_gets_410_and_its_image_is_dropped() -> None:
             page = await http.get(upload["upload_url"])
         late = await drop(upload["upload_url"], AI_PNG.read_bytes())
         result = await client.call_tool("detect_image", {"upload": upload["upload_id"]})
-    assert page.status_code == 410 and late.status_code == 410
+    assert page.status_code == 410
+    assert late.status_code == 410
     assert "expired" in late.text
     assert_error(result, "expired", "request_image")
 
@@ -201,7 +211,8 @@ async def test_an_unknown_id_gets_404() -> None:
             page = await http.get(unknown)
         posted = await drop(unknown, AI_PNG.read_bytes())
         result = await client.call_tool("detect_image", {"upload": "A" * 32})
-    assert page.status_code == 404 and posted.status_code == 404
+    assert page.status_code == 404
+    assert posted.status_code == 404
     assert "request_image" in posted.text
     assert_error(result, "No upload has this id")
 
@@ -214,7 +225,8 @@ async def test_a_host_that_is_not_the_listeners_own_gets_421() -> None:
             page = await http.get(upload["upload_url"], headers={"Host": f"rebound.example:{port}"})
         posted = await drop(upload["upload_url"], AI_PNG.read_bytes(), Host=f"rebound.example:{port}")
         by_name = await drop(upload["upload_url"], AI_PNG.read_bytes(), Host=f"localhost:{port}")
-    assert page.status_code == 421 and posted.status_code == 421
+    assert page.status_code == 421
+    assert posted.status_code == 421
     assert by_name.status_code == 200  # its own names pass
     assert desk.store.holding() == 0  # the Client closed: nothing outlives the server
 
@@ -226,7 +238,8 @@ async def test_a_cross_site_origin_gets_403_and_the_pages_own_origin_passes() ->
         foreign = await drop(upload["upload_url"], AI_PNG.read_bytes(), Origin="https://attacker.example")
         null = await drop(upload["upload_url"], AI_PNG.read_bytes(), Origin="null")
         same = await drop(upload["upload_url"], AI_PNG.read_bytes(), Origin=own)
-    assert foreign.status_code == 403 and null.status_code == 403
+    assert foreign.status_code == 403
+    assert null.status_code == 403
     assert same.status_code == 200
 
 
@@ -237,7 +250,7 @@ async def test_a_file_of_10_mb_and_one_byte_gets_413() -> None:
         upload = await request_image(client)
         declared = await drop(upload["upload_url"], too_big)
 
-        async def chunks() -> Any:  # no Content-Length: the limit holds while reading
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit holds while reading
             for start in range(0, len(too_big), 1 << 20):
                 yield too_big[start : start + (1 << 20)]
 
@@ -245,7 +258,8 @@ async def test_a_file_of_10_mb_and_one_byte_gets_413() -> None:
             streamed = await http.post(upload["upload_url"], content=chunks())
         assert desk.store.holding() == 0
         still_open = await drop(upload["upload_url"], png)  # a refused file does not use the link
-    assert declared.status_code == 413 and streamed.status_code == 413
+    assert declared.status_code == 413
+    assert streamed.status_code == 413
     assert "10 MB" in declared.text
     assert still_open.status_code == 200
 
@@ -256,7 +270,8 @@ async def test_a_file_that_is_not_an_image_gets_415_in_plain_words() -> None:
         answer = await drop(upload["upload_url"], b"%PDF-1.7\n" + b"x" * 4096)
     assert answer.status_code == 415
     assert answer.headers["content-type"].startswith("text/plain")
-    assert "not a supported image" in answer.text and "PNG or JPEG" in answer.text
+    assert "not a supported image" in answer.text
+    assert "PNG or JPEG" in answer.text
 
 
 # --- waiting for the person -------------------------------------------------------------------
@@ -269,7 +284,9 @@ async def test_detect_image_waits_for_an_upload_that_arrives_later(mode: str) ->
         results: list[dict[str, Any]] = []
 
         async def detect() -> None:
-            result = await client.call_tool("detect_image", {"upload": upload["upload_id"], "wait_seconds": 60})
+            result = await client.call_tool(
+                "detect_image", {"upload": upload["upload_id"], "wait_seconds": 60}
+            )
             results.append(structured(result))
 
         with Stopwatch() as watch:
@@ -278,7 +295,8 @@ async def test_detect_image_waits_for_an_upload_that_arrives_later(mode: str) ->
                 await anyio.sleep(0.5)
                 assert results == []  # still waiting for the person
                 assert (await drop(upload["upload_url"], CAMERA_JPG.read_bytes())).status_code == 200
-    assert results[0]["verdict"] == "Real" and results[0]["source"]["kind"] == "upload"
+    assert results[0]["verdict"] == "Real"
+    assert results[0]["source"]["kind"] == "upload"
     assert watch.elapsed < 30
 
 
@@ -300,7 +318,8 @@ async def test_check_provenance_reads_an_upload_and_leaves_it_for_the_detection(
         upload = await request_image(client)
         await drop(upload["upload_url"], AI_PNG.read_bytes())
         provenance = structured(await client.call_tool("check_provenance", {"upload": upload["upload_id"]}))
-        assert provenance["finding"] == "ai_declared" and provenance["source"]["kind"] == "upload"
+        assert provenance["finding"] == "ai_declared"
+        assert provenance["source"]["kind"] == "upload"
         assert desk.store.holding() == 1
         report = structured(await client.call_tool("detect_image", {"upload": upload["upload_id"]}))
     assert report["verdict"] == "AI Generated"

@@ -22,8 +22,10 @@ async def test_a_copied_image_file_is_read_as_a_path_with_its_metadata(tmp_path:
     copy = tmp_path / "holiday.png"
     shutil.copy(AI_PNG, copy)
     image = await load_clipboard([tmp_path], grab=lambda: [str(copy)])
-    assert image.kind == "clipboard" and image.name == "holiday.png"
-    assert image.path == copy.resolve() and image.content is None  # the file, metadata and all
+    assert image.kind == "clipboard"
+    assert image.name == "holiday.png"
+    assert image.path == copy.resolve()
+    assert image.content is None
     assert image.size == AI_PNG.stat().st_size
 
 

@@ -460,6 +460,125 @@ async function openRow(id, name) {
   $("report-title").focus?.();
 }
 
+// --- the drop zone (a request_image result) ---------------------------------------------------
+// The person drops an image here; its bytes go page → host → server through the app-only
+// submit_upload, then detect_image runs on the upload: they never enter the model's context.
+
+const MAX_BYTES = 10 * 1024 * 1024;
+let upload = null; // the request_image result the drop zone is for
+let handing = false;
+
+function renderDropZone(sc) {
+  generation++;
+  upload = sc;
+  batch = null;
+  $("report").hidden = true;
+  $("batch").hidden = true;
+  $("drop").hidden = false;
+  $("simulated").hidden = true;
+  setState(null);
+  const note = $("drop-note");
+  note.textContent = typeof sc.note === "string" && sc.note ? `Your assistant asks: ${sc.note}` : "";
+  note.hidden = !note.textContent;
+  $("drop-link").textContent = typeof sc.upload_url === "string" ? sc.upload_url : "";
+  const expires = new Date(sc.expires_at);
+  $("drop-expires").textContent = Number.isNaN(expires.getTime()) ? "it expires" : expires.toLocaleTimeString();
+  dropStatus("");
+}
+
+function dropStatus(text, bad = false) {
+  const status = $("drop-status");
+  status.textContent = text.replace(/^Error executing tool \w+: /, ""); // the SDK's prefix, not for a person
+  status.classList.toggle("bad", bad);
+}
+
+function readBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ""));
+    reader.onerror = () => reject(reader.error ?? new Error("the file could not be read"));
+    reader.readAsDataURL(file);
+  });
+}
+
+async function handOver(file) {
+  if (!file || !upload || handing) return;
+  if (file.size > MAX_BYTES) {
+    dropStatus(`${file.name} is larger than 10 MB, the most TruthScan accepts: resize or re-compress it.`, true);
+    return;
+  }
+  handing = true;
+  $("dropzone").setAttribute("aria-disabled", "true");
+  try {
+    dropStatus(`Handing ${file.name} to TruthScan…`);
+    const data = await readBase64(file);
+    const sent = await app.callServerTool({
+      name: "submit_upload",
+      arguments: { upload_id: upload.upload_id, name: file.name || "image", data },
+    });
+    if (sent.isError) {
+      dropStatus(textOf(sent) || "The image was not accepted.", true);
+      return;
+    }
+    dropStatus("TruthScan is checking the image…");
+    const result = await app.callServerTool({ name: "detect_image", arguments: { upload: upload.upload_id } });
+    if (result.isError || !result.structuredContent) {
+      dropStatus(textOf(result) || "The detection failed.", true);
+      return;
+    }
+    $("drop").hidden = true;
+    renderReport(result.structuredContent);
+    await tellModel(file.name, result);
+  } catch (err) {
+    dropStatus(`Could not reach the server: ${err?.message ?? err}. Try again.`, true);
+  } finally {
+    handing = false;
+    $("dropzone").removeAttribute("aria-disabled");
+  }
+}
+
+// The conversation goes on from the verdict: the model gets the full text (what it would have
+// read had it called detect_image itself), and, where the host takes messages, a short turn.
+async function tellModel(name, result) {
+  const sc = result.structuredContent;
+  const summary = typeof sc.summary === "string" && sc.summary ? sc.summary : textOf(result);
+  const context = `The person dropped ${name} into the TruthScan view, which checked it with detect_image (upload ${upload?.upload_id}). The result:\n${summary}`;
+  try {
+    await app.updateModelContext({ content: [{ type: "text", text: context }] });
+  } catch (err) {
+    // a host without model context still shows the report; the message below may reach it
+  }
+  if (app.getHostCapabilities()?.message) {
+    const tier = tierName(sc);
+    const line = [sc.verdict, tier ? `${tier} band` : null, isNum(sc.ai_score) ? `AI score ${Math.round(sc.ai_score)}/100` : null]
+      .filter(Boolean)
+      .join(", ");
+    try {
+      await app.sendMessage({
+        role: "user",
+        content: [{ type: "text", text: `I dropped ${name} into the TruthScan view: ${line || "the result is above"}. What does it mean?` }],
+      });
+    } catch (err) {
+      // the model already has the result in its context
+    }
+  }
+}
+
+$("drop-picker").addEventListener("change", () => handOver($("drop-picker").files?.[0]));
+for (const name of ["dragenter", "dragover"]) {
+  $("dropzone").addEventListener(name, (event) => {
+    event.preventDefault();
+    $("dropzone").classList.add("over");
+  });
+}
+for (const name of ["dragleave", "drop"]) {
+  $("dropzone").addEventListener(name, () => $("dropzone").classList.remove("over"));
+}
+$("dropzone").addEventListener("drop", (event) => {
+  event.preventDefault();
+  handOver(event.dataTransfer?.files?.[0]);
+});
+
 // --- wiring -------------------------------------------------------------------------------------
 
 function show(result) {
@@ -469,10 +588,13 @@ function show(result) {
     generation++;
     $("report").hidden = true;
     $("batch").hidden = true;
+    $("drop").hidden = true;
     setState(textOf(result) || "The tool failed.");
     return;
   }
-  if (sc && Array.isArray(sc.rows)) renderBatch(sc);
+  $("drop").hidden = true;
+  if (sc && typeof sc.upload_id === "string" && typeof sc.upload_url === "string") renderDropZone(sc);
+  else if (sc && Array.isArray(sc.rows)) renderBatch(sc);
   else if (sc && typeof sc === "object" && "status" in sc) {
     batch = null;
     renderReport(sc);
