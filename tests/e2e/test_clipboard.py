@@ -10,6 +10,7 @@ nothing is faked between the copy and the detection. Skips with a hint without X
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import time
@@ -46,10 +47,26 @@ pytestmark = [
 
 
 def _free_display() -> int:
-    for number in range(90, 190):
+    start = random.randrange(100, 900)  # not the number a test before just gave back
+    for number in range(start, start + 100):
         if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
             return number
-    raise RuntimeError("no free X display number between :90 and :189")
+    raise RuntimeError(f"no free X display number from :{start}")
+
+
+def _xclip_out(display: str, target: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["xclip", "-selection", "clipboard", "-t", target, "-o"],
+        capture_output=True,
+        env={**os.environ, "DISPLAY": display},
+        timeout=10,
+    )
+
+
+def _answers(display: str) -> bool:
+    """The X server takes connections (xclip says whether there is an owner, not that it cannot
+    open the display)."""
+    return b"open display" not in _xclip_out(display, "TARGETS").stderr
 
 
 @pytest.fixture
@@ -63,11 +80,10 @@ def display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        socket = Path(f"/tmp/.X11-unix/X{name[1:]}")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and xvfb.poll() is None and not socket.exists():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and xvfb.poll() is None and not _answers(name):
             time.sleep(0.05)
-        if xvfb.poll() is None and socket.exists():
+        if xvfb.poll() is None and _answers(name):
             break
         xvfb.kill()
         xvfb.wait()
@@ -95,15 +111,11 @@ def copied(display: str, data: bytes, target: str) -> Generator[None]:
     assert owner.stdin is not None
     owner.stdin.write(data)
     owner.stdin.close()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # owned once xclip -o can read the target back
-        probe = subprocess.run(
-            ["xclip", "-selection", "clipboard", "-t", "TARGETS", "-o"],
-            capture_output=True,
-            env={**os.environ, "DISPLAY": display},
-        )
-        if target.encode() in probe.stdout:
-            break
+    deadline = time.monotonic() + 30
+    while target.encode() not in _xclip_out(display, "TARGETS").stdout:  # owned once it offers it
+        if owner.poll() is not None or time.monotonic() > deadline:
+            owner.kill()
+            pytest.fail(f"xclip did not take the clipboard of {display} (exit code {owner.poll()})")
         time.sleep(0.05)
     try:
         yield
