@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from truthscan_mcp.redaction import MIN_SECRET_LENGTH, redact
 
@@ -39,6 +40,52 @@ class RedactingFilter(logging.Filter):
                 record.exc_info = None
                 record.exc_text = masked
         return True
+
+
+class RepeatLimiter(logging.Filter):
+    """Lets the first record of a kind through, then at most one every `interval` seconds, which
+    says how many like it were held back.
+
+    A kind is the logger, the level and the first line of the message: asyncio, out of
+    descriptors, logs "socket.accept() out of system resource" (each with a different socket in
+    the lines below) thousands of times a second, and uvicorn logs every malformed request a
+    client chooses to send. Without a limit, a client decides how fast stderr fills the disk.
+    """
+
+    #: How many kinds are remembered; the oldest is forgotten beyond it.
+    MAX_KINDS = 256
+
+    def __init__(self, interval: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._interval = interval
+        self._clock = clock
+        self._kinds: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = (record.name, record.levelno, str(record.msg).partition("\n")[0][:200])
+        now = self._clock()
+        shown, held = self._kinds.get(kind, (None, 0))
+        if shown is not None and now - shown < self._interval:
+            self._kinds[kind] = (shown, held + 1)
+            return False
+        if held and shown is not None:
+            record.msg = (
+                f"{record.getMessage()}\n({held} more like it in the last {now - shown:.0f} s not shown)"
+            )
+            record.args = None
+        self._kinds.pop(kind, None)
+        self._kinds[kind] = (now, 0)
+        if len(self._kinds) > self.MAX_KINDS:
+            del self._kinds[next(iter(self._kinds))]
+        return True
+
+
+def limit_repeats(*loggers: str, interval: float = 10.0) -> None:
+    """Put one `RepeatLimiter` on each named logger (once, however often this is called)."""
+    for name in loggers:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RepeatLimiter) for f in logger.filters):
+            logger.addFilter(RepeatLimiter(interval))
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:

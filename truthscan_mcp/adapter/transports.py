@@ -6,6 +6,13 @@ bearer token (of at least 32 characters), which it then checks in constant time 
 request. The `Origin` header is checked on every bind, with or without a token, as the MCP
 specification requires: a browser page from anywhere but loopback or the origins listed in
 TRUTHSCAN_HTTP_ALLOWED_ORIGINS gets 403, so a token stolen into a web page is no key to it.
+A page from an allowed origin gets real CORS: its preflight is answered (without the token,
+which browsers never send with one) and every answer, refusals included, carries
+`Access-Control-Allow-Origin`. Being stateless, the transport offers no standalone event
+stream: `GET /mcp` is 405 at once (the SDK would otherwise hold a stream open that no message
+can ever reach). The server bounds its connections and closes any that do not send a request
+head in time (`connections`), and repeated log lines are rate-limited, so no client can take
+its descriptors or fill its stderr.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import re
 
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -25,6 +33,16 @@ MAX_HTTP_BODY = 16 * 1024 * 1024  # a 10 MB image as base64 plus JSON-RPC framin
 #: shorter tokens can be guessed or were typed by hand; 32 URL-safe characters carry ~190 bits
 MIN_TOKEN_LENGTH = 32
 MAKE_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+MCP_PATH = "/mcp"
+#: Response headers a browser page may read: the session and protocol version a client must echo,
+#: and the challenge of a 401.
+EXPOSED_HEADERS = ("Mcp-Session-Id", "Mcp-Protocol-Version", "WWW-Authenticate")
+#: Largest request head (request line and headers) h11 buffers before answering 400.
+MAX_HEADER_BYTES = 16 * 1024
+#: Seconds an idle keep-alive connection stays open between requests.
+KEEP_ALIVE_SECONDS = 5
+#: Loggers a client can make repeat themselves (accept errors, malformed requests).
+CLIENT_DRIVEN_LOGGERS = ("asyncio", "uvicorn.error")
 
 
 def is_loopback(host: str) -> bool:
@@ -98,6 +116,49 @@ class OriginMiddleware:
         await self.app(scope, receive, send)
 
 
+class NoStreamMiddleware:
+    """`GET /mcp` is 405 with `Allow: POST`: a stateless transport offers no standalone stream.
+
+    The MCP specification lets a server answer the GET either with an event stream or with 405.
+    The SDK opens the stream even in stateless mode, where no server message can ever be routed
+    to it, so each GET held a connection and a descriptor until the client left (500 of them:
+    +39 MB and 500 descriptors).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].rstrip("/") == MCP_PATH:
+            body = b'{"error": "this stateless server offers no event stream at GET /mcp: POST requests"}'
+            await _refuse(send, 405, body, [(b"allow", b"POST")])
+            return
+        await self.app(scope, receive, send)
+
+
+def _origin_pattern(allowed: list[str]) -> str:
+    """`origin_allowed`'s matching as one regular expression, for Starlette's CORS middleware."""
+    parts = [re.escape(e[:-1]) + r"[0-9]+" if e.endswith(":*") else re.escape(e) for e in allowed]
+    return "(?i:" + "|".join(parts or ["(?!)"]) + ")/?"
+
+
+def cors(app: ASGIApp, allowed: list[str]) -> ASGIApp:
+    """CORS for the allowed origins (the others never get this far: `OriginMiddleware`)."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    return CORSMiddleware(
+        app,
+        allow_origin_regex=_origin_pattern(allowed),
+        allow_methods=["POST"],
+        # Any header the page asks for: the origin is trusted, and MCP clients send headers whose
+        # names vary (`Mcp-Param-*`) besides Content-Type, Accept, Authorization, Mcp-Session-Id,
+        # Mcp-Protocol-Version, Mcp-Method and Mcp-Name.
+        allow_headers=["*"],
+        expose_headers=EXPOSED_HEADERS,
+        max_age=600,
+    )
+
+
 class BearerTokenMiddleware:
     """Reject every HTTP request without `Authorization: Bearer <token>`."""
 
@@ -158,8 +219,11 @@ def build_http_app(settings: Settings, host: str) -> ASGIApp:
         transport_security=security,
         max_request_body_size=MAX_HTTP_BODY,
     )
+    app = NoStreamMiddleware(app)
     if settings.http_token is not None:
         app = BearerTokenMiddleware(app, settings.http_token.get_secret_value())
+    # Outside the token check: a preflight carries no token, and a 401 must be readable by the page.
+    app = cors(app, origins)
     # Outermost: a foreign page is refused before its token (if it has one) is even looked at.
     app = OriginMiddleware(app, origins)
     # The upload page of request_image: a person's browser has neither the token nor an allowed
@@ -184,8 +248,26 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
         )
     import uvicorn
 
+    from truthscan_mcp.adapter.connections import ACCEPT_BATCH, connection_cap, guarded_protocol
+    from truthscan_mcp.logs import limit_repeats
+
     app = build_http_app(settings, host)
-    config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
+    cap = connection_cap()
+    limit_repeats(*CLIENT_DRIVEN_LOGGERS)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        http=guarded_protocol(cap),
+        # The protocol keeps connections within `cap`; this bounds requests in progress as well.
+        limit_concurrency=cap + 1,
+        backlog=ACCEPT_BATCH,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+    )
+    logger.debug("HTTP connections capped at %d", cap)
     shown = f"[{host.strip('[]')}]" if ":" in host else host  # an IPv6 literal needs brackets in a URL
     logger.info("serving MCP over streamable HTTP at http://%s:%d/mcp", shown, port)
     anyio.run(uvicorn.Server(config).serve)
