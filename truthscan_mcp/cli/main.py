@@ -1,8 +1,7 @@
-"""The `truthscan-mcp` command: serve (default), detect, demo, sandbox.
+"""The `truthscan-mcp` command: serve (default), detect, cache, demo, sandbox.
 
-argparse (stdlib) rather than a CLI framework: start-up time matters for a process that desktop
-apps spawn on every launch, and the command surface is small. Heavy imports (the MCP SDK, the
-HTTP stack) happen inside the sub-commands that need them.
+Heavy imports (the MCP SDK, the HTTP stack, rich) happen inside the commands that need them:
+`detect` must start without the SDK, and a desktop app spawns the server on every launch.
 """
 
 from __future__ import annotations
@@ -10,109 +9,135 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
 
 from truthscan_mcp import __version__
+from truthscan_mcp.cli.options import add_setting_options, settings_from, split_global_lists
 
-if TYPE_CHECKING:
-    from truthscan_mcp.settings import Settings
+__all__ = ["build_parser", "main", "settings_from"]
 
-# option → Settings field; every TRUTHSCAN_* variable is also a command-line option
-_SETTING_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
-    (
-        "--sandbox",
-        "sandbox",
-        {"action": "store_true", "help": "use the built-in API simulator: no key, no credits, no network"},
-    ),
-    (
-        "--api-key",
-        "api_key",
-        {"metavar": "KEY", "help": "TruthScan API key (prefer TRUTHSCAN_API_KEY: options show in ps)"},
-    ),
-    (
-        "--api-url",
-        "api_url",
-        {"metavar": "URL", "help": "TruthScan API base URL (default https://detect-image.truthscan.com)"},
-    ),
-    ("--storage-url", "storage_url", {"metavar": "URL", "help": "storage base URL sent to /detect"}),
-    (
-        "--wait-seconds",
-        "wait_seconds",
-        {"type": float, "metavar": "S", "help": "default wait for a complete result, 0-600 (default 45)"},
-    ),
-    (
-        "--allowed-dirs",
-        "allowed_dirs",
-        {
-            "nargs": "+",
-            "metavar": "DIR",
-            "help": (
-                "directories local image paths must be inside (default: your home and the temp dir); "
-                f"one or more, each may be {os.pathsep}-separated; before IMAGE arguments write "
-                "--allowed-dirs=DIR"
-            ),
-        },
-    ),
-    (
-        "--allow-private-urls",
-        "allow_private_urls",
-        {"action": "store_true", "help": "allow URL sources on private/loopback addresses"},
-    ),
-    (
-        "--cache-path",
-        "cache_path",
-        {"metavar": "FILE", "help": "result cache file (SQLite), or 'off' to keep nothing"},
-    ),
-    (
-        "--log-level",
-        "log_level",
-        {"metavar": "LEVEL", "help": "DEBUG, INFO, WARNING or ERROR (default INFO; detect: WARNING)"},
-    ),
-    (
-        "--http-token",
-        "http_token",
-        {"metavar": "TOKEN", "help": "bearer token for the HTTP transport (32+ characters)"},
-    ),
-    (
-        "--http-allowed-origins",
-        "http_allowed_origins",
-        {"metavar": "ORIGINS", "help": "browser Origins the HTTP transport answers (comma-separated)"},
-    ),
-    (
-        "--max-concurrency",
-        "max_concurrency",
-        {"type": int, "metavar": "N", "help": "parallel detections in a batch, 1-32 (default 4)"},
-    ),
-]
+COMMANDS = ("serve", "detect", "cache", "demo", "sandbox")
+
+EXIT_CODES = """\
+exit status:
+  0    every image answered
+  1    some image failed or was not finished
+  2    usage: a wrong option or argument
+  3    configuration or key: a bad TRUTHSCAN_* value, no key, a key TruthScan refuses
+  4    --fail-on TIER: some image reached that tier or above
+  130  interrupted (Ctrl-C): the rows known so far are printed, each paid detection with its id
+"""
+
+_MAIN_EPILOG = """\
+examples:
+  truthscan-mcp                               serve MCP over stdio (what desktop apps run)
+  truthscan-mcp --sandbox detect photo.jpg    try detection on the simulator (no key)
+  truthscan-mcp detect ~/Pictures/batch --format csv > verdicts.csv
+  truthscan-mcp serve --transport http --port 8000
+
+Configuration options go before or after the command; `truthscan-mcp COMMAND --help` lists
+the ones each command uses.
+"""
+
+_DETECT_EPILOG = (
+    """\
+examples:
+  truthscan-mcp detect photo.jpg                    one image: the full report
+  truthscan-mcp detect ~/Pictures/inbox             a folder: one parallel run, a table of every image
+  truthscan-mcp detect a.jpg https://example.com/b.png shots/ --recursive
+  curl -s https://example.com/c.webp | truthscan-mcp detect -
+  truthscan-mcp detect inbox/ --format jsonl | jq -c 'select(.tier == "Synthetic")'
+  truthscan-mcp detect uploads/ --fail-on likely-synthetic --format json > verdicts.json
+
+Files in a folder are recognised by their content, not their name; every file left out is
+listed on stderr with the reason. Progress and notes go to stderr, results to stdout. Colour
+only on a terminal, never with NO_COLOR set.
+
+"""
+    + EXIT_CODES
+)
 
 
-def _add_setting_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    group = parser.add_argument_group("configuration (each also a TRUTHSCAN_* variable)")
-    for flag, dest, kwargs in _SETTING_OPTIONS:
-        extra = dict(kwargs)
-        if suppress:
-            extra["default"] = argparse.SUPPRESS
-        group.add_argument(flag, dest=dest, **extra)
+class _Parser(argparse.ArgumentParser):
+    """Takes `--allowed-dirs A B` before a command without swallowing the command."""
+
+    def parse_known_args(  # pyright: ignore[reportIncompatibleMethodOverride]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace | None, list[str]]:
+        if self.prog == "truthscan-mcp":
+            args = split_global_lists(sys.argv[1:] if args is None else list(args), COMMANDS)
+        return super().parse_known_args(args, namespace)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
+    return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 3600 seconds")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="truthscan-mcp",
         description="MCP server for TruthScan AI image detection. Without a command, serves MCP over stdio.",
+        epilog=_MAIN_EPILOG + "\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"truthscan-mcp {__version__}")
-    _add_setting_options(parser, suppress=False)
+    add_setting_options(parser, None)
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", help="what to do (default: serve over stdio)"
     )
 
-    def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        _add_setting_options(p, suppress=True)
+    def add(name: str, help_text: str, epilog: str | None = None) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        add_setting_options(p, name)
         return p
 
-    serve = add("serve", "serve MCP (stdio by default, or streamable HTTP)")
+    _add_serve(add)
+    from truthscan_mcp.cli.detect_options import add_detect_options
+
+    add_detect_options(add("detect", "detect AI-generated images from the terminal", _DETECT_EPILOG))
+    add(
+        "demo",
+        "run a real MCP client session against this server (sandbox unless a key is set)",
+        "example:\n  truthscan-mcp demo",
+    )
+    _add_cache(add)
+    _add_sandbox(add)
+    return parser
+
+
+#: the `add` helper of build_parser: a command's parser, with the settings it uses
+_Add = Callable[[str, str, str | None], argparse.ArgumentParser]
+
+
+def _add_serve(add: _Add) -> None:
+    serve: argparse.ArgumentParser = add(
+        "serve",
+        "serve MCP (stdio by default, or streamable HTTP)",
+        "examples:\n  truthscan-mcp serve\n"
+        "  truthscan-mcp serve --transport http --host 127.0.0.1 --port 8000",
+    )
     serve.add_argument(
         "--transport",
         choices=["stdio", "http"],
@@ -120,28 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="stdio (what desktop apps spawn; default) or streamable HTTP at /mcp",
     )
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="HTTP port, 1-65535 (default 8000)")
 
-    detect = add("detect", "detect AI-generated images from the terminal")
-    detect.add_argument(
-        "images", nargs="+", metavar="IMAGE", help="file path, file:// or http(s) URL, or a directory"
-    )
-    detect.add_argument("--recursive", "-r", action="store_true", help="look into subdirectories too")
-    detect.add_argument("--pattern", default=None, metavar="GLOB", help="glob for directories, e.g. '*.jpg'")
-    detect.add_argument(
-        "--allow-partial", action="store_true", help="if credits do not cover a batch, detect what they cover"
-    )
-    detect.add_argument("--json", action="store_true", help="print the reports as JSON (for scripts)")
-    detect.add_argument("--no-deep-analysis", action="store_true", help="skip the deep-analysis reasoning")
-    detect.add_argument(
-        "--wait", type=float, default=None, metavar="S", help="seconds to wait (default --wait-seconds, 45)"
-    )
-    detect.add_argument("--force", action="store_true", help="bypass the cache and spend credits again")
-    detect.add_argument("--heatmap", action="store_true", help="wait for the heatmap too")
 
-    add("demo", "run a real MCP client session against this server (sandbox unless a key is set)")
-
-    cache = add("cache", "show or clear the local result cache (TRUTHSCAN_CACHE_PATH)")
+def _add_cache(add: _Add) -> None:
+    cache: argparse.ArgumentParser = add(
+        "cache",
+        "show or clear the local result cache (TRUTHSCAN_CACHE_PATH)",
+        "examples:\n  truthscan-mcp cache stats\n  truthscan-mcp cache stats --json",
+    )
     cache.add_argument(
         "cache_action",
         choices=["stats", "clear"],
@@ -150,52 +162,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cache.add_argument("--json", action="store_true", help="print the answer as JSON (for scripts)")
 
-    sandbox = add("sandbox", "run the TruthScan API simulator as a standalone HTTP server")
+
+def _add_sandbox(add: _Add) -> None:
+    sandbox: argparse.ArgumentParser = add(
+        "sandbox",
+        "run the TruthScan API simulator as a standalone HTTP server",
+        "example:\n  truthscan-mcp sandbox --port 8787 --processing-seconds 0.5",
+    )
     sandbox.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    sandbox.add_argument("--port", type=int, default=8787, help="port (default 8787)")
+    sandbox.add_argument("--port", type=_port, default=8787, help="port, 1-65535 (default 8787)")
     sandbox.add_argument(
-        "--processing-seconds", type=float, default=None, metavar="S", help="simulated time to a verdict"
+        "--processing-seconds", type=_seconds, default=None, metavar="S", help="simulated time to a verdict"
     )
     sandbox.add_argument(
         "--analysis-seconds",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="S",
         help="simulated time to the deep analysis",
     )
     sandbox.add_argument(
-        "--heatmap-seconds", type=float, default=None, metavar="S", help="simulated time to the heatmap"
+        "--heatmap-seconds", type=_seconds, default=None, metavar="S", help="simulated time to the heatmap"
     )
-    return parser
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Environment first, command-line options on top; a bad value exits with its name."""
-    from pydantic import ValidationError
-
-    from truthscan_mcp.settings import Settings
-
-    overrides: dict[str, Any] = {}
-    given: set[str] = set()
-    for _flag, dest, kwargs in _SETTING_OPTIONS:
-        value = getattr(args, dest, None)
-        if value is None or (kwargs.get("action") == "store_true" and value is False):
-            continue
-        given.add(dest)  # hints about this setting then name its option, not the variable
-        if dest == "allowed_dirs" and isinstance(value, list):
-            # a host passes one argument per folder the user chose (MCPB `multiple` directories)
-            folders: list[str] = [str(v) for v in value]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-            value = os.pathsep.join(folders)
-        overrides[dest] = value
-    try:
-        return Settings(**overrides).given_on_command_line(given)
-    except ValidationError as exc:
-        lines: list[str] = []
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"])
-            lines.append(f"  TRUTHSCAN_{field.upper()} (--{field.replace('_', '-')}): {error['msg']}")
-        sys.stderr.write("truthscan-mcp: invalid configuration:\n" + "\n".join(lines) + "\n")
-        raise SystemExit(2) from None
 
 
 def _exit_on_signals() -> None:
@@ -229,13 +217,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         from truthscan_mcp.cli.demo import run_demo
 
         raise SystemExit(run_demo(args))
+    if command == "sandbox":
+        _run_sandbox(args)
+        return
     settings = settings_from(args)
     from truthscan_mcp.logs import configure_logging
 
     secrets = [s.get_secret_value() for s in (settings.api_key, settings.http_token) if s is not None]
     level = settings.log_level
     if command == "detect" and "log_level" not in settings.model_fields_set:
-        # progress lines own the terminal; INFO log lines would interleave with them
+        # the live line owns the terminal; INFO log lines would break into it
         level = "WARNING"
     configure_logging(level, secrets)
     if command == "serve":
@@ -256,19 +247,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         from truthscan_mcp.cli.cache import run_cache_command
 
         raise SystemExit(run_cache_command(settings.cache_path, args.cache_action, as_json=args.json))
-    elif command == "sandbox":
-        from truthscan_mcp.sandbox import SandboxConfig
-        from truthscan_mcp.sandbox import serve as serve_sandbox
-
-        updates = {
-            k: v
-            for k, v in (
-                ("processing_seconds", args.processing_seconds),
-                ("analysis_seconds", args.analysis_seconds),
-                ("heatmap_seconds", args.heatmap_seconds),
-            )
-            if v is not None
-        }
-        serve_sandbox(host=args.host, port=args.port, config=SandboxConfig(**updates))
     else:  # pragma: no cover - argparse rejects unknown commands
         parser.error(f"unknown command {command}")
+
+
+def _run_sandbox(args: argparse.Namespace) -> None:
+    from truthscan_mcp.sandbox import SandboxConfig
+    from truthscan_mcp.sandbox import serve as serve_sandbox
+
+    updates = {
+        k: v
+        for k, v in (
+            ("processing_seconds", args.processing_seconds),
+            ("analysis_seconds", args.analysis_seconds),
+            ("heatmap_seconds", args.heatmap_seconds),
+        )
+        if v is not None
+    }
+    serve_sandbox(host=args.host, port=args.port, config=SandboxConfig(**updates))

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import anyio
 
@@ -35,6 +35,7 @@ from truthscan_mcp.errors import (
     TruthScanError,
 )
 from truthscan_mcp.media.image import LoadedImage
+from truthscan_mcp.media.inline import load_data
 from truthscan_mcp.media.paths import allowed_path
 from truthscan_mcp.media.sources import load_image
 from truthscan_mcp.models import BatchResult, BatchRow, BatchTotals, DetectionReport
@@ -62,8 +63,24 @@ SKIPPED = "Skipped: the credits left did not cover this image (allow_partial); n
 
 @dataclass(frozen=True)
 class BatchInput:
-    kind: Literal["path", "url"]
+    kind: Literal["path", "url", "data"]
+    #: the path or URL as given; for `data`, what the row shows as its source (e.g. "-" for stdin)
     value: str
+    #: the image itself, base64 or a `data:` URI (kind `data` only: bytes the caller already holds)
+    data: str | None = None
+
+
+class BatchWatch(Protocol):
+    """Hears a batch's rows as they happen, for a caller that shows or streams them (the
+    terminal) and must still name every paid detection when the person stops waiting."""
+
+    async def known(self, index: int, document_id: str, *, paid: bool) -> None:
+        """Row `index` has a TruthScan id; `paid` when this batch's detection spent a credit."""
+        ...
+
+    async def settled(self, index: int, row: BatchRow, report: DetectionReport | None) -> None:
+        """Row `index` is final: answered, failed, skipped or handed off unfinished."""
+        ...
 
 
 # --- what the batch is made of ------------------------------------------------------------------
@@ -196,10 +213,12 @@ class _Run:
         inputs: list[BatchInput],
         progress: BatchProgress | None,
         images: ImageSink | None = None,
+        watch: BatchWatch | None = None,
     ) -> None:
         self.detector = detector
         self.inputs = inputs
         self.image_sink = images
+        self.watch = watch
         self.rows = [BatchRow(source=item.value, name=_display_name(item)) for item in inputs]
         self.images: list[LoadedImage | None] = [None] * len(inputs)
         #: how far along each input is, 0..1; their sum is the progress reported
@@ -214,6 +233,13 @@ class _Run:
     def fail(self, index: int, message: str) -> None:
         self.rows[index] = self.rows[index].model_copy(update={"error": message})
         self.shares[index] = 1.0
+
+    async def settle(self, index: int, report: DetectionReport | None = None) -> None:
+        if self.watch is not None:
+            try:
+                await self.watch.settled(index, self.rows[index], report)
+            except Exception:  # a broken watcher must not break a paid batch
+                logger.debug("batch watch failed", exc_info=True)
 
     async def tick(self, message: str) -> None:
         """Progress as images done out of the total, with fractions for the images under way:
@@ -233,6 +259,8 @@ class _Run:
             try:
                 if item.kind == "url":
                     image = await load_image(url=item.value, settings=self.detector.settings)
+                elif item.kind == "data":
+                    image = load_data(item.data or "")
                 else:
                     image = await load_image(path=item.value, settings=self.detector.settings)
             except TruthScanError as exc:
@@ -242,7 +270,10 @@ class _Run:
                 self.fail(index, f"Unexpected error while reading it ({type(exc).__name__}).")
             else:
                 self.images[index] = image
-                self.rows[index] = self.rows[index].model_copy(update={"name": image.name})
+                if item.kind != "data":
+                    self.rows[index] = self.rows[index].model_copy(update={"name": image.name})
+                return
+        await self.settle(index)
 
     def groups(self) -> list[_Group]:
         """Identical bytes are detected once: every later input points at the first."""
@@ -264,8 +295,10 @@ class _Run:
         self, group: _Group, options: DetectOptions, deadline: float, spend: anyio.CapacityLimiter
     ) -> None:
         image = group.image
+        uploading = [False]  # only a detection that is paid uploads
 
         async def on_progress(progress: Progress) -> None:
+            uploading[0] = uploading[0] or progress.phase == "uploading"
             for member in group.members:
                 self.shares[member] = min(progress.fraction, 0.999)
             await self.tick(f"{image.name}: {progress.message}")
@@ -278,7 +311,7 @@ class _Run:
                 replace(options, wait_seconds=remaining, wait_for_heatmap=False),
                 progress=on_progress,
                 spend=spend,
-                images=self.image_sink,
+                images=_Known(self, group, uploading) if self.watch is not None else self.image_sink,
             )
         except TruthScanError as exc:
             error = exc.message
@@ -301,8 +334,33 @@ class _Run:
                 }
             self.rows[member] = self.rows[member].model_copy(update=update)
             self.shares[member] = 1.0
+            await self.settle(member, report)
         group.pays = report is not None and not report.cached
         await self.tick(f"{image.name}: {_outcome(self.rows[group.leader])}")
+
+
+@dataclass
+class _Known:
+    """The image sink of one group while a watcher listens: tells it each row's id as soon as
+    TruthScan gave one (a paid detection is named even if the batch is stopped right after),
+    then hands the image on to the caller's own sink."""
+
+    run: _Run
+    group: _Group
+    uploading: list[bool]
+
+    async def keep(self, document_id: str, image: LoadedImage) -> None:
+        watch, sink = self.run.watch, self.run.image_sink
+        if watch is not None:
+            for member in self.group.members:
+                try:
+                    await watch.known(
+                        member, document_id, paid=self.uploading[0] and member == self.group.leader
+                    )
+                except Exception:
+                    logger.debug("batch watch failed", exc_info=True)
+        if sink is not None:
+            await sink.keep(document_id, image)
 
 
 async def run_batch(
@@ -314,6 +372,8 @@ async def run_batch(
     max_concurrency: int = 4,
     progress: BatchProgress | None = None,
     images: ImageSink | None = None,
+    watch: BatchWatch | None = None,
+    spend: anyio.CapacityLimiter | None = None,
 ) -> BatchResult:
     """Detect every input: validate → plan the payment → detect → summarise.
 
@@ -321,16 +381,22 @@ async def run_batch(
     always before anything was spent. `max_concurrency` bounds what costs (uploads and `/detect`
     submissions); the waiting for results that follows is free, so every row waits at once.
     `images` receives each detected image with its document id (the detector calls it).
+    `watch` hears each row as it settles and each id as soon as it is known; `spend`, when
+    given, is the limit several batches of one run share instead of `max_concurrency`.
     """
     started = anyio.current_time()
-    run = _Run(detector, inputs, progress, images)
+    run = _Run(detector, inputs, progress, images, watch)
     groups: list[_Group] = []
     payment = _Payment()
     try:
         groups = await _validate(run)
         payment = await _plan_payment(run, groups, options, allow_partial=allow_partial)
         await _detect_all(
-            run, groups, options, deadline=started + options.wait_seconds, limit=max_concurrency
+            run,
+            groups,
+            options,
+            deadline=started + options.wait_seconds,
+            spend=spend or anyio.CapacityLimiter(max_concurrency),
         )
     finally:
         for image in run.images:
@@ -382,6 +448,7 @@ async def _plan_payment(
                 group.skipped = True
                 for member in group.members:
                     run.fail(member, SKIPPED)
+                    await run.settle(member)
             payment.warnings.append(
                 f"Only {counted(max(credits_before, 0), 'credit')} "
                 f"{'was' if credits_before == 1 else 'were'} left: {counted(len(left_out), 'new image')} "
@@ -392,10 +459,9 @@ async def _plan_payment(
 
 
 async def _detect_all(
-    run: _Run, groups: list[_Group], options: DetectOptions, *, deadline: float, limit: int
+    run: _Run, groups: list[_Group], options: DetectOptions, *, deadline: float, spend: anyio.CapacityLimiter
 ) -> None:
-    """Every unique image at once; only their uploads and submissions queue for `limit` slots."""
-    spend = anyio.CapacityLimiter(limit)
+    """Every unique image at once; only their uploads and submissions queue for `spend`'s slots."""
     async with anyio.create_task_group() as tg:
         for group in groups:
             if not group.skipped:
@@ -433,6 +499,8 @@ async def _summarise(run: _Run, groups: list[_Group], payment: _Payment, started
 
 def _display_name(item: BatchInput) -> str:
     """A file's name (its row says which file even when it could not be read), or the URL."""
+    if item.kind == "data":
+        return "stdin" if item.value == "-" else item.value
     if item.kind == "url":
         return item.value
     return Path(item.value.strip()).name or item.value

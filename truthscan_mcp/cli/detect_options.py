@@ -1,0 +1,67 @@
+"""The options of `truthscan-mcp detect` (its configuration options come from `options`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from truthscan_mcp.cli.formats import FORMATS
+from truthscan_mcp.cli.tally import TIERS
+from truthscan_mcp.models import Tier
+
+_TIER_NAMES: dict[str, Tier] = {tier.lower().replace(" ", "-"): tier for tier in TIERS}
+
+
+def tier_argument(text: str) -> Tier:
+    """`likely-synthetic`, `Likely Synthetic` or `likely_synthetic` → "Likely Synthetic"."""
+    key = text.strip().lower().replace(" ", "-").replace("_", "-")
+    if key not in _TIER_NAMES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a tier; choose one of {', '.join(_TIER_NAMES)}")
+    return _TIER_NAMES[key]
+
+
+def add_detect_options(detect: argparse.ArgumentParser) -> None:
+    detect.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="image files, folders, http(s) URLs, or - for the bytes on stdin; any number, in any mix",
+    )
+    detect.add_argument(
+        "--recursive", "-r", action="store_true", help="look into the folders' subfolders too"
+    )
+    detect.add_argument(
+        "--pattern",
+        default=None,
+        metavar="GLOB",
+        help="only the files of the folders matching GLOB, e.g. '*.jpg'",
+    )
+    detect.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="table (default: a table of every image, or the full report of one), json (one document: "
+        "results and totals), jsonl (one row per image as it finishes), csv (with a header row)",
+    )
+    detect.add_argument("--json", action="store_true", help="same as --format json")
+    detect.add_argument(
+        "--fail-on",
+        type=tier_argument,
+        default=None,
+        metavar="TIER",
+        help="exit with status 4 when any image reaches TIER or above: "
+        + ", ".join(_TIER_NAMES)
+        + " (for scripts and CI)",
+    )
+    detect.add_argument(
+        "--no-deep-analysis",
+        action="store_true",
+        help="skip TruthScan's deep-analysis reasoning (faster; rows then carry no `analysis`)",
+    )
+    detect.add_argument(
+        "--force", action="store_true", help="ignore the result cache and spend credits again"
+    )
+    detect.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="when the credits do not cover every new image, detect as many as they cover",
+    )
