@@ -14,16 +14,19 @@ from contextlib import nullcontext
 from typing import TextIO
 
 import anyio
+from rich.console import Console
+from rich.text import Text
 
 from truthscan_mcp.app import open_app
 from truthscan_mcp.cli.formats import write_csv, write_json, write_jsonl_row
 from truthscan_mcp.cli.inputs import Gathered, gather
 from truthscan_mcp.cli.run import run_all
-from truthscan_mcp.cli.tally import EXIT_FAILED, EXIT_USAGE, Tally
+from truthscan_mcp.cli.tally import EXIT_FAILED, EXIT_USAGE, RowListener, Tally
 from truthscan_mcp.cli.view import console_for, live_line, print_report, print_table
 from truthscan_mcp.cli.words import terminal_words
 from truthscan_mcp.detection.call import DetectOptions
 from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.sanitize import clean_line
 from truthscan_mcp.settings import Settings
 
 
@@ -57,13 +60,7 @@ def run_detect(settings: Settings, args: argparse.Namespace) -> int:
     return tally.exit_code(args.fail_on)
 
 
-def _notes(err: object, gathered: Gathered) -> None:
-    from rich.console import Console
-    from rich.text import Text
-
-    from truthscan_mcp.sanitize import clean_line
-
-    assert isinstance(err, Console)
+def _notes(err: Console, gathered: Gathered) -> None:
     for skipped in gathered.skipped:
         line = Text("skipped ", style="yellow")
         line.append(f"{clean_line(skipped.source)}: {clean_line(skipped.reason)}")
@@ -72,7 +69,7 @@ def _notes(err: object, gathered: Gathered) -> None:
         err.print(Text("error: " + terminal_words(problem), style="red"))
 
 
-def _streamer(out: TextIO, tally: Tally):
+def _streamer(out: TextIO, tally: Tally) -> RowListener:
     async def stream(index: int) -> None:
         write_jsonl_row(out, tally, index)
 
@@ -80,22 +77,15 @@ def _streamer(out: TextIO, tally: Tally):
 
 
 async def _detect(
-    settings: Settings, tally: Tally, options: DetectOptions, allow_partial: bool, err: object
+    settings: Settings, tally: Tally, options: DetectOptions, allow_partial: bool, err: Console
 ) -> None:
-    from rich.console import Console
-
-    assert isinstance(err, Console)
     live = live_line(err, tally) if err.is_terminal else nullcontext()
     async with open_app(settings) as app:
         with live:
             await run_all(app, tally, options, allow_partial=allow_partial)
 
 
-def _finish(fmt: str, tally: Tally, gathered: Gathered, err: object) -> None:
-    from rich.console import Console
-    from rich.text import Text
-
-    assert isinstance(err, Console)
+def _finish(fmt: str, tally: Tally, gathered: Gathered, err: Console) -> None:
     refused = {e.message for e in tally.refusals}
     every_row_refused = len(refused) == 1 and all(
         row.error == terminal_words(next(iter(refused))) for row in tally.final_rows()

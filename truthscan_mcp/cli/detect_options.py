@@ -1,12 +1,20 @@
-"""The options of `truthscan-mcp detect` (its configuration options come from `options`)."""
+"""The options of `truthscan-mcp detect` (its configuration options come from `options`).
+
+Imported to build the parser of every command, the server's included: it names the formats and
+tiers itself rather than importing the modules that use them (and the detection stack with them).
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from truthscan_mcp.cli.formats import FORMATS
-from truthscan_mcp.cli.tally import TIERS
-from truthscan_mcp.models import Tier
+if TYPE_CHECKING:
+    from truthscan_mcp.models import Tier
+
+FORMATS = ("table", "json", "jsonl", "csv")
+#: TruthScan's tiers from the most real to the most synthetic: `--fail-on` compares by position.
+TIERS: tuple[Tier, ...] = ("Real", "Likely Real", "Likely Synthetic", "Synthetic")
 
 _TIER_NAMES: dict[str, Tier] = {tier.lower().replace(" ", "-"): tier for tier in TIERS}
 

@@ -19,8 +19,6 @@ from truthscan_mcp.cli.tally import Tally, field_of
 from truthscan_mcp.models import BatchRow
 from truthscan_mcp.sanitize import clean_line, clean_text
 
-FORMATS = ("table", "json", "jsonl", "csv")
-
 
 def write_json(out: TextIO, tally: Tally, skipped: Sequence[Skipped]) -> None:
     document = {

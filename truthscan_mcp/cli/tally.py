@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from truthscan_mcp.cli.detect_options import TIERS
 from truthscan_mcp.cli.words import terminal_words
 from truthscan_mcp.detection.batch import BatchInput
 from truthscan_mcp.errors import ConfigurationError, InvalidKeyError, TruthScanError
 from truthscan_mcp.models import BatchRow, BatchTotals, DetectionReport, Tier
-
-#: TruthScan's tiers from the most real to the most synthetic: `--fail-on` compares by position.
-TIERS: tuple[Tier, ...] = ("Real", "Likely Real", "Likely Synthetic", "Synthetic")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIGURATION, EXIT_TIER, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import time
 from typing import Any, TextIO, cast
 
 from rich import box
@@ -70,8 +71,11 @@ class _LiveLine:
             f"{len(tally.paid)} paid",
             f"{tally.cached} cached",
             counted(tally.errors, "error"),
-            "time left: " + ("estimating" if left is None else _seconds(left)),
         ]
+        if tally.finished == tally.total:
+            parts.append(f"took {time.monotonic() - tally.started:.1f} s")
+        else:
+            parts.append("time left: " + ("estimating" if left is None else _seconds(left)))
         grid = Table.grid(padding=(0, 1))
         grid.add_row(
             Text("Detecting", style="bold"),
@@ -82,7 +86,8 @@ class _LiveLine:
 
 
 def live_line(console: Console, tally: Tally) -> Live:
-    return Live(_LiveLine(tally), console=console, refresh_per_second=8, transient=True)
+    """The one line that moves while the images are checked; its last state stays on screen."""
+    return Live(_LiveLine(tally), console=console, refresh_per_second=8, transient=False)
 
 
 def _seconds(value: float) -> str:
