@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
+from pathlib import Path
 
 
 def png_bytes(size: int = 4096, seed: int = 0) -> bytes:
@@ -98,3 +99,15 @@ class _Bits:
 
     def bytes(self) -> bytes:
         return self.value.to_bytes((self.count + 7) // 8, "little")
+
+
+def write_images(folder: Path, count: int, *, prefix: str = "img", start: int = 0) -> list[Path]:
+    """`count` distinct PNG files `prefix-000.png`, … in `folder` (made if missing): a folder of
+    photos for the terminal tests, each with its own bytes, so each is its own detection."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for index in range(start, start + count):
+        path = folder / f"{prefix}-{index:03d}.png"
+        path.write_bytes(png_bytes(4096, seed=index))
+        paths.append(path)
+    return paths

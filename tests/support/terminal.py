@@ -84,9 +84,7 @@ def _controlling_terminal() -> None:  # pragma: no cover - runs in the child
 
 
 @contextlib.contextmanager
-def in_terminal(
-    *args: str, env: dict[str, str], columns: int = 160, rows: int = 50
-) -> Generator[PtyRun]:
+def in_terminal(*args: str, env: dict[str, str], columns: int = 160, rows: int = 50) -> Generator[PtyRun]:
     """`truthscan-mcp ARGS` on a fresh pseudo-terminal of `columns` × `rows`; killed on the way out."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
@@ -111,7 +109,9 @@ def in_terminal(
         os.close(master)
 
 
-def run_piped(*args: str, env: dict[str, str], stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_piped(
+    *args: str, env: dict[str, str], stdin: bytes | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """`truthscan-mcp ARGS` with stdout and stderr piped, as a script or CI runs it."""
     done = subprocess.run(
         [COMMAND, *args],
@@ -122,5 +122,8 @@ def run_piped(*args: str, env: dict[str, str], stdin: bytes | None = None, timeo
         check=False,
     )
     return subprocess.CompletedProcess(
-        done.args, done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+        done.args,
+        done.returncode,
+        done.stdout.decode("utf-8", "replace"),
+        done.stderr.decode("utf-8", "replace"),
     )
