@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -179,7 +180,8 @@ def test_json_is_one_document_of_one_shape_whatever_the_inputs(
     assert len(document["results"]) == len(inputs) if kind != "a folder" else 3
     for row in document["results"]:
         assert set(row) == ROW_FIELDS | {"analysis"}  # deep analysis is asked for by default
-        assert row["complete"] and UUID.fullmatch(row["id"])
+        assert row["complete"]
+        assert UUID.fullmatch(row["id"])
         assert row["analysis"]["reasoning"]
 
 
@@ -232,7 +234,7 @@ def test_jsonl_prints_each_row_as_its_image_finishes(
                 arrivals.append((at, json.loads(line)))
     assert [Path(row["source"]).name for _, row in arrivals] == [Path(f).name for f in files]
     assert all(set(row) == ROW_FIELDS and row["complete"] for _, row in arrivals)
-    gaps = [later - earlier for (earlier, _), (later, _) in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(arrivals)]
     assert all(gap > 0.2 for gap in gaps), gaps  # one at a time, as each finished, not all at the end
 
 
@@ -280,7 +282,9 @@ def test_ctrl_c_prints_every_paid_detection_with_its_id_and_exits_130(
     text = plain(run.text)
     assert code == 130, text
     assert took < 5, "Ctrl-C must stop the waiting at once"
-    assert "Traceback" not in text and "KeyboardInterrupt" not in text and "CancelledError" not in text
+    assert "Traceback" not in text
+    assert "KeyboardInterrupt" not in text
+    assert "CancelledError" not in text
     ids = set(UUID.findall(_before_and_table(run.text)[1]))
     assert len(ids) == 5, text
     assert "5 detections paid for but not finished" in text
@@ -365,7 +369,8 @@ def test_without_a_key_the_command_exits_3_and_says_how_to_add_one(
     env = {k: v for k, v in env.items() if k != "TRUTHSCAN_API_KEY"}
     done = run_piped("detect", str(CAMERA_JPG), env=env)
     assert done.returncode == 3, done.stderr
-    assert "TRUTHSCAN_API_KEY" in done.stderr and "--sandbox" in done.stderr
+    assert "TRUTHSCAN_API_KEY" in done.stderr
+    assert "--sandbox" in done.stderr
     assert sandbox.sandbox.stats.requests["detect"] == 0
 
 
@@ -373,7 +378,8 @@ def test_a_bad_port_is_a_usage_error_before_anything_starts(env: dict[str, str])
     done = run_piped("serve", "--transport", "http", "--port", "99999", env=env, timeout=30)
     assert done.returncode == 2
     assert "99999 is not a port number" in done.stderr
-    assert "Traceback" not in done.stderr and "ready" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "ready" not in done.stderr
 
 
 def test_errors_speak_of_arguments_and_options_not_of_tool_arguments(
@@ -401,6 +407,11 @@ def test_errors_speak_of_arguments_and_options_not_of_tool_arguments(
 def test_each_command_help_shows_its_own_options_with_examples(env: dict[str, str]) -> None:
     cache = run_piped("cache", "--help", env=env).stdout
     detect = run_piped("detect", "--help", env=env).stdout
-    assert "--cache-path" in cache and "--http-token" not in cache and "--api-key" not in cache
-    assert "--http-token" not in detect and "--api-key" in detect
-    assert "examples:" in detect and "exit status:" in detect and "--fail-on" in detect
+    assert "--cache-path" in cache
+    assert "--http-token" not in cache
+    assert "--api-key" not in cache
+    assert "--http-token" not in detect
+    assert "--api-key" in detect
+    assert "examples:" in detect
+    assert "exit status:" in detect
+    assert "--fail-on" in detect

@@ -53,7 +53,7 @@ from tests.support import (
 from truthscan_mcp.adapter.render import MAX_REPORT_CHARS
 from truthscan_mcp.api.client import RetryPolicy, TruthScanClient, make_http_client
 from truthscan_mcp.errors import RateLimitedError
-from truthscan_mcp.models import BatchResult
+from truthscan_mcp.models import BatchRow
 from truthscan_mcp.sandbox import FaultRule
 from truthscan_mcp.sandbox.app import endpoint_for
 from truthscan_mcp.settings import Settings
@@ -726,13 +726,14 @@ def test_the_command_line_prints_the_table_for_a_folder_and_exits_1_when_a_row_f
     )
 
     assert code == 1, err
-    assert out.startswith("Batch of 7 images: 2 AI Generated, 2 Real, 1 Digitally Edited; 2 errors.")
-    for name in ("a-ai.png", "c-edited.jpg", "d-broken.jpg", "f-nested.jpg", "g-outside-link.png"):
+    assert "6 images: 5 answered, 0 unfinished, 1 error · 4 paid, 1 cached" in out
+    for name in ("a-ai.png", "c-edited.jpg", "e-ai-copy.png", "f-nested.jpg", "g-outside-link.png"):
         assert name in out
-    assert "[7/7]" in err, "progress goes to stderr"
+    assert f"skipped {photos / 'd-broken.jpg'}: text, not an image format" in err, "read by content"
+    assert f"skipped {photos / 'notes.txt'}: text" in err
 
 
-def test_the_command_line_json_is_the_batch_result_and_exits_0_when_every_image_got_a_verdict(
+def test_the_command_line_json_rows_are_batch_rows_and_exit_0_when_every_image_got_a_verdict(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, sandbox: SandboxServer, allowed: Path
 ) -> None:
     folder = allowed / "clean"
@@ -747,9 +748,11 @@ def test_the_command_line_json_is_the_batch_result_and_exits_0_when_every_image_
     code, out, err = truthscan_mcp(capsys, "detect", str(folder), "--json", "--no-deep-analysis")
 
     assert code == 0, err
-    results = [BatchResult.model_validate(entry) for entry in json.loads(out)]
-    assert len(results) == 1
-    assert [(row.name, row.verdict) for row in results[0].rows] == [
+    rows = [
+        BatchRow.model_validate({k: v for k, v in row.items() if k != "provenance"})
+        for row in json.loads(out)["results"]
+    ]
+    assert [(row.name, row.verdict) for row in rows] == [
         ("ai.png", "AI Generated"),
         ("photo-000.jpg", "Real"),
         ("photo-001.jpg", "Real"),

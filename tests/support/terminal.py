@@ -96,7 +96,7 @@ def in_terminal(*args: str, env: dict[str, str], columns: int = 160, rows: int =
         stderr=slave,
         env=env,
         start_new_session=True,
-        preexec_fn=_controlling_terminal,  # noqa: PLW1509 - the child execs right after
+        preexec_fn=_controlling_terminal,
     )
     os.close(slave)
     run = PtyRun(process, master)
