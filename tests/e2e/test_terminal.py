@@ -415,3 +415,17 @@ def test_each_command_help_shows_its_own_options_with_examples(env: dict[str, st
     assert "examples:" in detect
     assert "exit status:" in detect
     assert "--fail-on" in detect
+
+
+@pytest.mark.skipif(os.name != "nt" and os.geteuid() == 0, reason="root reads every folder")
+def test_an_unreadable_folder_says_so(env: dict[str, str], tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    write_images(folder, 1)
+    folder.chmod(0)
+    try:
+        done = run_piped("detect", str(folder), env=env)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 1
+    assert f"The folder {folder} cannot be read: permission denied" in done.stderr
+    assert "image extension" not in done.stderr

@@ -9,6 +9,7 @@ Ctrl-C stops waiting at once and prints what is known — each paid detection wi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import nullcontext
 from typing import TextIO
@@ -21,30 +22,44 @@ from truthscan_mcp.app import open_app
 from truthscan_mcp.cli.formats import write_csv, write_json, write_jsonl_row
 from truthscan_mcp.cli.inputs import Gathered, gather
 from truthscan_mcp.cli.run import run_all
-from truthscan_mcp.cli.tally import EXIT_FAILED, EXIT_USAGE, RowListener, Tally
+from truthscan_mcp.cli.tally import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, RowListener, Tally
 from truthscan_mcp.cli.view import console_for, live_line, print_report, print_table
 from truthscan_mcp.cli.words import terminal_words
 from truthscan_mcp.detection.call import DetectOptions
-from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.sanitize import clean_line
 from truthscan_mcp.settings import Settings
 
 
 def run_detect(settings: Settings, args: argparse.Namespace) -> int:
+    """The command's exit status (see `truthscan-mcp detect --help`). A Ctrl-C before the run
+    (reading stdin, listing a large folder) ends it without a traceback too; a reader that
+    stops early (`| head`) ends it quietly."""
+    try:
+        return _run_detect(settings, args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Python would report the pipe again while flushing stdout on the way out
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+def _run_detect(settings: Settings, args: argparse.Namespace) -> int:
     fmt: str = "json" if args.json else (args.format or "table")
     err = console_for(sys.stderr)
-    if (args.recursive or args.pattern) and not args.images:
-        return EXIT_USAGE
     if args.images.count("-") > 1:
         err.print("truthscan-mcp detect: error: `-` (stdin) can be given once", style="red")
         return EXIT_USAGE
-    try:
-        gathered = gather(
-            args.images, settings, recursive=args.recursive, pattern=args.pattern, stdin=sys.stdin.buffer
+    gathered = gather(
+        args.images, settings, recursive=args.recursive, pattern=args.pattern, stdin=sys.stdin.buffer
+    )
+    if (args.recursive or args.pattern) and not gathered.folders:
+        err.print(
+            "truthscan-mcp detect: error: --recursive and --pattern apply to folders, and no IMAGE "
+            "argument is a folder",
+            style="red",
         )
-    except TruthScanError as exc:  # pragma: no cover - gather reports per argument
-        err.print(f"error: {terminal_words(exc.message)}", style="red")
-        return EXIT_FAILED
+        return EXIT_USAGE
     _notes(err, gathered)
     if not gathered.inputs:
         return EXIT_FAILED

@@ -28,6 +28,7 @@ from truthscan_mcp.media.formats import (
     sniff_format,
 )
 from truthscan_mcp.media.paths import allowed_path, parse_path
+from truthscan_mcp.sanitize import counted
 from truthscan_mcp.settings import Settings
 
 STDIN = "-"
@@ -47,6 +48,8 @@ class Gathered:
     skipped: list[Skipped] = field(default_factory=list[Skipped])
     #: arguments that yielded nothing at all (a folder that cannot be read, an empty stdin)
     problems: list[str] = field(default_factory=list[str])
+    #: how many arguments were folders (`--recursive` and `--pattern` apply to nothing else)
+    folders: int = 0
 
 
 def is_url(arg: str) -> bool:
@@ -65,6 +68,7 @@ def gather(
         elif is_url(arg):
             found.inputs.append(BatchInput("url", arg))
         elif _is_folder(arg):
+            found.folders += 1
             try:
                 _list_folder(arg, settings, recursive=recursive, pattern=pattern, found=found)
             except TruthScanError as exc:
@@ -140,7 +144,7 @@ def _list_folder(
             break
     if not_matching:
         found.skipped.append(
-            Skipped(str(root), f"{not_matching} file(s) not matching --pattern {pattern!r} left out")
+            Skipped(str(root), f"{counted(not_matching, 'file')} not matching --pattern {pattern!r} left out")
         )
     if len(found.inputs) == before:
         below = " or below it" if recursive else " (add --recursive to look into its subfolders)"
