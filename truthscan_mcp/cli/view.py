@@ -109,13 +109,14 @@ def results_table(tally: Tally) -> Table:
     table.add_column("provenance", no_wrap=True)
     table.add_column("id", no_wrap=True, min_width=36)
     table.add_column("cached", no_wrap=True)
+    first_of = {item.value: index for index, item in reversed(list(enumerate(tally.inputs)))}
     for index in range(tally.total):
         row = tally.row_dict(index)
-        table.add_row(*_cells(index, row))
+        table.add_row(*_cells(index, row, first_of))
     return table
 
 
-def _cells(index: int, row: dict[str, Any]) -> list[Text]:
+def _cells(index: int, row: dict[str, Any], first_of: dict[str, int]) -> list[Text]:
     name = Text(clean_line(row.get("name") or row.get("source") or ""))
     tier = row.get("tier")
     score = row.get("ai_score")
@@ -125,8 +126,10 @@ def _cells(index: int, row: dict[str, Any]) -> list[Text]:
         verdict = Text(clean_line(row["verdict"]) + ("" if row.get("complete") else " (analysis pending)"))
     else:
         verdict = Text("not finished", style="yellow")
-    if row.get("duplicate_of") and not row.get("error"):
-        verdict.append(" (same bytes as an earlier image)", style="dim")
+    cached = "yes" if row.get("cached") and row.get("id") else "no" if row.get("id") else "–"
+    original = first_of.get(str(row.get("duplicate_of")))
+    if original is not None and row.get("id"):
+        cached = f"yes, = #{original + 1}"  # the same bytes as that row: detected once
     finding = field_of(row.get("provenance"), "finding")
     return [
         Text(str(index + 1)),
@@ -136,7 +139,7 @@ def _cells(index: int, row: dict[str, Any]) -> list[Text]:
         Text(str(tier) if tier else "–", style=TIER_STYLES.get(str(tier), "")),
         Text(FINDINGS.get(str(finding), "–"), style="yellow" if finding == "ai_declared" else ""),
         Text(str(row.get("id") or "–")),
-        Text("yes" if row.get("cached") and row.get("id") else "no" if row.get("id") else "–"),
+        Text(cached),
     ]
 
 
