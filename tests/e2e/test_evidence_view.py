@@ -13,6 +13,7 @@ in figures.json; TRUTHSCAN_UI_UPDATE_DOCS=1 also refreshes docs/evidence-view.pn
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -426,3 +427,26 @@ async def test_the_upload_page_in_a_browser_says_received_after_a_file_is_chosen
     report = structured(await host.client.call_tool("detect_image", {"upload": upload["upload_id"]}))
     assert report["verdict"] == "Real"
     assert report["source"]["name"] == CAMERA_JPG.name
+
+
+DROP = """(zone, [b64, name, type]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const data = new DataTransfer();
+  data.items.add(new File([bytes], name, { type }));
+  for (const kind of ["dragenter", "dragover", "drop"]) {
+    zone.dispatchEvent(new DragEvent(kind, { dataTransfer: data, bubbles: true, cancelable: true }));
+  }
+}"""
+
+
+async def test_an_image_dragged_onto_the_drop_zone_is_checked(host: Host, images: Path) -> None:
+    async with session(host) as s:
+        await s.show(await s.call("request_image", {}))
+        zone = s.view.locator("#dropzone")
+        await zone.wait_for()
+        data = base64.b64encode((images / CAMERA_JPG.name).read_bytes()).decode()
+        await zone.evaluate(DROP, [data, "dragged.jpg", "image/jpeg"])
+        await s.view.locator("#verdict").filter(has_text="Real").wait_for(timeout=30_000)
+        assert await s.view.locator("#report-title").text_content() == "dragged.jpg"
+        assert (await s.page.evaluate("window.toolCalls"))[:2] == ["submit_upload", "detect_image"]
+        assert s.errors == []

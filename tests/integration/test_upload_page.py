@@ -27,6 +27,7 @@ from tests.support import (
     FAST_POLL,
     FAST_RETRY,
     PROTOCOL_MODES,
+    ProgressLog,
     Stopwatch,
     assert_error,
     make_settings,
@@ -37,6 +38,7 @@ from tests.support import (
 )
 from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.adapter.upload_desk import UploadDesk
+from truthscan_mcp.detection.detector import HEARTBEAT_SECONDS
 from truthscan_mcp.media.formats import MAX_IMAGE_BYTES
 from truthscan_mcp.media.uploads import UploadStore
 
@@ -298,6 +300,23 @@ async def test_detect_image_waits_for_an_upload_that_arrives_later(mode: str) ->
     assert results[0]["verdict"] == "Real"
     assert results[0]["source"]["kind"] == "upload"
     assert watch.elapsed < 30
+
+
+async def test_a_call_waiting_for_the_person_keeps_sending_progress() -> None:
+    progress = ProgressLog()
+    async with serving() as (client, _):
+        upload = await request_image(client)
+
+        async def detect() -> None:
+            arguments = {"upload": upload["upload_id"], "wait_seconds": 60}
+            await client.call_tool("detect_image", arguments, progress_callback=progress)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(detect)
+            await anyio.sleep(HEARTBEAT_SECONDS + 0.7)
+            await drop(upload["upload_url"], AI_PNG.read_bytes())
+    assert "Waiting for the person to hand over the image (5 s so far)" in progress.messages
+    assert progress.values == sorted(set(progress.values))  # strictly growing, as MCP requires
 
 
 async def test_an_upload_that_does_not_arrive_in_time_says_where_it_can_still_be_dropped() -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
 
 import anyio
 
@@ -92,16 +94,17 @@ class Detector:
         track = Tracker(progress or no_progress)
         started = anyio.current_time()
         await track("validating", 0.01, "Waiting for the image" if upload else "Validating the image")
-        loaded = await load_image(
-            path=path,
-            url=url,
-            data=data,
-            settings=self.settings,
-            clipboard=clipboard,
-            upload=upload,
-            uploads=self.uploads,
-            wait_seconds=options.wait_seconds,
-        )
+        async with _heartbeat(track, "Waiting for the person to hand over the image", enabled=bool(upload)):
+            loaded = await load_image(
+                path=path,
+                url=url,
+                data=data,
+                settings=self.settings,
+                clipboard=clipboard,
+                upload=upload,
+                uploads=self.uploads,
+                wait_seconds=options.wait_seconds,
+            )
         report = await self._detect_validated(loaded, options, track, started, images)
         if upload and self.uploads is not None:
             self.uploads.finished(upload.strip(), report.id)
@@ -292,6 +295,38 @@ class Detector:
             f"Something went wrong after TruthScan accepted the image ({reason}); the detection "
             "is kept under its id.",
         )
+
+
+#: how often a call waiting for a person's upload says it is still waiting
+HEARTBEAT_SECONDS = 5.0
+
+
+@asynccontextmanager
+async def _heartbeat(track: Tracker, message: str, *, enabled: bool) -> AsyncGenerator[None]:
+    """Progress every few seconds while the block waits on a person, not on TruthScan: clients
+    that reset their timeout on progress keep waiting for an upload that may take a minute."""
+    if not enabled:
+        yield
+        return
+
+    async def beat() -> None:
+        waited = 0.0
+        while True:
+            await anyio.sleep(HEARTBEAT_SECONDS)
+            waited += HEARTBEAT_SECONDS
+            await track("validating", 0.01, f"{message} ({waited:.0f} s so far)")
+
+    failure: Exception | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(beat)
+        try:
+            yield
+        except Exception as exc:  # raised as itself below, not wrapped in an exception group
+            failure = exc
+        finally:
+            group.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
 
 
 async def provenance_of(
