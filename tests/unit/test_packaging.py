@@ -136,6 +136,30 @@ def test_the_lock_is_resolved_from_wheels_for_every_platform_the_manifest_declar
     assert "!/uv.lock" in (ROOT / ".mcpbignore").read_text(encoding="utf-8").splitlines()
 
 
+#: uv's name for each platform of `[tool.uv] required-environments` (sys_platform, platform_machine).
+UV_PLATFORM_NAMES = {
+    ("darwin", "arm64"): "aarch64-apple-darwin",
+    ("darwin", "x86_64"): "x86_64-apple-darwin",
+    ("win32", "AMD64"): "x86_64-pc-windows-msvc",
+    ("linux", "x86_64"): "x86_64-unknown-linux-gnu",
+    ("linux", "aarch64"): "aarch64-unknown-linux-gnu",
+}
+
+
+def test_ci_dry_runs_the_install_on_exactly_the_platforms_the_lock_is_resolved_for() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    checked = set(re.search(r'^BUNDLE_PLATFORMS="([^"]+)"', ci, re.MULTILINE)[1].split())  # type: ignore[index]
+    required = {
+        UV_PLATFORM_NAMES[(m[1], m[2])]
+        for env in _pyproject()["tool"]["uv"]["required-environments"]
+        if (m := re.search(r"sys_platform == '(\w+)' and platform_machine == '(\w+)'", env))
+    }
+    assert checked == required == set(UV_PLATFORM_NAMES.values())
+    assert "uv sync --locked --dry-run --no-build --python-platform" in ci
+    assert "uv lock --check" in ci
+    assert "step bundle-uv-run" in ci
+
+
 def test_manifest_launch_hands_the_users_key_folder_and_wait_to_the_server(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
