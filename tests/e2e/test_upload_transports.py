@@ -121,4 +121,7 @@ async def test_on_a_token_guarded_bind_the_browser_needs_only_the_link(remote_se
     assert page.status_code == 200
     assert "Drop the image here" in page.text
     assert answer.status_code == 200
+    # on a public bind the page is held to the host name its link was given out under
+    other = httpx2.get(upload["upload_url"], headers={"Host": "elsewhere.example"}, timeout=10)
+    assert other.status_code == 421
     assert httpx2.post(f"{remote_server}/mcp", content=b"{}", timeout=10).status_code == 401

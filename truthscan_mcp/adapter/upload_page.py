@@ -68,7 +68,10 @@ def page_html(upload: Upload) -> str:
 
 
 def host_allowed(host: str, patterns: list[str]) -> bool:
+    """`host` is one of `patterns` ("name:port", "name:*" for any port, "*" for any host)."""
     host = host.strip().lower()
+    if "*" in patterns:
+        return True
     for pattern in patterns:
         if host == pattern:
             return True
@@ -77,6 +80,15 @@ def host_allowed(host: str, patterns: list[str]) -> bool:
             if name == pattern[:-2] and port.isdigit():
                 return True
     return False
+
+
+def _link_host(store: UploadStore, upload_id: str) -> list[str]:
+    """Where no host list is configured (the HTTP transport on a public bind, reached under
+    whatever name the deployment has): the host of the link this upload was given out with."""
+    try:
+        return [urllib.parse.urlsplit(store.get(upload_id).url).netloc.lower()]
+    except UploadError:
+        return ["*"]  # an unknown id: no host to hold it to, and the answer is 404 anyway
 
 
 def _plain(status: int, text: str) -> Response:
@@ -123,12 +135,11 @@ def upload_routes(store: UploadStore, hosts: HostCheck) -> ASGIApp:
     """The page's routes, as an ASGI app to serve alone (the stdio listener) or beside /mcp."""
 
     async def endpoint(request: Request) -> Response:
-        allowed = hosts()
-        if allowed is not None and not host_allowed(request.headers.get("host", ""), allowed):
+        upload_id = str(request.path_params["upload_id"])
+        if not host_allowed(request.headers.get("host", ""), hosts() or _link_host(store, upload_id)):
             return _plain(
                 421, "This page answers only under its own address: open the link your assistant gave."
             )
-        upload_id = str(request.path_params["upload_id"])
         if request.method == "POST" and not _same_origin(request):
             logger.warning("refused an upload from a foreign Origin")
             return _plain(403, "Uploads are accepted only from this server's own upload page.")

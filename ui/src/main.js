@@ -613,7 +613,13 @@ $("back").addEventListener("click", () => {
 $("report-title").tabIndex = -1;
 
 app.ontoolresult = (params) => show(params);
-app.ontoolinput = () => setState("TruthScan is checking the image…");
+const IMAGE_ARGUMENTS = ["path", "url", "data", "clipboard", "upload", "paths", "directory", "urls", "page", "id"];
+app.ontoolinput = (params) => {
+  const args = params?.arguments ?? {};
+  // request_image names no image: the drop zone is on its way, nothing is being checked yet
+  const checking = IMAGE_ARGUMENTS.some((key) => args[key] !== undefined && args[key] !== null);
+  setState(checking ? "TruthScan is checking the image…" : "Opening a drop zone for your image…");
+};
 app.ontoolcancelled = () => setState("The detection was cancelled.");
 app.onhostcontextchanged = (ctx) => applyContext(ctx);
 app.onteardown = async () => {
