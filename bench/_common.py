@@ -69,6 +69,12 @@ class SandboxProcess:
     def requests(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.stats()["requests"].items()}
 
+    def query_ages(self, document_id: str) -> list[float]:
+        """When each `/query` about the document arrived, in seconds since its `/detect`."""
+        response = self._http.get("/_sandbox/queries", params={"id": document_id})
+        response.raise_for_status()
+        return [float(age) for age in response.json()["ages"]]
+
     def close(self) -> None:
         self._http.close()
 

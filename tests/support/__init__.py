@@ -2,7 +2,7 @@
 
 constants (key, samples, fast timings), contract (the public names), settings (the one
 `make_settings` factory and subprocess environments), servers (the sandbox, any ASGI app on
-loopback, a scripted API), waiting, clients (client/detector on the sandbox), mcp (reading tool
+loopback, a scripted API), polling (the poll budget and simulated jobs), waiting, clients (client/detector on the sandbox), mcp (reading tool
 results, stdio servers) and cli (running the command).
 """
 
@@ -41,6 +41,7 @@ from tests.support.servers import (
     serve_app,
     short_sandbox_config,
 )
+from tests.support.polling import Job, budget_breach, floor_calls, poll_times
 from tests.support.settings import child_env, live_env, make_settings, scrub_truthscan_env
 from tests.support.waiting import Stopwatch, assert_quiet, eventually, wait_until, wait_until_idle
 
@@ -54,6 +55,7 @@ __all__ = [
     "FAST_RETRY",
     "GET_RESULT_ARGUMENTS",
     "HEALTH_FIELDS",
+    "Job",
     "KEY",
     "PROTOCOL_MODES",
     "REPORT_FIELDS",
@@ -71,10 +73,12 @@ __all__ = [
     "assert_error",
     "assert_quiet",
     "assert_valid_output",
+    "budget_breach",
     "cancel_detection_while_polling",
     "child_env",
     "eventually",
     "fast_sandbox",
+    "floor_calls",
     "free_port",
     "http_client",
     "images_of",
@@ -83,6 +87,7 @@ __all__ = [
     "make_settings",
     "open_client",
     "open_detector",
+    "poll_times",
     "quick_sandbox",
     "run_cli",
     "run_cli_process",

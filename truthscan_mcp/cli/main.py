@@ -184,6 +184,15 @@ def _add_sandbox(add: _Add) -> None:
     sandbox.add_argument(
         "--heatmap-seconds", type=_seconds, default=None, metavar="S", help="simulated time to the heatmap"
     )
+    for phase in ("processing", "analysis", "heatmap"):
+        sandbox.add_argument(
+            f"--{phase}-seconds-max",
+            type=_seconds,
+            default=None,
+            metavar="S",
+            help=f"draw each document's {phase} time between --{phase}-seconds and this (seeded)",
+        )
+    sandbox.add_argument("--seed", type=int, default=None, help="seed of the drawn timings and faults")
 
 
 def _exit_on_signals() -> None:
@@ -261,7 +270,19 @@ def _run_sandbox(args: argparse.Namespace) -> None:
             ("processing_seconds", args.processing_seconds),
             ("analysis_seconds", args.analysis_seconds),
             ("heatmap_seconds", args.heatmap_seconds),
+            ("processing_seconds_max", args.processing_seconds_max),
+            ("analysis_seconds_max", args.analysis_seconds_max),
+            ("heatmap_seconds_max", args.heatmap_seconds_max),
+            ("seed", args.seed),
         )
         if v is not None
     }
-    serve_sandbox(host=args.host, port=args.port, config=SandboxConfig(**updates))
+    from pydantic import ValidationError
+
+    try:
+        config = SandboxConfig(**updates)
+    except ValidationError as exc:
+        problems = "; ".join(str(error["msg"]) for error in exc.errors())
+        sys.stderr.write(f"truthscan-mcp sandbox: invalid timings: {problems}\n")
+        raise SystemExit(2) from None
+    serve_sandbox(host=args.host, port=args.port, config=config)

@@ -4,8 +4,8 @@ Used in-process for `--sandbox` mode and tests (`Sandbox().app` with httpx2's
 ASGITransport), on a loopback socket for end-to-end tests (`serve_in_thread`), and
 standalone (`serve`, behind `truthscan-mcp sandbox`). Every answer is marked simulated.
 
-Layers, each importing only those below it: `config`, `state`, `documents`, `faults` and
-`answers` (data); `simulator` (one instance's memory and controls) and `service` (what each
+Layers, each importing only those below it: `config`, `state`, `documents`, `timings`,
+`faults` and `answers` (data); `simulator` (one instance's memory and controls) and `service` (what each
 endpoint does), neither importing Starlette; then the HTTP face — `responses` (wire
 dialects), `api` (the route table and `endpoint_for`), `control` (`/_sandbox/`),
 `middleware` (faults on the wire), `app` (`Sandbox`) — and `runner` (uvicorn).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: The names requests are counted under in `SandboxStats.requests` and fault rules match.
 #: Which path reaches which name is said once, by the route table in `sandbox.api`.
@@ -50,9 +50,18 @@ class SandboxConfig(BaseModel):
 
     model_config = ConfigDict(validate_assignment=True, extra="forbid")
 
+    #: from `/detect` to the verdict
     processing_seconds: float = Field(default=1.5, ge=0)
+    #: from the verdict to the deep analysis (for a detection that asked for one)
     analysis_seconds: float = Field(default=1.0, ge=0)
+    #: from the verdict to the heatmap (for a verdict that gets one)
     heatmap_seconds: float = Field(default=1.0, ge=0)
+    #: When set, each new document draws its time uniformly between the setting above and this
+    #: one, from a generator seeded with `seed` (a reset restarts it): timings no client was
+    #: tuned to, the same again on a rerun.
+    processing_seconds_max: float | None = Field(default=None, ge=0)
+    analysis_seconds_max: float | None = Field(default=None, ge=0)
+    heatmap_seconds_max: float | None = Field(default=None, ge=0)
     base_credits: int = Field(default=1000, ge=0)
     boost_credits: int = Field(default=100, ge=0)
     detection_cost: int = Field(default=1, ge=0)
@@ -60,6 +69,14 @@ class SandboxConfig(BaseModel):
     presign_ttl_seconds: float = Field(default=900, ge=0)
     flat_schema: bool = False
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> SandboxConfig:
+        for name in ("processing", "analysis", "heatmap"):
+            low, high = getattr(self, f"{name}_seconds"), getattr(self, f"{name}_seconds_max")
+            if high is not None and high < low:
+                raise ValueError(f"{name}_seconds_max ({high}) is below {name}_seconds ({low}); raise it or unset it")
+        return self
 
 
 def _zeroed_counters() -> dict[str, int]:

@@ -44,6 +44,7 @@ class ControlPlane:
             Route("/_sandbox/config", self.get_config, methods=["GET"]),
             Route("/_sandbox/config", self.patch_config, methods=["PATCH"]),
             Route("/_sandbox/credits", self.set_credits, methods=["POST"]),
+            Route("/_sandbox/queries", self.queries, methods=["GET"]),
         ]
 
     async def add_faults(self, request: Request) -> Response:
@@ -89,6 +90,11 @@ class ControlPlane:
         except ValidationError as exc:
             return _invalid(exc)
         return JSONResponse(merged.model_dump(mode="json"))
+
+    async def queries(self, request: Request) -> Response:
+        """`?id=DOC`: when each `/query` about that document arrived, in seconds since its `/detect`."""
+        document_id = request.query_params.get("id", "")
+        return JSONResponse({"id": document_id, "ages": self._sim.query_ages(document_id)})
 
     async def set_credits(self, request: Request) -> Response:
         body = await read_json_model(request, CreditsRequest)

@@ -28,7 +28,7 @@ from truthscan_mcp.sandbox.config import (
     SUPPORTED_EXTENSIONS,
     UPLOAD_CONTENT_TYPES,
 )
-from truthscan_mcp.sandbox.documents import Document, Timings, render
+from truthscan_mcp.sandbox.documents import Document, render
 from truthscan_mcp.sandbox.faults import DOCUMENT_MARKS, ConnectionDropped
 from truthscan_mcp.sandbox.heatmap import heatmap_size, render_heatmap
 from truthscan_mcp.sandbox.simulator import Simulator
@@ -160,7 +160,7 @@ def detect(sim: Simulator, body: DetectRequest) -> Answer:
     document = Document(
         id=str(uuid.uuid4()),
         created_at=sim.clock(),
-        timings=Timings(config.processing_seconds, config.analysis_seconds, config.heatmap_seconds),
+        timings=sim.timings.draw(config),
         verdict=verdict,
         error_message=error,
         generate_preview=body.generate_preview,
@@ -179,8 +179,10 @@ def query(sim: Simulator, body: QueryRequest, *, base_url: str) -> Answer:
     document = sim.state.document(body.id)
     if document is None:
         return JsonAnswer(None)
+    now = sim.clock()
+    sim.state.record_query(document.id, now - document.created_at)
     flat = sim.config.flat_schema or "flat_schema" in document.marks
-    return JsonAnswer(render(document, now=sim.clock(), base_url=base_url, flat=flat))
+    return JsonAnswer(render(document, now=now, base_url=base_url, flat=flat))
 
 
 # --- account and service -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Final
 from truthscan_mcp.sandbox.config import SandboxConfig, SandboxStats
 from truthscan_mcp.sandbox.faults import FaultBook, FaultRule
 from truthscan_mcp.sandbox.state import SandboxState
+from truthscan_mcp.sandbox.timings import TimingDice
 
 #: Namespaces start with this scheme, which no real TruthScan URL has, so a cache keyed on
 #: `Simulator.namespace` can never confuse a simulated id with one of the live API.
@@ -34,6 +35,7 @@ class Simulator:
         self.config: SandboxConfig = config if config is not None else SandboxConfig()
         self.state = SandboxState()
         self.faults = FaultBook()
+        self.timings = TimingDice()
         #: Monotonic seconds; replaceable so a test can drive document time by hand.
         self.clock: Callable[[], float] = time.monotonic
         self._instance_id = instance_id if instance_id is not None else uuid.uuid4().hex
@@ -76,11 +78,20 @@ class Simulator:
         """Forget documents, accounts, uploads, stats and faults (the config is kept)."""
         self.state.clear()
         self.faults.clear(reseed=True)
+        self.timings.restart()
 
     @property
     def stats(self) -> SandboxStats:
         """A consistent snapshot of the counters."""
         return self.state.snapshot_stats()
+
+    def query_ages(self, document_id: str) -> list[float]:
+        """When `/query` asked about this document: seconds since its `/detect`, oldest first.
+
+        What a rate limit on the API would see of one job; tests and benchmarks check a
+        client's poll budget against it.
+        """
+        return self.state.query_ages(document_id)
 
     def credits_of(self, key: str) -> int:
         """The key's total credits (opening its account on first use, like the API would)."""

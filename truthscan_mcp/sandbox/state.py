@@ -46,6 +46,10 @@ class StoredUpload:
     content_type: str
 
 
+#: Per document: beyond this many `/query` calls (a 50 ms poller's for ten minutes) the log
+#: stops growing, so a runaway client cannot exhaust the simulator's memory.
+MAX_QUERIES_LOGGED = 12_000
+
 Charge = Literal["charged", "invalid_key", "not_enough_credits"]
 
 
@@ -58,6 +62,8 @@ class SandboxState:
         self.grants: dict[str, Grant] = {}
         self.uploads: dict[str, StoredUpload] = {}
         self.documents: dict[str, Document] = {}
+        #: per document, when each `/query` about it arrived (seconds since its creation)
+        self.queries: dict[str, list[float]] = {}
         self.stats = SandboxStats()
 
     def clear(self) -> None:
@@ -66,6 +72,7 @@ class SandboxState:
             self.grants.clear()
             self.uploads.clear()
             self.documents.clear()
+            self.queries.clear()
             # `in_flight` is a gauge of requests still being served, not history: keep it.
             self.stats = SandboxStats(in_flight=self.stats.in_flight, max_in_flight=self.stats.in_flight)
 
@@ -164,6 +171,16 @@ class SandboxState:
     def count_query(self) -> None:
         with self.lock:
             self.stats.query_calls += 1
+
+    def record_query(self, document_id: str, age: float) -> None:
+        with self.lock:
+            ages = self.queries.setdefault(document_id, [])
+            if len(ages) < MAX_QUERIES_LOGGED:
+                ages.append(age)
+
+    def query_ages(self, document_id: str) -> list[float]:
+        with self.lock:
+            return list(self.queries.get(document_id, ()))
 
     def snapshot_stats(self) -> SandboxStats:
         with self.lock:
