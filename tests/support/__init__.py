@@ -2,8 +2,9 @@
 
 constants (key, samples, fast timings), contract (the public names), settings (the one
 `make_settings` factory and subprocess environments), servers (the sandbox, any ASGI app on
-loopback, a scripted API), polling (the poll budget and simulated jobs), waiting, clients (client/detector on the sandbox), mcp (reading tool
-results, stdio servers) and cli (running the command).
+loopback, a scripted API), polling (the poll budget and simulated jobs), waiting, clients
+(client/detector on the sandbox), mcp (reading tool results, stdio servers) and cli (running the
+command).
 """
 
 from tests.support.cli import Run, run_cli, run_cli_process
@@ -31,6 +32,7 @@ from tests.support.mcp import (
     structured,
     text_of,
 )
+from tests.support.polling import Job, budget_breach, floor_calls, poll_times
 from tests.support.servers import (
     Canned,
     SandboxServer,
@@ -41,7 +43,6 @@ from tests.support.servers import (
     serve_app,
     short_sandbox_config,
 )
-from tests.support.polling import Job, budget_breach, floor_calls, poll_times
 from tests.support.settings import child_env, live_env, make_settings, scrub_truthscan_env
 from tests.support.waiting import Stopwatch, assert_quiet, eventually, wait_until, wait_until_idle
 
@@ -55,7 +56,6 @@ __all__ = [
     "FAST_RETRY",
     "GET_RESULT_ARGUMENTS",
     "HEALTH_FIELDS",
-    "Job",
     "KEY",
     "PROTOCOL_MODES",
     "REPORT_FIELDS",
@@ -65,6 +65,7 @@ __all__ = [
     "TOOL_NAMES",
     "Canned",
     "ConnectLog",
+    "Job",
     "ProgressLog",
     "Run",
     "SandboxServer",

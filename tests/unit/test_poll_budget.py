@@ -31,8 +31,8 @@ def _history_of(*past: Job) -> DurationHistory:
     return history
 
 
-def _calls(job: Job, history: DurationHistory = DurationHistory()) -> list[float]:
-    return list(poll_times(PollPlan(history=history, then=job.then), job))
+def _calls(job: Job, history: DurationHistory | None = None) -> list[float]:
+    return list(poll_times(PollPlan(history=history or DurationHistory(), then=job.then), job))
 
 
 @settings(max_examples=150, deadline=None)

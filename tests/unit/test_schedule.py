@@ -1,28 +1,31 @@
-"""The poll schedule: bounded gaps, the late-call budget, density where a job is predicted to end."""
+"""The poll plan: bounded gaps, the late-call allowance, density where a job is predicted to end.
+
+The budget at every moment, over a sweep of timings, is `test_poll_budget`'s; here are the
+plan's other promises, each on jobs of the timings it is about.
+"""
 
 from __future__ import annotations
 
 import itertools
 import statistics
-from collections.abc import Iterator
 
 import anyio
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support import Job, poll_times
 from truthscan_mcp.detection.schedule import (
     AFTER_VERDICT,
     FREE_SECONDS,
     MAX_GAP,
     MIN_GAP,
-    DefaultSchedule,
     Duration,
     DurationHistory,
     Estimate,
-    LearnedSchedule,
     MemoryDurations,
     Planner,
-    PollPhase,
+    PollBudget,
     PollPlan,
 )
 
@@ -30,34 +33,20 @@ ANALYSIS = 0.8  # the simulator's deep analysis, after the verdict
 HEATMAP = 0.5
 
 
-def _pending(t: float, verdict_at: float, analysis: float = ANALYSIS) -> frozenset[PollPhase]:
-    if t < verdict_at:
-        return frozenset({"detection"})
-    pending: set[PollPhase] = set()
-    if t < verdict_at + analysis:
-        pending.add("analysis")
-    if t < verdict_at + HEATMAP:
-        pending.add("heatmap")
-    return frozenset(pending)
+def _job(verdict_at: float, analysis: float = ANALYSIS) -> Job:
+    return Job(verdict_at, analysis, HEATMAP)
 
 
-def _poll_times(plan: PollPlan, verdict_at: float, analysis: float = ANALYSIS) -> Iterator[float]:
-    """Drive `plan` like the poll loop does, with answers arriving instantly; the poll moments."""
-    t = 0.0
-    while True:
-        yield t
-        pending = _pending(t, verdict_at, analysis)
-        if not pending:
-            plan.after_answer(t, pending)
-            return
-        t += plan.after_answer(t, pending)
+def _times(verdict_at: float, history: DurationHistory | None = None) -> list[float]:
+    plan = PollPlan(history=history or DurationHistory(), then=AFTER_VERDICT)
+    return list(poll_times(plan, _job(verdict_at)))
 
 
 def _learned(verdict_at: float, runs: int = 4) -> DurationHistory:
     history = DurationHistory()
     for i in range(runs):
         plan = PollPlan(history=history, then=AFTER_VERDICT)
-        list(_poll_times(plan, verdict_at + 0.1 * i))
+        list(poll_times(plan, _job(verdict_at + 0.1 * i)))
         history = history.adding(plan.durations())
     return history
 
@@ -70,8 +59,7 @@ lengths = st.floats(min_value=0.3, max_value=60.0, allow_nan=False)
 def test_no_gap_is_shorter_than_50_ms_or_longer_than_the_progress_promise(
     verdict_at: float, learned: bool
 ) -> None:
-    history = _learned(verdict_at) if learned else DurationHistory()
-    times = list(_poll_times(PollPlan(history=history, then=AFTER_VERDICT), verdict_at))
+    times = _times(verdict_at, _learned(verdict_at) if learned else None)
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= MIN_GAP - 1e-9
     assert max(gaps) <= MAX_GAP + 1e-9 < 10.0
@@ -82,37 +70,44 @@ def test_no_gap_is_shorter_than_50_ms_or_longer_than_the_progress_promise(
 def test_beyond_the_first_10_seconds_a_job_asks_at_most_once_a_second(
     verdict_at: float, learned: bool
 ) -> None:
-    history = _learned(verdict_at) if learned else DurationHistory()
-    times = list(_poll_times(PollPlan(history=history, then=AFTER_VERDICT), verdict_at))
+    times = _times(verdict_at, _learned(verdict_at) if learned else None)
     late = [t for t in times if t > FREE_SECONDS]
     assert len(late) <= max(0.0, times[-1] - FREE_SECONDS)
 
 
-@settings(max_examples=40, deadline=None)
-@given(verdict_at=st.floats(min_value=0.3, max_value=8.0))
-def test_without_history_a_short_job_is_noticed_within_a_quarter_second(verdict_at: float) -> None:
-    times = list(_poll_times(PollPlan(then=AFTER_VERDICT), verdict_at))
-    assert times[-1] - (verdict_at + ANALYSIS) <= 0.25 + 1e-9
+@settings(max_examples=60, deadline=None)
+@given(verdict_at=st.floats(min_value=0.3, max_value=8.5), deep=st.booleans())
+def test_without_history_a_job_of_the_first_10_seconds_is_noticed_within_0_3_seconds(
+    verdict_at: float, deep: bool
+) -> None:
+    job = _job(verdict_at) if deep else Job(verdict_at)
+    times = list(poll_times(PollPlan(then=job.then), job))
+    assert times[-1] - job.end <= 0.3
 
 
-def test_without_history_a_long_job_polls_every_2_seconds_until_its_verdict() -> None:
-    times = list(_poll_times(PollPlan(then=AFTER_VERDICT), verdict_at=40.0))
-    waiting = [t for t in times if 12.0 < t < 40.0]
-    gaps = [b - a for a, b in itertools.pairwise(waiting)]
+def test_without_history_no_call_but_the_first_comes_in_the_first_quarter_second() -> None:
+    times = _times(5.0)
+    assert times[0] == 0.0
+    assert times[1] >= 0.25
+
+
+def test_without_history_a_long_job_spends_its_late_allowance_until_3_percent_of_its_age_is_more() -> None:
+    times = _times(verdict_at=60.0)
+    gaps = [(a, b - a) for a, b in itertools.pairwise(times) if a > 11.0]
     assert gaps
-    assert all(abs(g - 2.0) < 1e-6 for g in gaps)
+    assert all(abs(gap - max(1.0, 0.03 * at)) < 1e-6 for at, gap in gaps if at < 59.0)
 
 
-def test_without_history_the_phase_after_the_verdict_is_polled_densely() -> None:
-    times = list(_poll_times(PollPlan(then=AFTER_VERDICT), verdict_at=41.0))
-    after = [t for t in times if t >= 41.0]
-    assert len(after) >= 3  # the calls saved while sparse are spent here
-    assert times[-1] - (41.0 + ANALYSIS) <= 0.3
+def test_with_history_a_short_job_is_noticed_sooner_for_fewer_calls() -> None:
+    for verdict_at in (2.0, 3.0, 5.0):
+        alone, learned = _times(verdict_at), _times(verdict_at, _learned(verdict_at))
+        end = verdict_at + ANALYSIS
+        assert learned[-1] - end < alone[-1] - end
+        assert len(learned) < len(alone)
 
 
 def test_with_history_a_long_job_is_asked_densely_only_near_its_predicted_end() -> None:
-    history = _learned(30.0)
-    times = list(_poll_times(PollPlan(history=history, then=AFTER_VERDICT), verdict_at=30.2))
+    times = _times(30.2, _learned(30.0))
     end = 30.2 + ANALYSIS
     near = [t for t in times if end - 1.5 <= t <= end + 0.5]
     middle = [t for t in times if 12.0 <= t <= end - 3.0]
@@ -122,8 +117,7 @@ def test_with_history_a_long_job_is_asked_densely_only_near_its_predicted_end() 
 
 
 def test_with_history_a_job_that_overruns_its_window_is_still_asked_every_second() -> None:
-    history = _learned(20.0)
-    times = list(_poll_times(PollPlan(history=history, then=AFTER_VERDICT), verdict_at=35.0))
+    times = _times(35.0, _learned(20.0))
     overdue = [t for t in times if 24.0 <= t <= 35.0]
     gaps = [b - a for a, b in itertools.pairwise(overdue)]
     assert gaps
@@ -136,21 +130,30 @@ def test_with_history_15_second_jobs_slower_than_any_before_are_noticed_within_0
     lateness: list[float] = []
     for overrun in (0.25, 0.5, 0.75, 1.0, 1.5):  # swept across the gaps, as the benchmark does
         verdict_at = 15.3 + overrun
-        times = list(_poll_times(PollPlan(history=history, then=AFTER_VERDICT), verdict_at))
+        times = _times(verdict_at, history)
         lateness.append(times[-1] - (verdict_at + ANALYSIS))
-        assert len([t for t in times if t > FREE_SECONDS]) <= times[-1] - FREE_SECONDS  # budget kept
     assert statistics.median(lateness) <= 0.3
 
 
-def test_a_job_far_shorter_than_its_history_is_noticed_within_half_its_length() -> None:
+def test_a_job_far_shorter_than_its_history_is_noticed_within_a_tenth_of_its_length() -> None:
     history = _learned(40.0)
-    times = list(_poll_times(PollPlan(history=history, then=AFTER_VERDICT), verdict_at=2.0))
-    assert times[-1] <= 1.5 * (2.0 + ANALYSIS) + MIN_GAP
+    for verdict_at in (0.5, 1.0, 2.0, 5.0):
+        times = _times(verdict_at, history)
+        assert times[-1] <= 1.1 * (verdict_at + ANALYSIS)
+
+
+def test_the_budget_names_the_first_moment_one_more_call_keeps_it() -> None:
+    budget = PollBudget()
+    assert budget.earliest([0.0, 0.3, 0.35], want=0.0) == pytest.approx(0.15)  # the 4th: a poller's 4th
+    assert budget.earliest([0.0] * 5, want=0.0) == pytest.approx(0.55)  # the 6th: its 12th
+    assert budget.earliest([0.0] * 5, want=0.7) == 0.7
+    assert budget.earliest([9.7], want=9.9) == 11.0  # the first call past 9.75 s: 11 s, not sooner
+    assert budget.earliest([9.7, 9.8], want=9.9) == 12.0  # 9.8 s counts as late already
 
 
 def test_a_plan_measures_the_phases_it_saw_to_within_its_gaps() -> None:
     plan = PollPlan(then=AFTER_VERDICT)
-    list(_poll_times(plan, verdict_at=3.0))
+    list(poll_times(plan, _job(3.0)))
     measured = plan.durations()
     assert abs(measured["detection"].seconds - 3.0) <= measured["detection"].within + 1e-9
     assert abs(measured["analysis"].seconds - ANALYSIS) <= measured["analysis"].within + 1e-9
@@ -172,26 +175,6 @@ def test_a_plan_that_never_saw_the_verdict_measures_nothing() -> None:
     plan.after_answer(0.0, {"detection"})
     plan.after_answer(0.5, {"detection"})
     assert plan.durations() == {}
-
-
-def test_the_default_schedule_grows_from_50_ms_and_settles_at_2_seconds() -> None:
-    schedule = DefaultSchedule()
-    assert schedule.delay(0.0) == MIN_GAP
-    assert schedule.delay(1.0) < schedule.delay(3.0) <= 0.25
-    assert schedule.delay(30.0) == 2.0
-
-
-def test_from_history_without_durations_is_the_default() -> None:
-    assert LearnedSchedule.from_history([]) == DefaultSchedule()
-
-
-def test_from_history_lands_a_poll_on_the_start_of_the_window() -> None:
-    schedule = LearnedSchedule.from_history([20.0, 20.4, 20.2])
-    assert isinstance(schedule, LearnedSchedule)
-    t = 0.0
-    while t < schedule.start:
-        t += schedule.delay(t)
-    assert abs(t - schedule.start) < 1e-9
 
 
 def test_an_estimate_prefers_sharp_measurements_to_vague_ones() -> None:
@@ -225,7 +208,7 @@ def test_a_planner_learns_from_each_job_per_api() -> None:
         source = MemoryDurations()
         planner = Planner(source, api_url="http://127.0.0.1:1")
         plan = await planner.plan(AFTER_VERDICT)
-        list(_poll_times(plan, verdict_at=5.0))
+        list(poll_times(plan, _job(5.0)))
         await planner.learn_from(plan)
         return await source.durations("http://127.0.0.1:1"), await source.durations("http://127.0.0.1:2")
 

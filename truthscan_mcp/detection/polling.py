@@ -18,7 +18,7 @@ from truthscan_mcp.api.client import TruthScanClient
 from truthscan_mcp.api.wire import ApiDocument
 from truthscan_mcp.detection.progress import Tracker
 from truthscan_mcp.detection.reporting import score_text
-from truthscan_mcp.detection.schedule import Planner, PollPhase
+from truthscan_mcp.detection.schedule import Planner, PollPhase, PollPlan
 from truthscan_mcp.errors import NotFoundError, TruthScanError
 
 #: How long a status poll may run past the deadline before the partial report is handed back.
@@ -71,69 +71,14 @@ async def poll(client: TruthScanClient, wait: Wait, planner: Planner, track: Tra
     Every answer tells the job's `PollPlan` what is still pending and gets the next gap back;
     a fresh job that settled hands its plan's measurements to the planner's history.
     """
-    deadline = wait.deadline
-    heatmap_matters = wait.wait_for_heatmap or wait.include_heatmap
-    then: set[PollPhase] = set()
-    if wait.expect_analysis is not False:
-        then.add("analysis")
-    if heatmap_matters:
-        then.add("heatmap")
-    unseen: frozenset[PollPhase] = frozenset({"detection", *then})
-    plan = await planner.plan(then, fresh=wait.fresh)
-    result = Polled()
-    poll_start = anyio.current_time()
-    polls = 0
-    gap = 0.0
-    settled = False
+    looking = _Looking(client, wait, await planner.plan(_then(wait), fresh=wait.fresh), track)
     try:
         while True:
+            gap = await looking.ask()
             now = anyio.current_time()
-            if polls > 0 or not wait.submitted_now or now < deadline:
-                # A slow or retried poll must not hold the caller past the deadline; only
-                # get_result's first look may take what it needs (it has nothing to show yet).
-                first_look = polls == 0 and not wait.submitted_now
-                limit = math.inf if first_look else max(deadline - now, 0.0) + POLL_GRACE_SECONDS
-                answered = False
-                fetched: ApiDocument | None = None
-                asked = now - poll_start
-                with anyio.move_on_after(limit):
-                    fetched = await client.query(wait.document_id)
-                    answered = True
-                if not answered:
-                    result.warnings.append(
-                        "TruthScan was slow to answer; this is the last status it reported."
-                    )
-                    break
-                polls += 1
-                if fetched is not None:
-                    result.doc = fetched
-                    await _report_progress(fetched, track, wait.expect_analysis)
-                    pending = _pending(fetched, wait.expect_analysis, heatmap_matters)
-                    gap = plan.after_answer(asked, pending)
-                    if not pending:
-                        settled = fetched.status != "failed"
-                        break
-                elif result.doc is None:
-                    if not wait.submitted_now:
-                        raise NotFoundError(
-                            f"TruthScan has no document with id {wait.document_id}. Check the id (it "
-                            "comes from detect_image), or run detect_image again."
-                        )
-                    # A document we created a moment ago may not be visible yet; one that stays
-                    # invisible is still paid for, so it is handed over, never submitted again.
-                    if now - poll_start >= VISIBILITY_GRACE_SECONDS:
-                        result.warnings.append(
-                            f"TruthScan accepted the image but does not show document {wait.document_id} yet."
-                        )
-                        break
-                    gap = plan.after_answer(asked, unseen)
-                # else: seen before, so a `null` now is a glitch: keep what it said, ask again
-            now = anyio.current_time()
-            if now >= deadline:
+            if gap is None or now >= wait.deadline:
                 break
-            if wait.spread:
-                gap *= random.uniform(0.7, 1.3)
-            await anyio.sleep(min(max(gap, 0.0), deadline - now))
+            await anyio.sleep(min(max(gap, 0.0), wait.deadline - now))
     except TruthScanError as exc:
         if not wait.submitted_now:
             if wait.document_id not in exc.message:
@@ -144,10 +89,83 @@ async def poll(client: TruthScanClient, wait: Wait, planner: Planner, track: Tra
                 )
             raise
         # The credit is spent and the id is known: hand it over instead of failing.
-        result.warnings.append(f"Lost contact with TruthScan while waiting: {exc.message}")
-    if settled:
-        await planner.learn_from(plan)
-    return result
+        looking.result.warnings.append(f"Lost contact with TruthScan while waiting: {exc.message}")
+    if looking.settled:
+        await planner.learn_from(looking.plan)
+    return looking.result
+
+
+def _then(wait: Wait) -> frozenset[PollPhase]:
+    """What the wait is for after the verdict, in the planner's phases."""
+    then: set[PollPhase] = set()
+    if wait.expect_analysis is not False:
+        then.add("analysis")
+    if wait.wait_for_heatmap or wait.include_heatmap:
+        then.add("heatmap")
+    return frozenset(then)
+
+
+class _Looking:
+    """One wait's state between its `/query` calls: the plan, what was seen, what is pending."""
+
+    def __init__(self, client: TruthScanClient, wait: Wait, plan: PollPlan, track: Tracker) -> None:
+        self.client, self.wait, self.plan, self.track = client, wait, plan, track
+        self.result = Polled()
+        self.settled = False
+        self.pending: frozenset[PollPhase] = frozenset({"detection", *_then(wait)})
+        self._polls = 0
+        self._start = anyio.current_time()
+
+    async def ask(self) -> float | None:
+        """One `/query`, if the deadline allows; the gap to the next, or None to stop."""
+        wait, result = self.wait, self.result
+        now = anyio.current_time()
+        if self._polls == 0 and wait.submitted_now and now >= wait.deadline:
+            return None
+        # A slow or retried poll must not hold the caller past the deadline; only get_result's
+        # first look may take what it needs (it has nothing to show yet).
+        first_look = self._polls == 0 and not wait.submitted_now
+        limit = math.inf if first_look else max(wait.deadline - now, 0.0) + POLL_GRACE_SECONDS
+        asked = now - self._start
+        answered = False
+        fetched: ApiDocument | None = None
+        with anyio.move_on_after(limit):
+            fetched = await self.client.query(wait.document_id)
+            answered = True
+        if not answered:
+            result.warnings.append("TruthScan was slow to answer; this is the last status it reported.")
+            return None
+        return await self._answered(fetched, asked)
+
+    async def _answered(self, fetched: ApiDocument | None, asked: float) -> float | None:
+        wait, result = self.wait, self.result
+        self._polls += 1
+        if fetched is not None:
+            result.doc = fetched
+            await _report_progress(fetched, self.track, wait.expect_analysis)
+            self.pending = _pending(fetched, wait.expect_analysis, "heatmap" in _then(wait))
+            if not self.pending:
+                self.plan.after_answer(asked, self.pending)
+                self.settled = fetched.status != "failed"
+                return None
+        elif result.doc is None:
+            if not wait.submitted_now:
+                raise NotFoundError(
+                    f"TruthScan has no document with id {wait.document_id}. Check the id (it "
+                    "comes from detect_image), or run detect_image again."
+                )
+            # A document we created a moment ago may not be visible yet; one that stays
+            # invisible is still paid for, so it is handed over, never submitted again.
+            if asked >= VISIBILITY_GRACE_SECONDS:
+                result.warnings.append(
+                    f"TruthScan accepted the image but does not show document {wait.document_id} yet."
+                )
+                return None
+        # (a `null` after a document was seen is a glitch: what it said stands; ask again)
+        # A batch's rows draw their wished gaps around the planned one, so their polls drift
+        # apart instead of arriving together; the plan's budget still has the last word.
+        stretch = random.uniform(0.7, 1.3) if wait.spread else 1.0
+        return self.plan.after_answer(asked, self.pending, stretch=stretch)
 
 
 def _pending(doc: ApiDocument, expect_analysis: bool | None, heatmap_matters: bool) -> frozenset[PollPhase]:

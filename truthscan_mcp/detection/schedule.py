@@ -1,36 +1,39 @@
-"""When to ask TruthScan again about a job: near a 50 ms poller's latency at a quarter of its calls.
+"""When to ask TruthScan again about a job: a budget of calls per job, spent where its end is likely.
 
-Pure: no clock, no I/O. Times are seconds since the job's first `/query` (its submission, near
-enough). The poll loop builds one `PollPlan` per job, tells it after every answer which phases
-are still pending, and sleeps for the delay it returns; at the end it hands the measured phase
-durations to whatever stores them (`DurationSource`, the result cache's job), so the next plan
-for that API can predict when its job will settle and ask densely around that moment only.
+Pure: no clock, no I/O. Times are seconds since the plan's first `/query` (a moment after
+TruthScan accepted the job). The poll loop builds one `PollPlan` per job, tells it after every
+answer which phases are still pending, and sleeps for the delay it returns; at the end it hands
+the measured phase durations to whatever stores them (`DurationSource`, the result cache's job),
+so that the next plan for that API knows where its job will probably end.
 
-The budgets, and why the gaps are what they are (bench/latency.py measures them):
+The budget comes first, because a service that rate-limits counts each client's calls whatever
+its jobs look like, and no simulator's timings say what the real service's are (`PollBudget`):
 
-* Lateness. A job that ends uniformly within a gap ``g`` is noticed ``g/2`` late in the median.
-  The bar is ≤ 1.10x a 50 ms poller and ≤ +0.30 s. The MCP path itself costs ~45 ms, so a
-  0.5 s job leaves ~40 ms: gaps start at `MIN_GAP` (50 ms) and grow with 8 % of the age of
-  the job, to 0.25 s at ~3 s (+0.125 s median, under 10 % of any job of 2 s or more).
-* Calls. In a job's first 10 s the only limit is the total (≤ 1/4 of the poller's 20 a second,
-  summed over all jobs); beyond 10 s at most one call a second on average. `PollPlan` enforces
-  the second as a budget: its k-th call after 10 s is never earlier than 10 + k s. One call a
-  second alone would mean noticing a long job ~0.5 s late, so the plan saves calls while the
-  outcome is far off and spends them where it is likely, keeping `RESERVE` of them, while the
-  verdict is pending, for the end of the deep analysis that follows it.
-* Without history (`DefaultSchedule`) nothing says where the end is likely. The plan then polls
-  every 2 s after the first 10 s, from 13 s on with the reserve (saving half a call a second)
-  and, as soon as the verdict is seen, spends the savings densely on what remains (deep
-  analysis, heatmap), which on the simulator settles 0.8 s after the verdict: the verdict is
-  noticed up to 2 s late but the end of the job still within ~0.2 s in the median. A job that
-  ends with its verdict (no deep analysis) is noticed ~1 s late in the median beyond 10 s:
-  honest, and the reason to learn.
-* With history (`LearnedSchedule`), the plan predicts the end of the whole job from the past
-  durations of each phase (detection; analysis and heatmap, counted from the verdict), polls
-  ever closer while approaching that window, densely inside it, and falls back to the default
-  gaps if the job overruns it.
-* Progress. Every poll sends a progress notification; no gap exceeds `MAX_GAP` (8 s), inside
-  the 10 s at which clients that reset their timeout on progress give up.
+* At every moment of a job, no more calls than a quarter of what a poller asking every 50 ms
+  would have sent by then, plus `HEAD_START` for the first ones; beyond its first 10 s, no more
+  than one a second on average. Every delay a plan returns ends no sooner than
+  `PollBudget.earliest`, whatever the job, the history or the wishes below: wrong history costs
+  latency, never budget. A call planned in the last `LATE_MARGIN` before 10 s already counts as
+  a late one, so the moment between TruthScan's clock and ours (the upload's answer, a cache
+  write) or a call delayed on the way never moves one past the allowance as the API counts it.
+
+Within the budget the plan wishes for the gaps that keep a job's lateness small against its
+length, which is what the caller feels (the bar: a mean latency within 5 % of a 50 ms poller's):
+
+* `RELATIVE` (3 %) of the job's age: noticed ~1.5 % late in the median at any length. The
+  budget binds this until ~7 s (5 calls a second) and again beyond 10 s (1 a second) and then
+  decides alone: without history a job asks about as often as its budget allows, since any
+  call saved is a call not spent near an end nobody predicted. The head start is not spent in
+  the first `FIRST_GAP`, when no TruthScan job has ended yet, but right after it, when the
+  shortest ones do. (Tried on a sweep of timings: 5 % and 8 % were later for the same calls.)
+* With history, the end of the job is predicted (detection; deep analysis and heatmap, counted
+  from the verdict) as a window: before it the plan asks at most every `SAVING` (35 %) of the
+  job's age, so a job that ends far sooner than predicted is still noticed ~17 % late in the
+  median, and saves the calls the budget then lets it spend inside the window, spread evenly
+  over it. Past the window (a job that overruns its history) the wishes are those without
+  history again. Once the verdict is seen, the window is predicted afresh from its moment.
+* Progress: every poll sends a progress notification, and no gap exceeds `MAX_GAP` (8 s),
+  inside the 10 s at which clients that reset their timeout on progress give up.
 """
 
 from __future__ import annotations
@@ -51,18 +54,30 @@ MIN_GAP = 0.05
 #: Below the 10 s within which a progress notification must reach the client, with room for a
 #: slow answer.
 MAX_GAP = 8.0
-#: The first seconds of a job, during which calls are limited only by the total budget.
+#: The budget's yardstick: a poller asking every 50 ms from the job's start.
+FLOOR_GAP = 0.05
+#: The share of that poller's calls a job may make so far, at every moment ...
+SHARE = 0.25
+#: ... plus this many, for the first calls (a job's first seconds are when it is least known).
+HEAD_START = 3
+#: The first seconds of a job, limited by the share alone ...
 FREE_SECONDS = 10.0
-#: Calls a second allowed on average beyond `FREE_SECONDS`.
+#: ... and the calls a second allowed on average beyond them.
 LATE_RATE = 1.0
+#: Calls planned this close before `FREE_SECONDS` count as beyond it (see the module docstring).
+LATE_MARGIN = 0.25
+#: The wished gap, as a share of the job's age: lateness ~1.5 % of it in the median.
+RELATIVE = 0.03
+#: No call between the first and this moment: no TruthScan job ends sooner.
+FIRST_GAP = 0.3
+#: Before a predicted window the wished gap grows to this share of the job's age, saving calls.
+SAVING = 0.35
 #: A measurement this precise (± seconds) outranks vaguer ones.
 SHARP = 0.3
 #: How many past durations of a phase are kept per API (the newest win).
 HISTORY_SIZE = 50
-#: Late calls kept, while the verdict is pending, for the phases after it: their end is what the
-#: caller waits for, and it is predicted best once the verdict's moment is known; a job that
-#: overruns its history (slower than any before) is then still asked about densely at its end.
-RESERVE = 2
+#: Slack for sums of floats that land on a boundary (0.05 x 3 = 0.15000000000000002).
+_EPSILON = 1e-9
 
 
 class PollSchedule(Protocol):
@@ -149,77 +164,6 @@ class Estimate:
         return Estimate(self.low + other.low, self.high + other.high)
 
 
-def _young_gap(age: float) -> float:
-    """8 % of the age, from 50 ms to 0.25 s: lateness under 10 % of any job of ~1 s or more."""
-    return min(0.25, max(MIN_GAP, 0.08 * age))
-
-
-@dataclass(frozen=True)
-class DefaultSchedule:
-    """No history: dense while the job is young, then every `late` seconds.
-
-    `late` is 2 s rather than 1 s so that a `PollPlan` has calls saved for the phase after the
-    verdict (see the module docstring for what this achieves).
-    """
-
-    late: float = 2.0
-
-    def delay(self, elapsed: float) -> float:
-        if elapsed < FREE_SECONDS:
-            return min(_young_gap(elapsed), FREE_SECONDS - elapsed + MIN_GAP)
-        return min(self.late, MAX_GAP)
-
-
-@dataclass(frozen=True)
-class LearnedSchedule:
-    """Sparse until the predicted window, dense inside it, the default past it.
-
-    Before the window, in the job's free first seconds, each gap is at most `approach` of both
-    the time left to the window and the job's age, so the polls close in geometrically; beyond
-    them the next poll jumps to the window (at most `MAX_GAP` at a time), saving the budgeted
-    calls for it. One poll lands on the window's start.
-    """
-
-    start: float
-    end: float
-    dense: float
-    approach: float = 0.5
-    #: past the window the prediction failed: ask every second (what the budget allows)
-    fallback: PollSchedule = field(default_factory=lambda: DefaultSchedule(late=1.0))
-
-    @classmethod
-    def from_history(cls, durations: Sequence[Duration | float], *, offset: float = 0.0) -> PollSchedule:
-        """The schedule for a phase that began at `offset`; the default without history."""
-        estimate = Estimate.of(durations)
-        if estimate is None:
-            return DefaultSchedule()
-        return cls.around(Estimate(offset + estimate.low, offset + estimate.high))
-
-    @classmethod
-    def around(cls, window: Estimate, *, fallback: PollSchedule | None = None) -> LearnedSchedule:
-        """Dense across `window`: ~12 polls over it, each gap 50 ms to 0.25 s."""
-        width = window.high - window.low
-        dense = min(0.25, max(MIN_GAP, width / 12))
-        return cls(window.low, window.high, dense, fallback=fallback or DefaultSchedule(late=1.0))
-
-    def delay(self, elapsed: float) -> float:
-        if elapsed < self.start:
-            left = self.start - elapsed
-            if elapsed < FREE_SECONDS:
-                # Free calls: close in from both sides, never waiting more than half the age of
-                # the job, so one that ends far sooner than predicted is noticed ≤ 50 % late.
-                gap = min(self.approach * left, max(MIN_GAP, self.approach * elapsed))
-                if elapsed + gap > FREE_SECONDS:
-                    gap = left  # the next call is budgeted anyway: make it the window's first
-            else:
-                gap = left  # budgeted calls: save them for the window
-            gap = min(MAX_GAP, max(self.dense, gap))
-            return left if left <= gap + self.dense else gap
-        if elapsed <= self.end:
-            return self.dense
-        return self.fallback.delay(elapsed)
-
-
 @dataclass(frozen=True)
 class Every:
     """A constant gap: what tests that are not about waiting and the benchmarks' floor poll on."""
@@ -230,53 +174,105 @@ class Every:
         return self.gap
 
 
+@dataclass(frozen=True)
+class PollBudget:
+    """How many `/query` calls one job may make by each moment of it (see the module docstring)."""
+
+    floor_gap: float = FLOOR_GAP
+    share: float = SHARE
+    head_start: int = HEAD_START
+    free_seconds: float = FREE_SECONDS
+    late_rate: float = LATE_RATE
+    late_margin: float = LATE_MARGIN
+
+    def floor_calls(self, t: float) -> int:
+        """What the yardstick poller has sent by `t` (at 0, 50 ms, 100 ms, …)."""
+        return math.floor(max(0.0, t) / self.floor_gap + _EPSILON) + 1
+
+    def allowed(self, t: float) -> float:
+        """Calls allowed by `t` in all: the share of the poller's, and the head start."""
+        return self.share * self.floor_calls(t) + self.head_start
+
+    def earliest(self, calls: Sequence[float], want: float) -> float:
+        """The first moment from `want` on at which one more call than `calls` keeps the budget."""
+        # the share: call n needs the poller at ≥ (n - head_start) / share calls
+        needed = math.ceil((len(calls) + 1 - self.head_start) / self.share - _EPSILON)
+        at = max(want, (needed - 1) * self.floor_gap)
+        late_from = self.free_seconds - self.late_margin
+        if at > late_from:  # the k-th late call comes no sooner than k seconds after 10 s
+            late = sum(1 for c in calls if c > late_from)
+            at = max(at, self.free_seconds + (late + 1) / self.late_rate)
+        return at
+
+    def spare(self, calls: Sequence[float], until: float) -> int:
+        """How many more calls than `calls` the budget allows by `until`."""
+        spare = math.floor(self.allowed(until) + _EPSILON) - len(calls)
+        if until > self.free_seconds:
+            late = sum(1 for c in calls if c > self.free_seconds - self.late_margin)
+            spare = min(spare, math.floor((until - self.free_seconds) * self.late_rate + _EPSILON) - late)
+        return max(0, spare)
+
+
 @dataclass
 class PollPlan:
-    """The polls of one job: which schedule applies now, the late-call budget, what was measured.
+    """The polls of one job: the budget, where its end is predicted, what was measured.
 
     `then` names the phases this job waits for after its verdict (deep analysis when asked for,
     the heatmap when the caller waits for it); the end of the last of them is what the plan
     predicts while the verdict is still coming. Tell it every answer with `after_answer`.
-    A `fixed` schedule replaces all of that (no prediction, no budget), and a plan that is not
-    `learnable` (its first poll was not the job's first: a lookup, or a job another call
-    submitted) only waits: its timings say nothing about how long jobs take.
+    A `fixed` schedule replaces all of that (no prediction, no budget: for tests that are not
+    about waiting and for comparisons), and a plan that is not `learnable` (its first poll was
+    not the job's first: a lookup, or a job another call submitted) only waits: its timings say
+    nothing about how long jobs take.
     """
 
     history: DurationHistory = field(default_factory=DurationHistory)
     then: frozenset[PollPhase] = frozenset()
     fixed: PollSchedule | None = None
     learnable: bool = True
+    budget: PollBudget = field(default_factory=PollBudget)
+    #: when each call was made (the answers told), for the budget
+    _calls: list[float] = field(default_factory=list[float])
     _pending: frozenset[PollPhase] | None = None
     _last: float | None = None
-    _late_calls: int = 0
     #: between which two answers (job time) each phase was seen to end
     _ended: dict[PollPhase, tuple[float, float]] = field(default_factory=dict[PollPhase, tuple[float, float]])
-    _schedule: PollSchedule | None = None
+    #: where the job's end is predicted from what is pending now; None: unknown
+    _window: Estimate | None = None
 
-    def after_answer(self, elapsed: float, pending: Iterable[PollPhase]) -> float:
-        """Record an answer (what is still pending at `elapsed`) and return the delay to the next."""
+    @property
+    def calls(self) -> tuple[float, ...]:
+        return tuple(self._calls)
+
+    def after_answer(self, elapsed: float, pending: Iterable[PollPhase], *, stretch: float = 1.0) -> float:
+        """Record an answer (what is still pending at `elapsed`) and return the delay to the next.
+
+        `stretch` scales the wished gap (a batch draws it around 1 so its rows drift apart);
+        the budget still has the last word.
+        """
         now_pending = frozenset(pending)
         if self.fixed is not None:
-            return max(MIN_GAP, min(MAX_GAP, self.fixed.delay(elapsed)))
-        if elapsed > FREE_SECONDS:
-            self._late_calls += 1
-        if self._schedule is None or now_pending != self._pending:
+            return max(MIN_GAP, min(MAX_GAP, self.fixed.delay(elapsed) * stretch))
+        self._calls.append(elapsed)
+        if self._pending is None or now_pending != self._pending:
             self._note_endings(elapsed, now_pending)
             self._pending = now_pending
-            self._schedule = self._plan(elapsed)
+            self._window = self._predict(elapsed)
         self._last = elapsed
-        gap = max(MIN_GAP, min(MAX_GAP, self._schedule.delay(elapsed)))
-        return self._within_budget(elapsed, gap)
+        want = elapsed + max(MIN_GAP, min(MAX_GAP, self._wish(elapsed) * stretch))
+        late_from = self.budget.free_seconds - self.budget.late_margin
+        if elapsed < late_from < want:
+            want = late_from  # the last call before the late ones: at the edge, not a second past it
+        return max(MIN_GAP, self.budget.earliest(self._calls, want) - elapsed)
 
     def durations(self, *, vague: float = 1.25, vague_after: float = 0.5) -> dict[PollPhase, Duration]:
         """The phase durations this job showed, for the history (analysis and heatmap from the verdict).
 
         Each lay between two answers; it is kept as their middle ± half their distance, and
-        left out when that half exceeds `vague` (the default asks every 2 s late in a job), or
-        `vague_after` for the phases after the verdict: those last about a second, so a
-        measurement vaguer than that says little about them, and learned it would widen every
-        later window by its whole range (a 15 s job's few budgeted calls spread over 3 s
-        instead of 1); left out, the plan asks densely from the verdict on instead.
+        left out when that half exceeds `vague`, or `vague_after` for the phases after the
+        verdict: those last about a second, so a measurement vaguer than that says little about
+        them, and learned it would widen every later window by its whole range; left out, the
+        plan asks as without history from the verdict on instead.
         """
         verdict = self._ended.get("detection")
         if verdict is None or (verdict[1] - verdict[0]) / 2 > vague:
@@ -292,6 +288,20 @@ class PollPlan:
                 measured[phase] = Duration(max(0.0, (ended[0] + ended[1]) / 2 - seen.seconds), within)
         return measured
 
+    def _wish(self, elapsed: float) -> float:
+        """The gap this plan would like before the next call, before the budget has its say."""
+        unknown = max(MIN_GAP, RELATIVE * elapsed, FIRST_GAP - elapsed)
+        window = self._window
+        if window is None or elapsed >= window.high:
+            return unknown  # no prediction, or the job overran it
+        if elapsed < window.low:
+            left = window.low - elapsed
+            gap = max(unknown, min(SAVING * elapsed, left))
+            return left if left <= gap + MIN_GAP else gap  # one call lands on the window's start
+        # inside the window: what the budget allows by its end, spread evenly over what is left
+        spare = self.budget.spare(self._calls, window.high)
+        return (window.high - elapsed) / max(1, spare)
+
     def _note_endings(self, elapsed: float, now_pending: frozenset[PollPhase]) -> None:
         before = self._pending
         if before is None:
@@ -300,26 +310,23 @@ class PollPlan:
         for phase in before - now_pending:
             self._ended.setdefault(phase, (since, elapsed))
 
-    def _plan(self, elapsed: float) -> PollSchedule:
+    def _predict(self, elapsed: float) -> Estimate | None:
+        """Where the job will probably end, given what is pending now; None when history can't say."""
         pending = self._pending or frozenset()
         if not pending:
-            return DefaultSchedule()
+            return None
         if "detection" in pending:
             detection = Estimate.of(self.history.of("detection"))
             after = self._after_verdict(self.then)
             if detection is None:
-                return DefaultSchedule()
-            # Dense around the job's predicted end, or around its verdict while what follows
-            # it is unknown (the default then takes over, densely, from the verdict).
-            return LearnedSchedule.around(detection if after is None else detection + after)
+                return None
+            return detection if after is None else detection + after
         verdict = self._ended.get("detection")
         after = self._after_verdict(pending)
-        origin = self._last if self._last is not None else 0.0
         if verdict is None or after is None:
-            return _Rebased(DefaultSchedule(), origin)
+            return None
         # The verdict came somewhere between the last two answers: the window spans both ends.
-        window = Estimate(max(elapsed, verdict[0] + after.low), max(elapsed, verdict[1] + after.high))
-        return LearnedSchedule.around(window, fallback=_Rebased(DefaultSchedule(late=1.0), origin))
+        return Estimate(max(elapsed, verdict[0] + after.low), max(elapsed, verdict[1] + after.high))
 
     def _after_verdict(self, phases: frozenset[PollPhase]) -> Estimate | None:
         """When the last of `phases` ends, counted from the verdict; None when none was measured.
@@ -331,39 +338,6 @@ class PollPlan:
         if not known:
             return None
         return Estimate(max(e.low for e in known), max(e.high for e in known))
-
-    def _within_budget(self, elapsed: float, gap: float) -> float:
-        """Delay the next call so that the k-th call after the free seconds comes at ≥ 10 + k s.
-
-        Inside a predicted window late in a job, the calls the budget still allows are spread
-        evenly over what is left of it rather than spent at its start. While the verdict is
-        pending and phases follow it, `RESERVE` calls stay unspent for them: a 15 s job that
-        runs a second past its history would otherwise find its budget gone just as its deep
-        analysis ends, and be noticed ~0.5 s late.
-        """
-        if elapsed + gap <= FREE_SECONDS:
-            return gap
-        window = self._schedule
-        # While the verdict is pending, calls are kept for the phases after it (`RESERVE`).
-        pending = self._pending or frozenset()
-        reserve = RESERVE if "detection" in pending and self.then & AFTER_VERDICT else 0
-        if isinstance(window, LearnedSchedule) and window.start <= elapsed < window.end:
-            allowed = (window.end - FREE_SECONDS) * LATE_RATE - self._late_calls - reserve
-            if allowed >= 1:
-                gap = max(gap, min(MAX_GAP, (window.end - elapsed) / allowed))
-        earliest = FREE_SECONDS + (self._late_calls + 1 + reserve) / LATE_RATE
-        return max(gap, earliest - elapsed)
-
-
-@dataclass(frozen=True)
-class _Rebased:
-    """A schedule that starts counting at `origin`: the default for a phase whose length is unknown."""
-
-    schedule: PollSchedule
-    origin: float
-
-    def delay(self, elapsed: float) -> float:
-        return self.schedule.delay(max(0.0, elapsed - self.origin))
 
 
 @dataclass
@@ -386,14 +360,14 @@ class Planner:
     The one thing the detector polls by: `open_app` builds one per server over the result cache
     (or memory when the cache is off); tests and benchmarks hand their own to `open_app` or
     `Detector` as `schedule=` — `Planner.fixed(Every(0.05))` to poll fast, `learn=False` for the
-    default schedule without history.
+    plan without history.
     """
 
     source: DurationSource = field(default_factory=MemoryDurations)
     api_url: str = ""
     #: every job follows this schedule, whatever the history; nothing is learned
     schedule: PollSchedule | None = None
-    #: add each job's timings to the history (False: always the default schedule)
+    #: add each job's timings to the history (False: every job planned as without history)
     learn: bool = True
 
     @classmethod

@@ -75,7 +75,9 @@ class SandboxConfig(BaseModel):
         for name in ("processing", "analysis", "heatmap"):
             low, high = getattr(self, f"{name}_seconds"), getattr(self, f"{name}_seconds_max")
             if high is not None and high < low:
-                raise ValueError(f"{name}_seconds_max ({high}) is below {name}_seconds ({low}); raise it or unset it")
+                raise ValueError(
+                    f"{name}_seconds_max ({high}) is below {name}_seconds ({low}); raise it or unset it"
+                )
         return self
 
 
