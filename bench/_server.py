@@ -3,7 +3,7 @@
 Benchmarks only. `BENCH_POLL_SCHEDULE` picks the `Planner` handed to `create_server`'s
 `schedule` (and so to `open_app` and the detector); nothing is patched:
 
-* `default`: the planner that never learns (the default schedule, as on a first job);
+* `default`: the planner that never learns (every job planned as an account's first);
 * `every:SECONDS`: a constant gap (`Planner.fixed(Every(SECONDS))`);
 * unset or `learned`: the product's own (learning; in memory, since the benchmarks run with
   the cache off).
