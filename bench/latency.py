@@ -79,8 +79,9 @@ class Timing:
     def label(self) -> str:
         if self.seed is not None:
             return f"drawn #{self.seed}{'' if self.analysis is not None else ' (no deep)'}"
-        deep = f"+{self.analysis:g}" if self.analysis is not None else " (no deep)"
-        return f"{self.verdict:g}{deep} s"
+        if self.analysis is None:
+            return f"{self.verdict:g} s (no deep)"
+        return f"{self.verdict:g} s + {self.analysis:g} s"
 
     @property
     def end(self) -> float:

@@ -669,3 +669,17 @@ def test_a_corrupted_sample_still_gets_a_well_formed_verdict(
     assert 0 <= verdict.confidence <= 100
     assert verdict.final_result in {"AI Generated", "Real", "Digitally Edited"}
     assert verdict.findings.size == len(data)
+
+
+def test_the_control_plane_tells_when_each_query_about_a_document_arrived(
+    sandbox: SandboxServer, client: httpx2.Client
+) -> None:
+    doc_id = detect(client, sandbox, AI_PNG, "ai.png", "image/png")
+    for _ in range(3):
+        query(client, doc_id)
+    ages = client.get("/_sandbox/queries", params={"id": doc_id}).json()
+    assert ages["id"] == doc_id
+    assert len(ages["ages"]) == 3
+    assert ages["ages"] == sorted(ages["ages"])
+    assert 0 <= ages["ages"][0] < 5
+    assert client.get("/_sandbox/queries", params={"id": "unknown"}).json()["ages"] == []

@@ -156,3 +156,50 @@ def test_a_namespace_is_never_a_real_api_url() -> None:
 
 def test_a_given_instance_id_names_the_namespace() -> None:
     assert Simulator(instance_id="alice-1").namespace == Simulator(instance_id="alice-1").namespace
+
+
+def _detect(sim: Simulator) -> str:
+    token, signature, url = _presign(sim)
+    _upload(sim, token, signature, AI_PNG)
+    return str(_json(service.detect(sim, service.DetectRequest(key=KEY, url=url)))["id"])
+
+
+DRAWN = {
+    "processing_seconds": 0.3,
+    "processing_seconds_max": 15.0,
+    "analysis_seconds": 0.2,
+    "analysis_seconds_max": 12.0,
+    "heatmap_seconds": 0.1,
+    "heatmap_seconds_max": 1.0,
+    "seed": 7,
+}
+
+
+def test_drawn_timings_stay_in_their_ranges_and_a_reset_replays_them() -> None:
+    sim = Simulator()
+    sim.configure(DRAWN)
+    first = [sim.state.documents[_detect(sim)].timings for _ in range(5)]
+    sim.reset()
+    again = [sim.state.documents[_detect(sim)].timings for _ in range(5)]
+    assert first == again
+    assert len({t.processing for t in first}) == 5  # each job its own
+    assert all(0.3 <= t.processing <= 15.0 and 0.2 <= t.analysis <= 12.0 for t in first)
+    assert all(0.1 <= t.heatmap <= 1.0 for t in first)
+
+
+def test_a_range_whose_top_is_below_its_bottom_is_refused_by_name() -> None:
+    with pytest.raises(ValidationError, match="analysis_seconds_max"):
+        SandboxConfig(analysis_seconds=2.0, analysis_seconds_max=1.0)
+
+
+def test_the_sandbox_logs_when_each_query_about_a_document_arrived() -> None:
+    now = [100.0]
+    sim = Simulator()
+    sim.clock = lambda: now[0]
+    document_id = _detect(sim)
+    for at in (100.0, 100.25, 101.5):
+        now[0] = at
+        service.query(sim, service.QueryRequest(id=document_id), base_url=BASE)
+    service.query(sim, service.QueryRequest(id="no-such-document"), base_url=BASE)
+    assert sim.query_ages(document_id) == [0.0, 0.25, 1.5]
+    assert sim.query_ages("no-such-document") == []
