@@ -112,7 +112,7 @@ def test_with_history_a_long_job_is_asked_densely_only_near_its_predicted_end() 
     near = [t for t in times if end - 1.5 <= t <= end + 0.5]
     middle = [t for t in times if 12.0 <= t <= end - 3.0]
     assert len(near) >= 5
-    assert len(middle) <= 3
+    assert len(middle) <= (end - 3.0 - 12.0) / 3.0 + 1  # every 3 s, saving for the end
     assert times[-1] - end <= 0.2
 
 
@@ -140,6 +140,21 @@ def test_a_job_far_shorter_than_its_history_is_noticed_within_a_tenth_of_its_len
     for verdict_at in (0.5, 1.0, 2.0, 5.0):
         times = _times(verdict_at, history)
         assert times[-1] <= 1.1 * (verdict_at + ANALYSIS)
+
+
+def test_polls_that_each_come_a_few_ms_late_still_ask_at_11_seconds_not_12() -> None:
+    # A real sleep overruns: the last call before the late ones must not slip past their edge
+    # and count as the first of them.
+    job = Job(10.2)
+    plan, t, times = PollPlan(), 0.0, []
+    while True:
+        times.append(t)
+        gap = plan.after_answer(t, job.pending(t))
+        if not job.pending(t):
+            break
+        t += gap + 0.004
+    assert [round(t) for t in times if t > 9.0][-2:] == [10, 11]  # 9.65 s, then 11 s
+    assert times[-1] < 11.1
 
 
 def test_the_budget_names_the_first_moment_one_more_call_keeps_it() -> None:

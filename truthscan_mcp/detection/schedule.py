@@ -25,13 +25,18 @@ length, which is what the caller feels (the bar: a mean latency within 5 % of a 
   decides alone: without history a job asks about as often as its budget allows, since any
   call saved is a call not spent near an end nobody predicted. The head start is not spent in
   the first `FIRST_GAP`, when no TruthScan job has ended yet, but right after it, when the
-  shortest ones do. (Tried on a sweep of timings: 5 % and 8 % were later for the same calls.)
+  shortest ones do. (Tried on a sweep of timings: 5 % and 8 % were later for the same calls;
+  so was a head start spread over the first seconds instead.)
 * With history, the end of the job is predicted (detection; deep analysis and heatmap, counted
   from the verdict) as a window: before it the plan asks at most every `SAVING` (35 %) of the
-  job's age, so a job that ends far sooner than predicted is still noticed ~17 % late in the
-  median, and saves the calls the budget then lets it spend inside the window, spread evenly
-  over it. Past the window (a job that overruns its history) the wishes are those without
-  history again. Once the verdict is seen, the window is predicted afresh from its moment.
+  job's age or `SAVING_CAP` (3 s), so a job that ends far sooner than predicted is still
+  noticed ~17 % (at most 1.5 s) late in the median, and saves the calls the budget then lets it
+  spend inside the window, spread evenly over it. Past the window (a job that overruns its
+  history) the wishes are those without history again. Once the verdict is seen, the window is
+  predicted afresh from its moment.
+* Beyond 10 s the first call can come no sooner than 11 s, so the last one before comes just
+  before the edge of the late calls (`EDGE`: a real sleep overruns a little, and a call that
+  slips past the edge would count as the first late one and push the next to 12 s).
 * Progress: every poll sends a progress notification, and no gap exceeds `MAX_GAP` (8 s),
   inside the 10 s at which clients that reset their timeout on progress give up.
 """
@@ -70,8 +75,13 @@ LATE_MARGIN = 0.25
 RELATIVE = 0.03
 #: No call between the first and this moment: no TruthScan job ends sooner.
 FIRST_GAP = 0.3
-#: Before a predicted window the wished gap grows to this share of the job's age, saving calls.
+#: Before a predicted window the wished gap grows to this share of the job's age, saving calls ...
 SAVING = 0.35
+#: ... up to this many seconds: a long job that ends far sooner than its history said is then
+#: noticed ~1.5 s late in the median, not a third of its age.
+SAVING_CAP = 3.0
+#: The last call before the late ones comes this long before their edge: sleeps overrun a little.
+EDGE = 0.1
 #: A measurement this precise (± seconds) outranks vaguer ones.
 SHARP = 0.3
 #: How many past durations of a phase are kept per API (the newest win).
@@ -261,8 +271,9 @@ class PollPlan:
         self._last = elapsed
         want = elapsed + max(MIN_GAP, min(MAX_GAP, self._wish(elapsed) * stretch))
         late_from = self.budget.free_seconds - self.budget.late_margin
-        if elapsed < late_from < want:
-            want = late_from  # the last call before the late ones: at the edge, not a second past it
+        if elapsed < late_from - EDGE < want:
+            # the last call before the late ones just before their edge, not a second past it
+            want = max(elapsed + MIN_GAP, late_from - EDGE)
         return max(MIN_GAP, self.budget.earliest(self._calls, want) - elapsed)
 
     def durations(self, *, vague: float = 1.25, vague_after: float = 0.5) -> dict[PollPhase, Duration]:
@@ -296,7 +307,7 @@ class PollPlan:
             return unknown  # no prediction, or the job overran it
         if elapsed < window.low:
             left = window.low - elapsed
-            gap = max(unknown, min(SAVING * elapsed, left))
+            gap = max(unknown, min(SAVING * elapsed, SAVING_CAP, left))
             return left if left <= gap + MIN_GAP else gap  # one call lands on the window's start
         # inside the window: what the budget allows by its end, spread evenly over what is left
         spare = self.budget.spare(self._calls, window.high)
