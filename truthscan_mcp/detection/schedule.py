@@ -26,7 +26,7 @@ length, which is what the caller feels (the bar: a mean latency within 5 % of a 
   call saved is a call not spent near an end nobody predicted. The head start is not spent in
   the first `FIRST_GAP`, when no TruthScan job has ended yet, but right after it, when the
   shortest ones do. (Tried on a sweep of timings: 5 % and 8 % were later for the same calls;
-  so was a head start spread over the first seconds instead.)
+  a head start spread over the first seconds instead changed nothing measurable.)
 * With history, the end of the job is predicted (detection; deep analysis and heatmap, counted
   from the verdict) as a window: before it the plan asks at most every `SAVING` (35 %) of the
   job's age or `SAVING_CAP` (3 s), so a job that ends far sooner than predicted is still
