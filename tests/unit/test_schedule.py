@@ -146,7 +146,7 @@ def test_polls_that_each_come_a_few_ms_late_still_ask_at_11_seconds_not_12() -> 
     # A real sleep overruns: the last call before the late ones must not slip past their edge
     # and count as the first of them.
     job = Job(10.2)
-    plan, t, times = PollPlan(), 0.0, []
+    plan, t, times = PollPlan(), 0.0, list[float]()
     while True:
         times.append(t)
         gap = plan.after_answer(t, job.pending(t))
