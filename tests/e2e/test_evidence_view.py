@@ -348,8 +348,10 @@ async def test_a_file_set_on_the_drop_zone_ends_in_a_rendered_verdict_and_the_mo
         shot = await shoot(s, shots, "drop-zone-light")
         if os.environ.get("TRUTHSCAN_UI_UPDATE_DOCS"):
             shutil.copy(shot, ROOT / "docs" / "drop-zone.png")
+        started = time.perf_counter()
         await s.view.locator("#drop-picker").set_input_files(str(images / AI_PNG.name))
         await s.view.locator("#verdict").filter(has_text="AI Generated").wait_for(timeout=30_000)
+        record(shots, "seconds_from_dropped_file_to_verdict", time.perf_counter() - started)
         assert await s.view.locator("#tier").text_content() == "Synthetic"
         assert await s.view.locator("#report-title").text_content() == AI_PNG.name
         await s.view.locator("#thumb[src^='data:image/']").wait_for()
