@@ -9,7 +9,6 @@ SIGINT through the terminal driver, exactly as at a keyboard.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import select
@@ -17,7 +16,6 @@ import signal
 import struct
 import subprocess
 import sys
-import termios
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -80,12 +78,19 @@ class PtyRun:
 
 
 def _controlling_terminal() -> None:  # pragma: no cover - runs in the child
+    import fcntl
+    import termios
+
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 @contextlib.contextmanager
 def in_terminal(*args: str, env: dict[str, str], columns: int = 160, rows: int = 50) -> Generator[PtyRun]:
-    """`truthscan-mcp ARGS` on a fresh pseudo-terminal of `columns` × `rows`; killed on the way out."""
+    """`truthscan-mcp ARGS` on a fresh pseudo-terminal of `columns` × `rows`; killed on the way out.
+    POSIX only (the modules are imported here, so Windows can still import this file and skip)."""
+    import fcntl
+    import termios
+
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")} | {"TERM": "xterm-256color"}
