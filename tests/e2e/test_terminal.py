@@ -24,6 +24,7 @@ from starlette.responses import Response
 from tests.support import AI_PNG, CAMERA_JPG, live_env, serve_app
 from tests.support.images import png_bytes, write_images
 from tests.support.terminal import COLOUR, in_terminal, plain, run_piped
+from truthscan_mcp.models import BatchRow, BatchTotals
 from truthscan_mcp.sandbox import FaultRule
 
 if TYPE_CHECKING:
@@ -34,32 +35,10 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="pseudo-terminals and POSIX signals")
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-#: the fields of a `detect_images` row, plus the report's provenance and (asked for) analysis
-ROW_FIELDS = {
-    "source",
-    "name",
-    "verdict",
-    "ai_score",
-    "tier",
-    "confidence_band",
-    "id",
-    "complete",
-    "cached",
-    "duplicate_of",
-    "error",
-    "provenance",
-}
+#: the fields of a `detect_images` row, plus the report's provenance (and analysis, when asked for)
+ROW_FIELDS = set(BatchRow.model_fields) | {"provenance"}
 DOCUMENT_KEYS = {"results", "totals", "skipped", "simulated", "interrupted"}
-TOTALS_KEYS = {
-    "total",
-    "complete",
-    "incomplete",
-    "errors",
-    "verdicts",
-    "detections_paid",
-    "credits_spent",
-    "cached",
-}
+TOTALS_KEYS = set(BatchTotals.model_fields)
 #: words of the MCP server's world that a terminal user cannot act on
 MCP_WORDS = ("MCP server", "`url`", "`data`", "`path`", "recursive=true", "allow_partial=", "detect_images")
 
