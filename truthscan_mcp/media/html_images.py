@@ -3,9 +3,11 @@
 "Are any of the images in this article AI-generated?" starts with the list of images, and a
 page hides them in many places: `img` (its `srcset` offering several sizes), `picture`
 sources, the social-card `og:image`/`twitter:image`, `link rel="image_src"`, a video's
-`poster`, inline `data:` images. The stdlib `html.parser` tokenises the page as a browser
-would (attributes in any quoting, entities decoded, `script`/`style` bodies skipped), so no
-regular expression guesses at markup; it adds no dependency. Pure and synchronous: the caller
+`poster`, inline `data:` images. The page is parsed by Lexbor (through `selectolax`), an HTML5
+parser that builds the tree a browser builds — attributes in any quoting, entities decoded,
+`script`/`style`/`textarea`/`template` content never taken for markup, broken nesting repaired —
+so no regular expression guesses at markup; and at ~15–50 ms for a tag-dense 1 MB page it is
+ten times faster than the standard library's `html.parser`. Pure and synchronous: the caller
 runs it in a worker thread.
 
 What a page says about an image (its alt text, its title) is the page's words: returned as
@@ -15,8 +17,10 @@ data, cleaned and cut here, never as ours.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from truthscan_mcp.sanitize import clean_line
 
@@ -50,18 +54,18 @@ class PageImages:
 def find_images(html: str, page_url: str) -> PageImages:
     """The page's title and its images in page order, URLs resolved against `page_url` (the
     final URL after redirects) and the page's `<base href>`; the same URL is listed once."""
-    parser = _ImageParser()
-    parser.feed(html)
-    parser.close()
-    parser.end_picture()
+    tree = LexborHTMLParser(html)
     base = page_url
-    if parser.base_href:
-        joined = _join(page_url, parser.base_href)
+    base_node = tree.css_first("base[href]")
+    base_href = _attributes(base_node).get("href", "").strip() if base_node is not None else ""
+    if base_href:
+        joined = _join(page_url, base_href)
         if joined is not None and not joined.startswith("data:"):
             base = joined
-    found = PageImages(title=_text(parser.title) if parser.title_done or parser.title else None)
+    title = _title(tree)
+    found = PageImages(title=_text(title) if title else None)
     seen: dict[str, int] = {}
-    for raw, via, alt in parser.found:
+    for raw, via, alt in _collect(tree):
         if len(found.images) >= MAX_CANDIDATES and raw not in seen:
             found.more += 1  # past the bound: counted (roughly), not resolved
             continue
@@ -164,92 +168,76 @@ def _candidates(srcset: str) -> list[tuple[str, list[str]]]:
     return found
 
 
-class _ImageParser(HTMLParser):
-    """Collects (raw URL, where, alt) in document order, the first `<base href>` and `<title>`.
+def _collect(tree: LexborHTMLParser) -> list[tuple[str, str, str | None]]:
+    """(raw URL, where, alt) for every image element, in document order.
 
-    A `picture` is one image: the largest candidate of its first `source` (what a browser that
-    reads every type would pick), else its `img`; the `img`'s alt names it either way.
+    A `picture` is one image: the largest candidate of its first `source` with a `srcset` (what a
+    browser that reads every type would pick), else its `img`; the `img`'s alt names it either way.
     """
+    found: list[tuple[str, str, str | None]] = []
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[tuple[str, str, str | None]] = []
-        self.base_href: str | None = None
-        self.title = ""
-        self.title_done = False
-        self._in_title = False
-        self._svg_depth = 0
-        self._picture: list[tuple[str, str]] | None = None  # (raw URL, where) candidates
-        self._picture_alt: str | None = None
+    def add(raw: str | None, via: str, alt: str | None = None) -> None:
+        if raw and raw.strip() and len(found) <= MAX_CANDIDATES * 2:
+            found.append((raw, via, alt))
 
-    def _add(self, raw: str | None, via: str, alt: str | None = None) -> None:
-        if raw and raw.strip() and len(self.found) <= MAX_CANDIDATES * 2:
-            self.found.append((raw, via, alt))
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {name: value for name, value in reversed(attrs) if value is not None}  # first wins
-        if tag == "svg":
-            self._svg_depth += 1
-        elif tag == "title" and not self.title_done and self._svg_depth == 0:
-            self._in_title = True
-        elif tag == "base" and self.base_href is None and values.get("href", "").strip():
-            self.base_href = values["href"]
-        elif tag == "img":
-            self._img(values)
-        elif tag == "source" and self._picture is not None:
-            chosen = largest_candidate(values.get("srcset", ""))
-            if chosen:
-                self._picture.append((chosen, "picture source"))
+    for node in tree.css("img, picture, meta, link, video"):
+        tag, values = node.tag, _attributes(node)
+        if tag == "img":
+            if not _within(node, "picture"):
+                raw, via = _img_source(values)
+                add(raw, via, values.get("alt"))
         elif tag == "picture":
-            self.end_picture()
-            self._picture, self._picture_alt = [], None
+            _picture(node, add)
         elif tag == "meta":
             key = (values.get("property") or values.get("name") or "").strip().lower()
             if key in _META_IMAGES:
-                self._add(values.get("content"), key.removesuffix(":src").removesuffix(":url"))
+                add(values.get("content"), key.removesuffix(":src").removesuffix(":url"))
         elif tag == "link":
-            rel = values.get("rel", "").lower().split()
-            if "image_src" in rel:
-                self._add(values.get("href"), "link image_src")
+            if "image_src" in values.get("rel", "").lower().split():
+                add(values.get("href"), "link image_src")
         elif tag == "video":
-            self._add(values.get("poster"), "video poster")
+            add(values.get("poster"), "video poster")
+    return found
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag in ("svg", "picture", "title"):
-            self.handle_endtag(tag)
 
-    def _img(self, values: dict[str, str]) -> None:
-        srcset = values.get("srcset") or values.get("data-srcset") or ""
-        chosen = largest_candidate(srcset) if srcset else None
-        raw = chosen or values.get("src") or values.get("data-src")
-        alt = values.get("alt")
-        if self._picture is not None:
-            self._picture_alt = alt
-            if raw:
-                self._picture.append((raw, "img srcset" if chosen else "img"))
+def _picture(node: LexborNode, add: Callable[[str | None, str, str | None], None]) -> None:
+    img = node.css_first("img")
+    alt = _attributes(img).get("alt") if img is not None else None
+    for source in node.css("source"):
+        chosen = largest_candidate(_attributes(source).get("srcset", ""))
+        if chosen:
+            add(chosen, "picture source", alt)
             return
-        self._add(raw, "img srcset" if chosen else "img", alt)
+    if img is not None:
+        raw, via = _img_source(_attributes(img))
+        add(raw, via, alt)
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "svg":
-            self._svg_depth = max(0, self._svg_depth - 1)
-        elif tag == "title" and self._in_title:
-            self._in_title = False
-            self.title_done = True
-        elif tag == "picture":
-            self.end_picture()
 
-    def end_picture(self) -> None:
-        """Emit the open `picture` (also at the end of a page that never closes it)."""
-        if self._picture is None:
-            return
-        candidates, alt = self._picture, self._picture_alt
-        self._picture, self._picture_alt = None, None
-        if candidates:
-            raw, via = candidates[0]
-            self._add(raw, via, alt)
+def _img_source(values: dict[str, str]) -> tuple[str | None, str]:
+    """An `img`'s largest `srcset` candidate, else its `src` (or a lazy loader's `data-` copy)."""
+    srcset = values.get("srcset") or values.get("data-srcset") or ""
+    chosen = largest_candidate(srcset) if srcset else None
+    if chosen:
+        return chosen, "img srcset"
+    return values.get("src") or values.get("data-src"), "img"
 
-    def handle_data(self, data: str) -> None:
-        if self._in_title and len(self.title) < MAX_ALT * 4:
-            self.title += data
+
+def _attributes(node: LexborNode) -> dict[str, str]:
+    return {name: value for name, value in node.attributes.items() if value is not None}
+
+
+def _within(node: LexborNode, tag: str) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag == tag:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _title(tree: LexborHTMLParser) -> str | None:
+    """The document's title: its first `title` outside an inline SVG (whose titles name shapes)."""
+    for node in tree.css("title"):
+        if not _within(node, "svg"):
+            return node.text(deep=True)
+    return None
