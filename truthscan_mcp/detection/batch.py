@@ -113,7 +113,8 @@ async def expand_inputs(
     if len(given) != 1:
         raise InvalidInputError(
             "Give exactly one of `paths` (a list of files), `directory` (with an optional glob "
-            f"`pattern`) or `urls` (a list of http/https addresses); got {' and '.join(given) or 'none'}."
+            "`pattern`), `urls` (a list of http/https addresses) or `page` (a web page whose images "
+            f"to check); got {' and '.join(given) or 'none'}."
         )
     if pattern and not directory:
         raise InvalidInputError("`pattern` only applies together with `directory`.")
