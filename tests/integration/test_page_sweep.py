@@ -23,6 +23,7 @@ from tests.support import (
     AI_PNG,
     CAMERA_JPG,
     KEY,
+    Canned,
     ConnectLog,
     StaticSite,
     assert_error,
@@ -360,6 +361,71 @@ async def test_a_page_that_redirects_to_a_private_address_is_refused_at_the_hop(
     assert site.seen == ["/p"]
     assert set(loopback_only.hosts) == {"127.0.0.1"}
     assert detects(sandbox) == 0
+
+
+@pytest.mark.anyio
+async def test_images_a_public_page_points_at_private_addresses_are_refused_each_without_a_connection(
+    sandbox: SandboxServer,
+    site: StaticSite,
+    base: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    loopback_only: ConnectLog,
+) -> None:
+    """A page is outside text: the images it names go through the guard one by one."""
+    real_classify = netguard.classify_address
+
+    def loopback_counts_as_public(ip: IPAddress) -> str | None:
+        return None if ip == IPv4Address("127.0.0.1") else real_classify(ip)
+
+    monkeypatch.setattr(netguard, "classify_address", loopback_counts_as_public)
+    site.page(
+        "/p",
+        '<img src="http://169.254.169.254/latest/meta-data/iam.jpg"><img src="http://10.0.0.7/admin.png">'
+        '<img src="/ok.jpg">',
+    )
+    site.image("/ok.jpg", photo(30))
+    async with mcp_client(sandbox, tmp_path, allow_private_urls=False) as client:
+        batch = structured(await sweep(client, f"{base}/p"))
+
+    errors = [row["error"] for row in batch["rows"]]
+    assert "link-local" in errors[0]
+    assert "private" in errors[1]
+    assert errors[2] is None
+    assert set(loopback_only.hosts) == {"127.0.0.1"}  # neither private address was connected to
+    assert detects(sandbox) == 1
+
+
+@pytest.mark.anyio
+async def test_a_page_over_5_mb_is_refused_whether_announced_or_streamed_and_spends_nothing(
+    sandbox: SandboxServer, site: StaticSite, base: str, tmp_path: Path
+) -> None:
+    huge = '<img src="/a.jpg">' + "<p>words</p>" * (5 * 1024 * 1024 // 12 + 10)
+    site.page("/huge", huge)
+    site.files["/streamed"] = Canned(200, huge.encode(), (("transfer-encoding", "chunked"),), "text/html")
+    site.image("/a.jpg", photo(31))
+    async with mcp_client(sandbox, tmp_path) as client:
+        announced = await sweep(client, f"{base}/huge")
+        streamed = await sweep(client, f"{base}/streamed")
+
+    assert_error(announced, "larger than 5 MB", "announced as", "nothing was spent")
+    assert_error(streamed, "larger than 5 MB", "stopped after", "nothing was spent")
+    assert detects(sandbox) == 0
+    assert "/a.jpg" not in site.seen
+
+
+@pytest.mark.anyio
+async def test_a_page_in_another_charset_keeps_its_alt_text(
+    sandbox: SandboxServer, site: StaticSite, base: str, tmp_path: Path
+) -> None:
+    html = '<title>Café à la mer</title><img src="/a.jpg" alt="Vue de la côte">'
+    site.files["/latin"] = Canned(200, html.encode("latin-1"), media_type="text/html; charset=iso-8859-1")
+    site.image("/a.jpg", photo(32))
+    async with mcp_client(sandbox, tmp_path) as client:
+        batch = structured(await sweep(client, f"{base}/latin"))
+
+    assert batch["page_title"] == "Café à la mer"
+    assert batch["rows"][0]["alt"] == "Vue de la côte"
 
 
 @pytest.mark.anyio
