@@ -8,8 +8,10 @@ once: no C0 control except a newline where the field is multi-line, no DEL, no C
 escape sequence (CSI, OSC, DCS, SOS, PM, APC — each with its payload), no bidirectional
 override, and NFC normalisation so look-alike forms compare equal.
 
-`truthscan_says` then presents TruthScan's own sentences as quoted data: an instruction inside
-a verdict or a reasoning reads as what TruthScan wrote, never as our words.
+Then every such string reaches the text as quoted, attributed data — `TruthScan says: "…"`, `the
+file says: "…"`, a name as `"…"` — on one line with its quotes escaped: an instruction inside a
+verdict, a reasoning, an EXIF Make or a file name reads as what its author wrote, never as our
+words, and cannot begin a line of its own. Structured fields keep the (cleaned) values as data.
 """
 
 from __future__ import annotations
@@ -64,22 +66,33 @@ def clean_url(value: object) -> str:
     return quote(clean_line(value), safe="!#$%&'()*+,-./:;=?@[]_~")
 
 
-def truthscan_says(value: object) -> str:
-    """TruthScan's words as quoted data, never as ours.
-
-    One line: `TruthScan says: "…"`. Several: each line behind `> `, so no line of it starts at
-    the margin where our own lines ("Next step: …") do.
-    """
-    text = clean_text(value, multiline=True)
-    if "\n" not in text:
-        return f'TruthScan says: "{text}"'
-    return "TruthScan says:\n" + "\n".join(f"> {line}" if line else ">" for line in text.split("\n"))
+def quoted(value: object, *, max_length: int | None = None) -> str:
+    """`value` as one quoted span of data: cleaned to a single line (`max_length` cuts it, marked
+    with `…`), then `\\` and `"` escaped, in double quotes. Nothing inside can end the quote,
+    break the line, or start a line of its own that reads like ours."""
+    text = clean_line(value, max_length=max_length)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def page_says(value: object, *, max_length: int | None = None) -> str:
-    """A web page's words (its title, an image's alt text) as quoted data, never as ours:
-    `the page says: "…"` on one line, so an instruction inside reads as what the page wrote."""
-    return f'the page says: "{clean_line(value, max_length=max_length)}"'
+def truthscan_says(value: object, *, max_length: int | None = None) -> str:
+    """TruthScan's words as quoted data, never as ours: `TruthScan says: "…"`, on one line."""
+    return f"TruthScan says: {quoted(value, max_length=max_length)}"
+
+
+def truthscan_says_all(values: list[str], *, max_length: int | None = None) -> str:
+    """Several of TruthScan's phrases, each quoted, one attribution: `TruthScan says: "a"; "b"`."""
+    return "TruthScan says: " + "; ".join(quoted(v, max_length=max_length) for v in values)
+
+
+def file_says(value: object, *, max_length: int | None = None) -> str:
+    """What an image file declares (its metadata, a name in it), as quoted data: `the file says:
+    "…"`. Anyone can write anything into metadata, so it is shown, never followed."""
+    return f"the file says: {quoted(value, max_length=max_length)}"
+
+
+def named(value: object, *, max_length: int | None = None) -> str:
+    """A name that came from outside (a file's name, a URL's last part), quoted: `"photo.jpg"`."""
+    return quoted(value, max_length=max_length)
 
 
 def has_controls(text: str, *, multiline: bool = False) -> bool:

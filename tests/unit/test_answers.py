@@ -109,7 +109,7 @@ def test_a_hundred_row_batch_with_long_names_and_errors_stays_within_the_budget(
     text = render_batch(result)
 
     assert len(text) <= MAX_REPORT_CHARS
-    assert text.startswith("Batch of 100 images: 66 Real; 34 errors.")
+    assert text.startswith('Batch of 100 images: TruthScan says: 66 × "Real"; 34 errors.')
     assert "not listed here" in text
     assert "`rows`" in text
 

@@ -178,7 +178,7 @@ def test_numeric_strings_and_out_of_range_scores_are_clamped() -> None:
 def test_api_warnings_are_kept_as_text() -> None:
     doc = parse_document({"status": "done", "warnings": [{"type": "w", "label": "Low resolution"}]})
     assert doc is not None
-    assert doc.api_warnings == ["TruthScan: Low resolution"]
+    assert doc.api_warnings == ['TruthScan says: "Low resolution"']
 
 
 def test_a_list_instead_of_a_document_is_an_unexpected_response() -> None:

@@ -28,7 +28,10 @@ def report_of(doc: ApiDocument | None, *, expect_analysis: bool = False) -> Dete
 def test_a_document_truthscan_failed_to_process_carries_its_reason_in_failure_reason() -> None:
     report = report_of(ApiDocument(id=DOC_ID, status="failed", error_message="corrupt image data"))
 
-    assert report.failure_reason == "TruthScan could not process the image: corrupt image data."
+    assert (
+        report.failure_reason
+        == 'TruthScan could not process the image (TruthScan says: "corrupt image data").'
+    )
     assert report.failure_reason in report.warnings, "the model still reads why"
     assert report.complete
     assert report.next_step is not None
@@ -38,7 +41,7 @@ def test_a_document_truthscan_failed_to_process_carries_its_reason_in_failure_re
 def test_failure_reason_is_internal_absent_from_the_dump_and_the_json_schema() -> None:
     report = report_of(ApiDocument(id=DOC_ID, status="failed"))
 
-    assert report.failure_reason == "TruthScan could not process the image: no reason given."
+    assert report.failure_reason == "TruthScan could not process the image (no reason given)."
     assert "failure_reason" not in report.model_dump(mode="json")
     assert "failure_reason" not in json.loads(report.model_dump_json())
     for mode in ("validation", "serialization"):

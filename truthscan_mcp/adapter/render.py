@@ -5,18 +5,30 @@ text must carry everything essential — verdict, score, confidence, reasoning, 
 recommendations, heatmap link, id, next step — while staying short: every character here is
 a token the assistant pays for in every turn that follows.
 
-Every string that came from outside (TruthScan's words, file names, URLs) passes through
-`truthscan_mcp.sanitize` on its way into the text — the reports are cleaned when built, this
-is the last gate — and TruthScan's own prose is quoted ("TruthScan says: …"), so an instruction
-inside it reads as what TruthScan wrote, never as one of our lines.
+Every string that came from outside passes through `truthscan_mcp.sanitize` on its way into
+the text — the reports are cleaned when built, this is the last gate — and reaches it quoted and
+attributed, on one line, its own quotes escaped: all of TruthScan's words (verdict, labels,
+agreement, reasoning, key indicators, visual patterns, recommendations) as `TruthScan says:
+"…"`, what a file declares (camera, software, signer) as `the file says: "…"`, and names (a
+file's, a URL's) as `"…"`. An instruction inside any of them reads as what its author wrote,
+never as one of our lines. URLs are one percent-encoded token.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import re
 
-from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health, Provenance
-from truthscan_mcp.sanitize import clean_line, clean_url, counted, page_says, truthscan_says
+from truthscan_mcp.models import Analysis, BatchResult, Credits, DetectionReport, Health, Provenance
+from truthscan_mcp.sanitize import (
+    clean_line,
+    clean_url,
+    counted,
+    file_says,
+    named,
+    quoted,
+    truthscan_says,
+    truthscan_says_all,
+)
 
 _MAX_REASONING = 600
 _MAX_ITEMS = 4
@@ -35,14 +47,39 @@ _LEVELS = (
 
 
 def _clip(text: str, limit: int) -> str:
+    """`text` on one line, at most about `limit` characters; a cut inside a quoted span closes
+    the quote (and never splits an escape), so outside words cut short stay inside their quote."""
     text = clean_line(text)
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 2)].rstrip()
+    trailing = len(cut) - len(cut.rstrip("\\"))
+    if trailing % 2 == 1:  # half an escape: drop the lone backslash
+        cut = cut[:-1]
+    inside = len(_UNESCAPED_QUOTE.findall(cut)) % 2 == 1
+    return cut + ('…"' if inside else "…")
+
+
+#: a `"` not escaped by a backslash (an even run of backslashes before it, or none)
+_UNESCAPED_QUOTE = re.compile(r'(?<!\\)(?:\\\\)*"')
 
 
 def _items(values: list[str], limit: int = _MAX_ITEMS, width: int = 120) -> str:
     shown = [_clip(v, width) for v in values[:limit]]
     more = f" (+{len(values) - limit} more)" if len(values) > limit else ""
     return "; ".join(shown) + more
+
+
+def _said(values: list[str], limit: int = _MAX_ITEMS, width: int = 120) -> str:
+    """TruthScan's phrases, each quoted, under one attribution: `TruthScan says: "a"; "b" (+2 more)`."""
+    more = f" (+{len(values) - limit} more)" if len(values) > limit else ""
+    return truthscan_says_all(values[:limit], max_length=width) + more
+
+
+def _names(values: list[str], limit: int, width: int) -> str:
+    """Strings a file supplied, each quoted: `"a"; "b" (+1 more)`."""
+    more = f" (+{len(values) - limit} more)" if len(values) > limit else ""
+    return "; ".join(quoted(v, max_length=width) for v in values[:limit]) + more
 
 
 def render_report(report: DetectionReport, heatmap_words: str | None = None) -> str:
@@ -87,7 +124,7 @@ def _render_report(
     lines: list[str] = []
     tag = " [SIMULATED — sandbox, not a real TruthScan verdict]" if report.simulated else ""
     cached = " (from local cache, no credits spent)" if report.cached else ""
-    name = f" for {_clip(clean_line(report.source.name), 80)}" if report.source.name else ""
+    name = f" for {named(report.source.name, max_length=80)}" if report.source.name else ""
     if report.status == "failed":
         lines.append(f"Detection FAILED{name}{tag}: TruthScan could not process the image.")
     elif report.verdict is not None:
@@ -101,7 +138,8 @@ def _render_report(
         score = f"AI score {report.ai_score:.1f}/100" if report.ai_score is not None else "no score"
         if report.tier:
             score += f" ({report.tier} band)"
-        lines.append(f"Verdict{name}: {_clip(report.verdict, 200)} — {score}{conf}{tag}{cached}")
+        verdict = truthscan_says(report.verdict, max_length=200)
+        lines.append(f"Verdict{name}: {verdict} — {score}{conf}{tag}{cached}")
     else:
         lines.append(f"No verdict yet{name} (status: {report.status}){tag}")
     lines.append(
@@ -109,41 +147,18 @@ def _render_report(
         if report.verdict is not None
         else f"TruthScan is still {report.status}."
     )
-    step = f"step {report.detection_step}/3" if report.detection_step else None
-    sig = report.signals
-    parts: list[str] = []
-    if sig.ml_model and (sig.ml_model.label or sig.ml_model.score is not None):
-        ml_score = f" {sig.ml_model.score:.1f}" if sig.ml_model.score is not None else ""
-        parts.append(f"ML model: {_clip(sig.ml_model.label or '?', 80)}{ml_score}")
-    if sig.ocr and sig.ocr.label:
-        parts.append(f"OCR: {_clip(sig.ocr.label, 80)}")
-    if sig.metadata:
-        parts.append(f"metadata: {_items(sig.metadata, min(2, max_items), width)}")
-    if parts or step:
-        lines.append("Signals" + (f" ({step})" if step else "") + ": " + " | ".join(parts))
+    signals = _signals(report, max(1, min(2, max_items - 1)), width)
+    if signals:
+        lines.append(signals)
     analysis = report.analysis
     if analysis is not None:
-        head = "Deep analysis"
-        extra = [
-            x
-            for x in (
-                analysis.agreement and f"agreement {_clip(analysis.agreement, 60)}",
-                analysis.confidence is not None and f"confidence {analysis.confidence:.0f}",
-            )
-            if x
-        ]
-        if extra:
-            head += f" ({_clip(', '.join(str(x) for x in extra), 80)})"
-        if analysis.reasoning:
-            lines.append(f"{head}: {truthscan_says(_clip(analysis.reasoning, max_reasoning))}")
-        else:
-            lines.append(f"{head}.")
+        lines.append(_deep_analysis(analysis, max_reasoning))
         if analysis.key_indicators:
-            lines.append(f"Key indicators: {_items(analysis.key_indicators, max_items, width)}")
+            lines.append(f"Key indicators: {_said(analysis.key_indicators, max_items, width)}")
         if analysis.visual_patterns:
-            lines.append(f"Visual patterns: {_items(analysis.visual_patterns, min(3, max_items), width)}")
+            lines.append(f"Visual patterns: {_said(analysis.visual_patterns, min(3, max_items), width)}")
         if analysis.recommendations:
-            lines.append(f"Recommendations: {_items(analysis.recommendations, min(3, max_items), width)}")
+            lines.append(f"Recommendations: {_said(analysis.recommendations, min(3, max_items), width)}")
     elif report.analysis_status == "pending":
         lines.append("Deep analysis: still pending.")
     elif report.analysis_status in ("skipped", "failed"):
@@ -166,6 +181,43 @@ def _render_report(
     return lines
 
 
+def _signals(report: DetectionReport, metadata_items: int, width: int) -> str | None:
+    """One line of the detector signals: TruthScan's labels quoted under one attribution."""
+    step = f" (step {report.detection_step}/3)" if report.detection_step else ""
+    sig = report.signals
+    said: list[str] = []
+    ours = ""
+    if sig.ml_model and sig.ml_model.label:
+        score = f" {sig.ml_model.score:.1f}" if sig.ml_model.score is not None else ""
+        said.append(f"ML model {quoted(sig.ml_model.label, max_length=80)}{score}")
+    elif sig.ml_model and sig.ml_model.score is not None:
+        ours = f"ML model score {sig.ml_model.score:.1f}"
+    if sig.ocr and sig.ocr.label:
+        said.append(f"OCR {quoted(sig.ocr.label, max_length=80)}")
+    if sig.metadata:
+        more = len(sig.metadata) - metadata_items
+        items = "; ".join(quoted(m, max_length=width) for m in sig.metadata[:metadata_items])
+        said.append(f"metadata {items}" + (f" (+{more} more)" if more > 0 else ""))
+    if said:
+        return f"Signals{step}{f': {ours}' if ours else ''}, TruthScan says: " + " | ".join(said)
+    if ours or step:
+        return f"Signals{step}: {ours or 'none given'}"
+    return None
+
+
+def _deep_analysis(analysis: Analysis, max_reasoning: int) -> str:
+    """The deep analysis's head line: its confidence (a number of ours), then TruthScan's words."""
+    head = "Deep analysis"
+    if analysis.confidence is not None:
+        head += f" (confidence {analysis.confidence:.0f})"
+    said: list[str] = []
+    if analysis.agreement:
+        said.append(f"agreement {quoted(analysis.agreement, max_length=60)}")
+    if analysis.reasoning:
+        said.append(quoted(analysis.reasoning, max_length=max_reasoning))
+    return f"{head}, TruthScan says: {'; '.join(said)}" if said else f"{head}."
+
+
 def render_credits(credits: Credits) -> str:
     tag = " [SIMULATED sandbox account]" if credits.simulated else ""
     return (
@@ -178,7 +230,8 @@ def render_credits(credits: Credits) -> str:
 def render_health(health: Health, add_key_hint: str = "Set TRUTHSCAN_API_KEY to add one.") -> str:
     """`add_key_hint` says how to add a key in the words of the way the server was started."""
     if health.reachable:
-        state = f"{clean_line(health.status or 'unknown status')}, reachable in {health.latency_ms:.0f} ms"
+        status = truthscan_says(health.status, max_length=80) if health.status else "no status given"
+        state = f"reachable in {health.latency_ms:.0f} ms, {status}"
     else:
         state = f"UNREACHABLE ({clean_line(health.error or 'no answer')})"
     key = "configured" if health.api_key_configured else "NOT configured"
@@ -193,9 +246,10 @@ def render_batch(result: BatchResult) -> str:
     structured result's `rows`), so a 100-image batch costs the model no more than one report."""
     summary = result.totals
     counts = ", ".join(
-        f"{n} {verdict}" for verdict, n in sorted(summary.verdicts.items(), key=lambda x: -x[1])
+        f"{n} × {quoted(verdict, max_length=60)}"
+        for verdict, n in sorted(summary.verdicts.items(), key=lambda x: -x[1])
     )
-    parts = [counts or "no verdicts"]
+    parts = [f"TruthScan says: {counts}" if counts else "no verdicts"]
     if summary.errors:
         parts.append(counted(summary.errors, "error"))
     if summary.incomplete:
@@ -205,11 +259,10 @@ def render_batch(result: BatchResult) -> str:
     )
     tag = " [SIMULATED — sandbox verdicts]" if result.simulated else ""
     head = [
-        *_page_lead(result),
         f"Batch of {counted(summary.total, 'image')}: {'; '.join(parts)}.{tag}",
         f"Paid detections: {summary.detections_paid} ({spent}); free (cache/duplicates): {summary.cached}. "
         "Scores are probabilities, not proof.",
-        "#  | verdict | AI score | confidence | image | id",
+        "#  | verdict (TruthScan's words) | AI score | confidence | image | id",
     ]
     tail = [f"Note: {_clip(warning, 160)}" for warning in result.warnings[:2]]
     if result.next_step:
@@ -229,43 +282,6 @@ def render_batch(result: BatchResult) -> str:
     return "\n".join([*head, *shown, *tail])
 
 
-#: the AI-looking images a page sweep's first lines link to; the rest are counted
-_MAX_LEAD_LINKS = 5
-_AI_TIERS = ("Likely Synthetic", "Synthetic")
-
-
-def _page_lead(result: BatchResult) -> list[str]:
-    """For a page sweep, what matters first: which page (its title quoted as the page's words),
-    how many of its images look AI-generated and which, with links; then what was left out."""
-    if result.page_url is None:
-        return []
-    title = f" — {page_says(result.page_title, max_length=120)}" if result.page_title else ""
-    lines = [f"Page sweep of {clean_url(result.page_url)}{title}."]
-    numbered = list(enumerate(result.rows, start=1))
-    judged = [(n, r) for n, r in numbered if r.error is None and r.ai_score is not None]
-    looks_ai = [(n, r) for n, r in judged if r.tier in _AI_TIERS]
-    if looks_ai:
-        shown = "; ".join(
-            f"#{n} {clean_url(r.source) if not r.source.startswith('data:') else 'an inline image'} "
-            f"({r.tier}, {r.ai_score:.0f})"
-            for n, r in looks_ai[:_MAX_LEAD_LINKS]
-        )
-        more = f"; +{len(looks_ai) - _MAX_LEAD_LINKS} more" if len(looks_ai) > _MAX_LEAD_LINKS else ""
-        lines.append(
-            f"{len(looks_ai)} of {counted(len(judged), 'image')} with a score look AI-generated "
-            f"(AI score ≥ 50): {shown}{more}."
-        )
-    elif judged:
-        lines.append(
-            f"None of the {counted(len(judged), 'image')} with a score looks AI-generated (all under 50)."
-        )
-    if result.skipped:
-        reasons = Counter(s.reason.split(":")[0].split(" (")[0] for s in result.skipped)
-        listed = ", ".join(f"{n} {_clip(reason, 40)}" for reason, n in reasons.most_common(4))
-        lines.append(f"Not detected (nothing paid): {listed} — every one is in `skipped` with its reason.")
-    return lines
-
-
 def _not_listed(first: int, last: int) -> str:
     return (
         f"… rows {first}–{last} not listed here to keep this short: every row "
@@ -279,19 +295,25 @@ def _batch_rows(result: BatchResult) -> list[str]:
         numbers.setdefault(row.source, number)
     lines: list[str] = []
     for number, row in enumerate(result.rows, start=1):
-        name = _clip(row.name or row.source, 40)
+        name = named(row.name or row.source, max_length=40)
         if row.error:
             lines.append(f"{number} | ERROR | - | - | {name} | {row.id or '-'} | {_clip(row.error, 140)}")
             continue
         score = f"{row.ai_score:.0f}" if row.ai_score is not None else "-"
-        verdict = row.verdict or ("pending" if not row.complete else "-")
+        verdict = (
+            quoted(row.verdict, max_length=60) if row.verdict else ("pending" if not row.complete else "-")
+        )
         extra = " (cached)" if row.cached and not row.duplicate_of else ""
         if row.duplicate_of:
             first = numbers.get(row.duplicate_of)
-            extra = f" (same image as #{first})" if first else f" (same as {_clip(row.duplicate_of, 40)})"
-        alt = f" ({page_says(row.alt, max_length=60)})" if row.alt else ""
-        band = row.confidence_band or "-"
-        lines.append(f"{number} | {verdict}{extra} | {score} | {band} | {name}{alt} | {row.id or '-'}")
+            extra = (
+                f" (same image as #{first})"
+                if first
+                else f" (same as {named(row.duplicate_of, max_length=40)})"
+            )
+        lines.append(
+            f"{number} | {verdict}{extra} | {score} | {row.confidence_band or '-'} | {name} | {row.id or '-'}"
+        )
     return lines
 
 
@@ -304,17 +326,18 @@ _ABSENT = "Absence of provenance says nothing: most images, real or AI-made, los
 
 
 def _file_text(value: str, limit: int) -> str:
-    """A string the file supplied: cleaned of controls and escapes, on one line, clipped."""
-    return _clip(clean_line(value), limit)
+    """A string the file supplied, as its words: `the file says: "…"`, on one line, clipped."""
+    return file_says(value, max_length=limit)
 
 
 def _declares(p: Provenance) -> str:
     """What the file declares, in a few words: the finding and what names it."""
     if p.finding == "ai_declared":
-        named = ", ".join(_file_text(x, 60) for x in (p.generator, p.digital_source_type) if x)
-        return f"AI generation{f' ({named})' if named else ''}"
+        # both names are ours: a generator from our table, a term of the IPTC vocabulary
+        which = ", ".join(_clip(x, 60) for x in (p.generator, p.digital_source_type) if x)
+        return f"AI generation{f' ({which})' if which else ''}"
     if p.finding == "edited_declared":
-        return f"editing{f' with {_file_text(p.software, 60)}' if p.software else ''}"
+        return f"editing{f' (software: {_file_text(p.software, 60)})' if p.software else ''}"
     if p.finding == "camera_declared":
         camera = _camera(p, 40)
         return f"a camera capture{f' ({camera})' if camera else ''}"
@@ -322,14 +345,15 @@ def _declares(p: Provenance) -> str:
 
 
 def _camera(p: Provenance, limit: int) -> str:
-    """Make and model as a person says them: "Canon EOS R5", not "Canon Canon EOS R5" (EXIF
-    models often repeat the make)."""
+    """Make and model as a person says them, quoted as the file's words: `the file says: "Canon
+    EOS R5"`, not "Canon Canon EOS R5" (EXIF models often repeat the make)."""
     if p.camera is None:
         return ""
     make, model = p.camera.make, p.camera.model
     if make and model and model.lower().startswith(make.lower()):
         make = None
-    return " ".join(_file_text(x, limit) for x in (make, model) if x)
+    camera = " ".join(clean_line(x) for x in (make, model) if x)
+    return _file_text(camera, 2 * limit) if camera else ""
 
 
 def _signed(p: Provenance, *, short: bool = False) -> str | None:
@@ -337,13 +361,13 @@ def _signed(p: Provenance, *, short: bool = False) -> str | None:
     c2pa = p.c2pa
     if not c2pa.present:
         return None
-    signer = _file_text(c2pa.signer, 60) if c2pa.signer else "an unnamed signer"
+    signer = f" ({_file_text(c2pa.signer, 60)})" if c2pa.signer else " (unnamed)"
     if c2pa.valid is True:
         if short:
-            trust = "trusted signer" if c2pa.trusted else "signer on no known trust list"
-            return f"C2PA-signed by {signer} ({trust}): attributable to the signer, not proof"
+            trust = "a trusted signer" if c2pa.trusted else "a signer on no known trust list"
+            return f"C2PA-signed by {trust}{signer}: attributable to the signer, not proof"
         trust = "on a trust list" if c2pa.trusted else "on no trust list this server knows"
-        return f"C2PA signature valid, signed by {signer} ({trust})"
+        return f"C2PA signature valid, its signer {trust}{signer}"
     if c2pa.valid is False:
         return "C2PA manifest does NOT verify (changed after signing, or damaged): it proves nothing"
     if any(e.startswith("C2PA present; cannot validate here") for e in c2pa.errors):
@@ -408,7 +432,7 @@ def render_provenance(p: Provenance) -> str:
 
 
 def _render_provenance(p: Provenance, items: int, width: int) -> str:
-    name = f" of {_file_text(p.source.name, 80)}" if p.source and p.source.name else ""
+    name = f" of {named(p.source.name, max_length=80)}" if p.source and p.source.name else ""
     lines = [
         f"Provenance{name}: the file declares {_declares(p)} (finding: {p.finding}).",
         "Free and local: read from the file itself; nothing was sent to TruthScan, no credits spent.",
@@ -417,9 +441,9 @@ def _render_provenance(p: Provenance, items: int, width: int) -> str:
     if signed is not None:
         c2pa = p.c2pa
         details = [
-            f"claim generator {_file_text(c2pa.claim_generator, 60)}" if c2pa.claim_generator else "",
-            f"source type {_file_text(c2pa.digital_source_type, 60)}" if c2pa.digital_source_type else "",
-            f"actions {_items(c2pa.actions, 4, 40)}" if c2pa.actions else "",
+            f"claim generator ({_file_text(c2pa.claim_generator, 60)})" if c2pa.claim_generator else "",
+            f"source type {_clip(c2pa.digital_source_type, 60)}" if c2pa.digital_source_type else "",
+            f"actions {_names(c2pa.actions, 4, 40)}" if c2pa.actions else "",
         ]
         extra = "; ".join(d for d in details if d)
         lines.append(f"{signed}{f'; {extra}' if extra else ''}.")
@@ -428,10 +452,10 @@ def _render_provenance(p: Provenance, items: int, width: int) -> str:
     else:
         lines.append("No C2PA manifest (Content Credentials).")
     if p.digital_source_type:
-        lines.append(f"Digital source type: {_file_text(p.digital_source_type, 80)}")
+        lines.append(f"Digital source type: {_clip(p.digital_source_type, 80)}")
     if p.generator:
-        where = f" (found in {_items(p.generator_evidence, 3, 60)})" if p.generator_evidence else ""
-        lines.append(f"Generator: {_file_text(p.generator, 60)}{where}")
+        where = f" (found in {_names(p.generator_evidence, 3, 60)})" if p.generator_evidence else ""
+        lines.append(f"Generator: {_clip(p.generator, 60)}{where}")
     if p.camera is not None:
         camera = _camera(p, 60)
         lines.append(f"Camera: {camera}")

@@ -27,7 +27,7 @@ from truthscan_mcp.errors import (
     UploadExpiredError,
 )
 from truthscan_mcp.redaction import redact
-from truthscan_mcp.sanitize import clean_line
+from truthscan_mcp.sanitize import clean_line, truthscan_says
 
 
 class Response(Protocol):
@@ -111,7 +111,7 @@ def error_for(
     status = response.status_code
     message = error_message_of(response)
     said = clean_line(redact(message, secrets), max_length=300) if message is not None else None
-    quoted = f" ({said})" if said else ""
+    quoted = f" ({truthscan_says(said)})" if said else ""  # its words, never ours
     lowered = (said or "").lower()
     if endpoint == "upload" and status in (400, 403):
         return UploadExpiredError(f"The upload URL was refused (HTTP {status}){quoted}.")

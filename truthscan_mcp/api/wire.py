@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from truthscan_mcp.errors import UnexpectedResponseError
 from truthscan_mcp.models import Analysis, ConfidenceBand, Credits, Signal, Signals, Status
-from truthscan_mcp.sanitize import clean_text, clean_url
+from truthscan_mcp.sanitize import clean_text, clean_url, truthscan_says
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -241,7 +241,10 @@ def parse_document(raw: Any, *, queried_id: str | None = None) -> ApiDocument | 
     status: Status = _STATUS.get(raw_status.lower(), "pending") if raw_status else "pending"
     warnings: list[str] = []
     if raw_status and raw_status.lower() not in _STATUS:
-        warnings.append(f"TruthScan reported an unknown status {raw_status!r}; treated as still processing.")
+        warnings.append(
+            f"TruthScan reported an unknown status ({truthscan_says(raw_status)}); "
+            "treated as still processing."
+        )
 
     confidence_raw = pick("confidence")
     confidence = _percent(confidence_raw)
@@ -260,7 +263,7 @@ def parse_document(raw: Any, *, queried_id: str | None = None) -> ApiDocument | 
         word = str(analysis_raw).strip().lower()
         analysis_status = _ANALYSIS.get(word, "pending")
         if word not in _ANALYSIS:
-            warnings.append(f"TruthScan reported an unknown analysis status {word!r}.")
+            warnings.append(f"TruthScan reported an unknown analysis status ({truthscan_says(word)}).")
     analysis = _analysis(_first((details, "analysis_results"), (top, "analysis_results")))
     if analysis is not None and analysis_status in (None, "pending"):
         analysis_status = "done"
@@ -276,9 +279,9 @@ def parse_document(raw: Any, *, queried_id: str | None = None) -> ApiDocument | 
             w: dict[str, Any] = item  # pyright: ignore[reportUnknownVariableType]
             label = _text(w.get("label") or w.get("message") or w.get("type"), 300)
             if label:
-                warnings.append(f"TruthScan: {label}")
+                warnings.append(truthscan_says(label))
         elif (text := _text(item, 300)) is not None:
-            warnings.append(f"TruthScan: {text}")
+            warnings.append(truthscan_says(text))
 
     doc_id = _text(top.get("id"), 100) or queried_id
     return ApiDocument(

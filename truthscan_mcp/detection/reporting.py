@@ -11,7 +11,7 @@ from truthscan_mcp.api.wire import ApiDocument
 from truthscan_mcp.detection.store import StoredResult
 from truthscan_mcp.media.sources import LoadedImage
 from truthscan_mcp.models import AnalysisStatus, DetectionReport, Provenance, ReportSource
-from truthscan_mcp.sanitize import clean_line
+from truthscan_mcp.sanitize import clean_line, truthscan_says
 
 
 def build_report(
@@ -46,7 +46,8 @@ def build_report(
     complete = settled and not (include_heatmap and doc.heatmap_status == "pending")
     failure_reason: str | None = None
     if doc.status == "failed":
-        failure_reason = f"TruthScan could not process the image: {doc.error_message or 'no reason given'}."
+        said = truthscan_says(doc.error_message) if doc.error_message else "no reason given"
+        failure_reason = f"TruthScan could not process the image ({said})."
         warnings.append(failure_reason)
     return DetectionReport(
         id=doc_id,
@@ -173,4 +174,5 @@ def score_text(value: float | None) -> str:
 def done_message(report: DetectionReport) -> str:
     if report.status == "failed":
         return "TruthScan could not process the image"
-    return f"Done: {report.verdict or 'no verdict'} (AI score {score_text(report.ai_score)})"
+    verdict = truthscan_says(report.verdict, max_length=80) if report.verdict else "no verdict"
+    return f"Done: {verdict} (AI score {score_text(report.ai_score)})"

@@ -31,7 +31,10 @@ from truthscan_mcp.provenance.generators import (
     settings_line,
 )
 from truthscan_mcp.provenance.xmp import XmpProperties, read_xmp
+from truthscan_mcp.sanitize import clean_line, file_says, quoted
 
+#: The longest quote of a file's words in one evidence line.
+_QUOTE: Final = 120
 #: Files above this are not read at all (the server accepts 10 MB; this bounds a direct caller).
 MAX_INPUT: Final = 32 * 1024 * 1024
 _MIME: Final = {
@@ -160,26 +163,34 @@ def read_provenance(
             present=True,
             valid=c2pa.valid,
             trusted=c2pa.trusted,
-            claim_generator=c2pa.claim_generator,
-            signer=c2pa.signer,
+            claim_generator=_line(c2pa.claim_generator),
+            signer=_line(c2pa.signer),
             digital_source_type=c2pa.digital_source_type,
-            actions=list(c2pa.actions),
-            errors=list(c2pa.errors),
+            actions=[clean_line(action) for action in c2pa.actions],
+            errors=[clean_line(error) for error in c2pa.errors],
         )
-    camera = CameraInfo(make=found.make, model=found.model) if found.make or found.model else None
+    # The file's strings stay data in these fields, each one line without controls; the texts
+    # quote them as the file's words.
+    camera = (
+        CameraInfo(make=_line(found.make), model=_line(found.model)) if found.make or found.model else None
+    )
     provenance = Provenance(
         finding=found.finding,
         c2pa=info,
         digital_source_type=found.digital_source_type,
         generator=found.generators[0] if found.generators else None,
-        generator_evidence=list(found.generator_evidence),
+        generator_evidence=[clean_line(where) for where in found.generator_evidence],
         camera=camera,
-        software=found.software,
+        software=_line(found.software),
         evidence=list(found.evidence),
         errors=[*found.raw.errors, *found.xmp.errors],
         source=source,
     )
     return provenance.model_copy(update={"summary": _summary(provenance)})
+
+
+def _line(value: str | None) -> str | None:
+    return clean_line(value) if value else value
 
 
 # --- gathering -------------------------------------------------------------------------------
@@ -200,7 +211,7 @@ def _generator_chunks(found: Examination) -> None:
         found.model_name = found.model_name or model_name(value)
         name = (first_tool(value) if lowered == "parameters" else None) or GENERATOR_KEYS[lowered]
         found.add_generator(
-            name, f"Generation parameters of {name} in {_describe(where)} '{key}'", f"{where}:{key}"
+            name, f"Generation parameters of {name} in {_describe(where)} {quoted(key)}", f"{where}:{key}"
         )
 
 
@@ -209,7 +220,7 @@ def _named_tools(found: Examination) -> None:
     for where, key, value in found.raw.texts:
         tool = None if (where, key) in found.consumed else first_tool(value)
         if tool:
-            line = f"{tool} named in {_describe(where)} '{key}': {excerpt(value, tool)}"
+            line = f"{tool} named in {_describe(where)} {quoted(key)}, {file_says(excerpt(value, tool))}"
             found.add_generator(tool, line, f"{where}:{key}")
     xmp = found.xmp
     named = [(k, xmp.values[k]) for k in ("CreatorTool", "Software") if k in xmp.values]
@@ -217,7 +228,8 @@ def _named_tools(found: Examination) -> None:
     for key, value in named:
         tool = first_tool(value)
         if tool:
-            found.add_generator(tool, f"{tool} named in XMP {key}: {excerpt(value, tool)}", f"xmp:{key}")
+            line = f"{tool} named in XMP {key}, {file_says(excerpt(value, tool))}"
+            found.add_generator(tool, line, f"xmp:{key}")
 
 
 def _c2pa_evidence(found: Examination, c2pa: C2paRead) -> None:
@@ -266,12 +278,14 @@ def _camera_and_software(found: Examination) -> None:
         or next(filter(None, map(editor_of, found.xmp.history)), None)
     )
     if found.editor:
-        found.note(f"Edited with {found.editor} (software: {found.software or found.editor})")
+        said = file_says(found.software or found.editor, max_length=_QUOTE)
+        found.note(f"Edited with {found.editor} (software, {said})")
     if found.make or found.model:
-        found.note(f"Camera named in EXIF: {camera_name(found.make, found.model)} (unsigned)")
+        said = file_says(camera_name(found.make, found.model), max_length=_QUOTE)
+        found.note(f"Camera named in EXIF (unsigned), {said}")
     for where, key, _ in found.raw.texts:
         if (where, key) not in found.consumed and key.lower() in GENERATOR_KEYS:
-            found.note(f"{_describe(where)} '{key}' present but not a generator's format")
+            found.note(f"{_describe(where)} {quoted(key)} present but not a generator's format")
 
 
 def camera_name(make: str | None, model: str | None) -> str:
@@ -293,13 +307,13 @@ def _describe(where: str) -> str:
 
 
 def _c2pa_state(c2pa: C2paRead) -> str:
-    signer = c2pa.signer or "an unnamed signer"
+    signer = _signer(c2pa.signer)
     if c2pa.valid is False:
         reason = c2pa.errors[0] if c2pa.errors else "verification failed"
-        return f"does NOT verify ({reason}); signed by {signer}"
+        return f"does NOT verify ({reason}); its signer: {signer}"
     if c2pa.trusted:
-        return f"signature valid, signer {signer} on a trust list"
-    return f"signature valid, signer {signer} not on any trust list this server knows"
+        return f"signature valid, its signer on a trust list: {signer}"
+    return f"signature valid, its signer on no trust list this server knows: {signer}"
 
 
 # --- the text --------------------------------------------------------------------------------
@@ -312,35 +326,44 @@ _ABSENT: Final = (
 )
 
 
+def _signer(signer: str | None) -> str:
+    """The signer a manifest names, as the file's words (a certificate says whatever its maker
+    put in it)."""
+    return file_says(signer, max_length=80) if signer else "unnamed"
+
+
 def _summary(p: Provenance) -> str:
-    """What the file declares and what that is worth, in a few plain sentences."""
+    """What the file declares and what that is worth, in a few plain sentences; every string
+    the file supplied is quoted as its words (the generator and the source type are names of
+    ours: a generator from our table, a term of the IPTC vocabulary)."""
     term = f" ({p.digital_source_type})" if p.digital_source_type else ""
     if p.finding == "ai_declared":
         named = ", ".join(filter(None, (p.generator, p.digital_source_type)))
         head = f"Provenance: the file declares it was made by AI{f' ({named})' if named else ''}."
     elif p.finding == "edited_declared":
-        tool = f" with {p.software}" if p.software else ""
+        tool = f" (software, {file_says(p.software, max_length=80)})" if p.software else ""
         head = f"Provenance: the file declares it was edited{tool}{term}."
     elif p.finding == "camera_declared":
         camera = camera_name(p.camera.make, p.camera.model) if p.camera else ""
-        head = f"Provenance: the file declares a camera capture{': ' + camera if camera else ''}{term}."
+        camera = f" ({file_says(camera, max_length=80)})" if camera else ""
+        head = f"Provenance: the file declares a camera capture{camera}{term}."
     else:
         head = "Provenance: the file declares nothing about its origin."
     parts = [head]
     c2pa = p.c2pa
-    signer = c2pa.signer or "an unnamed signer"
+    signer = _signer(c2pa.signer)
     signed_claim = False
     if c2pa.present and c2pa.valid is True:
         signed_claim = True
         if c2pa.trusted:
             parts.append(
-                f"Its C2PA signature is valid and {signer} is on a trust list: the claim is attributable "
-                f"to {signer}, which makes it their claim, not a proven fact."
+                f"Its C2PA signature is valid and its signer ({signer}) is on a trust list: the claim is "
+                "attributable to that signer, which makes it their claim, not a proven fact."
             )
         else:
             parts.append(
-                f"Its C2PA signature is valid but {signer} is on no trust list this server knows: the claim "
-                "is attributable to whoever holds that certificate, not proven true."
+                f"Its C2PA signature is valid but its signer ({signer}) is on no trust list this server "
+                "knows: the claim is attributable to whoever holds that certificate, not proven true."
             )
     elif c2pa.present and c2pa.valid is False:
         reason = c2pa.errors[0] if c2pa.errors else "verification failed"

@@ -143,9 +143,8 @@ def model_name(value: str) -> str | None:
 
 
 def excerpt(value: str, tool: str) -> str:
-    """A short, single-line quote around where `tool` was found."""
+    """A short, single-line excerpt around where `tool` was found (the caller quotes it)."""
     pattern = dict(_AI_TOOLS)[tool]
     match = pattern.search(value)
     start = max(0, match.start() - 30) if match else 0
-    text = " ".join(value[start : start + 90].split())
-    return f"“{text}”"
+    return " ".join(value[start : start + 90].split())
