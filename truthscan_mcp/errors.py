@@ -34,10 +34,18 @@ class InvalidInputError(TruthScanError):
 
 class UnsupportedFormatError(InvalidInputError):
     code = "unsupported_format"
+    #: what the bytes seem to be ("an SVG image"), when there is a good guess: a page sweep
+    #: lists the image with that reason instead of failing it
+    looks: str | None = None
 
 
 class ImageSizeError(InvalidInputError):
     code = "bad_size"
+
+
+class ImageTooSmallError(ImageSizeError):
+    """Under the 1 KB TruthScan needs: a page sweep lists such images (tracking pixels, icons)
+    as skipped rather than as failures."""
 
 
 class SourceNotAllowedError(InvalidInputError):

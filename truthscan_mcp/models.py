@@ -242,6 +242,25 @@ class BatchRow(BaseModel):
     cached: bool = Field(default=False, description="Answered without spending credits.")
     duplicate_of: str | None = Field(default=None, description="An earlier input with the same bytes.")
     error: str | None = Field(default=None, description="Why this image has no verdict.")
+    alt: str | None = Field(
+        default=None,
+        description="For a page sweep: the image's alt text, the page's words (sanitised, ≤ 200 characters).",
+    )
+    provenance: Provenance | None = Field(
+        default=None,
+        description="What the image's bytes declare about their origin (check_provenance, free), or null.",
+    )
+
+
+class SkippedImage(BaseModel):
+    """An image a page shows that was listed rather than paid for, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="The image URL (or a short label for an inline data: image).")
+    reason: str = Field(
+        description="Why it was not detected: under 1 KB, a format TruthScan cannot read, max_images."
+    )
 
 
 class BatchTotals(BaseModel):
@@ -262,6 +281,16 @@ class BatchResult(BaseModel):
 
     rows: list[BatchRow]
     totals: BatchTotals
+    page_url: str | None = Field(
+        default=None, description="For a page sweep: the page's URL after redirects."
+    )
+    page_title: str | None = Field(
+        default=None, description="For a page sweep: the page's <title>, the page's words (sanitised)."
+    )
+    skipped: list[SkippedImage] = Field(
+        default_factory=list[SkippedImage],
+        description="For a page sweep: images the page shows that were not detected, each with the reason.",
+    )
     summary: str = Field(default="", description="The text block's content: what to tell the user.")
     simulated: bool = False
     elapsed_seconds: float = 0.0

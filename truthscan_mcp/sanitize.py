@@ -95,6 +95,12 @@ def named(value: object, *, max_length: int | None = None) -> str:
     return quoted(value, max_length=max_length)
 
 
+def page_says(value: object, *, max_length: int | None = None) -> str:
+    """A web page's words (its title, an image's alt text) as quoted data, never as ours:
+    `the page says: "…"` on one line, so an instruction inside reads as what the page wrote."""
+    return f"the page says: {quoted(value, max_length=max_length)}"
+
+
 def has_controls(text: str, *, multiline: bool = False) -> bool:
     """Whether `text` still holds anything `clean_text` removes: for checks at the edges."""
     if multiline:

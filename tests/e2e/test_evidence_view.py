@@ -33,7 +33,17 @@ from mcp import Client
 from mcp.client.extension import advertise
 from mcp.types import TextResourceContents
 
-from tests.support import AI_PNG, CAMERA_JPG, ROOT, make_server, make_settings, quick_sandbox, structured
+from tests.support import (
+    AI_PNG,
+    CAMERA_JPG,
+    ROOT,
+    StaticSite,
+    make_server,
+    make_settings,
+    quick_sandbox,
+    serve_app,
+    structured,
+)
 from truthscan_mcp.adapter.apps import REPORT_URI
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -166,7 +176,8 @@ class Host:
 @pytest.fixture(scope="module")
 async def host(images: Path) -> AsyncIterator[Host]:
     assert async_playwright is not None
-    server = make_server(make_settings(None, images), sandbox=quick_sandbox())
+    # private URLs allowed: the page-sweep test's web page is served on 127.0.0.1
+    server = make_server(make_settings(None, images, allow_private_urls=True), sandbox=quick_sandbox())
     async with Client(server, extensions=[APPS]) as client:
         contents = (await client.read_resource(REPORT_URI)).contents[0]
         assert isinstance(contents, TextResourceContents)
@@ -452,3 +463,37 @@ async def test_an_image_dragged_onto_the_drop_zone_is_checked(host: Host, images
         assert await s.view.locator("#report-title").text_content() == "dragged.jpg"
         assert (await s.page.evaluate("window.toolCalls"))[:2] == ["submit_upload", "detect_image"]
         assert s.errors == []
+
+
+async def test_a_page_sweep_shows_the_pages_title_and_each_images_alt_text_as_the_pages_words(
+    host: Host, shots: Path
+) -> None:
+    site = StaticSite()
+    site.page(
+        "/story",
+        "<title>Storm over the harbour</title>"
+        '<img src="/boat.png" alt="A boat in the storm"><img src="/pier.jpg" alt="The pier at dawn">'
+        '<img src="/pixel.png">',
+    )
+    site.image("/boat.png", AI_PNG.read_bytes())
+    site.image("/pier.jpg", CAMERA_JPG.read_bytes())
+    site.image("/pixel.png", AI_PNG.read_bytes()[:200])
+    with serve_app(site) as base:
+        async with session(host) as s:
+            result = await s.call("detect_images", {"page": f"{base}/story", "wait_seconds": 60})
+            assert result["structuredContent"]["page_title"] == "Storm over the harbour"
+            await s.show(result)
+            await s.view.locator("#grid img.thumb[src^='data:image/']").nth(1).wait_for()
+            assert (
+                await s.view.locator("#page-title").text_content()
+                == "The page says: “Storm over the harbour”"
+            )
+            assert await s.view.locator("#page-url").text_content() == f"{base}/story"
+            alts = sorted(await s.view.locator("#grid .card .alt").all_text_contents())
+            assert alts == ["the page says: “A boat in the storm”", "the page says: “The pier at dawn”"]
+            assert (await s.view.locator("#batch-title").text_content() or "").startswith(
+                "Page sweep: 2 images"
+            )
+            assert "1 image not detected" in (await s.view.locator("#skipped-title").text_content() or "")
+            await shoot(s, shots, "page-sweep-light")
+            assert s.errors == []

@@ -115,3 +115,30 @@ class ScriptedAPI:
         canned = self.answers[min(len(self.seen), len(self.answers)) - 1]
         response = Response(canned.body, canned.status, dict(canned.headers), media_type=canned.media_type)
         await response(scope, receive, send)
+
+
+@dataclass
+class StaticSite:
+    """A real web site on loopback, by path: pages and images for the page-sweep tests (a path
+    it does not know answers 404); `seen` lists every path requested, in order."""
+
+    files: dict[str, Canned] = field(default_factory=dict[str, Canned])
+    seen: list[str] = field(default_factory=list[str])
+
+    def page(self, path: str, html: str, media_type: str = "text/html; charset=utf-8") -> None:
+        self.files[path] = Canned(200, html.encode(), media_type=media_type)
+
+    def image(self, path: str, content: bytes, media_type: str = "application/octet-stream") -> None:
+        self.files[path] = Canned(200, content, media_type=media_type)
+
+    def redirect(self, path: str, location: str, status: int = 302) -> None:
+        self.files[path] = Canned(status, b"", (("location", location),), media_type="text/plain")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        self.seen.append(request.url.path)
+        canned = self.files.get(request.url.path) or Canned(404, b"no such file", media_type="text/plain")
+        response = Response(canned.body, canned.status, dict(canned.headers), media_type=canned.media_type)
+        await response(scope, receive, send)

@@ -146,3 +146,21 @@ def test_a_module_with_a_narrower_job_stays_inside_it(module: str) -> None:
     assert module in EDGES, f"{module} no longer exists: update FORBIDDEN_FOR_MODULE"
     offenders = sorted(t for t in EDGES[module] if room_of(t) in FORBIDDEN_FOR_MODULE[module])
     assert offenders == []
+
+
+def test_the_detect_command_starts_without_the_mcp_sdk() -> None:
+    """The static check above allows `cli` to import the adapter; this one loads what `detect`
+    loads (the command, its rooms, the in-process sandbox of `--sandbox`) in a fresh interpreter
+    and asks which MCP modules came with it: none, or every `detect` pays the SDK's import."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, truthscan_mcp.cli.main as m, truthscan_mcp.cli.detect, truthscan_mcp.sandbox;"
+        "m.build_parser();"
+        "print(sorted(n for n in sys.modules if n == 'mcp' or n.startswith('mcp.')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout

@@ -17,6 +17,7 @@ never as one of our lines. URLs are one percent-encoded token.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from truthscan_mcp.models import Analysis, BatchResult, Credits, DetectionReport, Health, Provenance
 from truthscan_mcp.sanitize import (
@@ -25,6 +26,7 @@ from truthscan_mcp.sanitize import (
     counted,
     file_says,
     named,
+    page_says,
     quoted,
     truthscan_says,
     truthscan_says_all,
@@ -259,6 +261,7 @@ def render_batch(result: BatchResult) -> str:
     )
     tag = " [SIMULATED — sandbox verdicts]" if result.simulated else ""
     head = [
+        *_page_lead(result),
         f"Batch of {counted(summary.total, 'image')}: {'; '.join(parts)}.{tag}",
         f"Paid detections: {summary.detections_paid} ({spent}); free (cache/duplicates): {summary.cached}. "
         "Scores are probabilities, not proof.",
@@ -280,6 +283,43 @@ def render_batch(result: BatchResult) -> str:
     if len(shown) < len(rows):
         shown.append(_not_listed(len(shown) + 1, len(rows)))
     return "\n".join([*head, *shown, *tail])
+
+
+#: the AI-looking images a page sweep's first lines link to; the rest are counted
+_MAX_LEAD_LINKS = 5
+_AI_TIERS = ("Likely Synthetic", "Synthetic")
+
+
+def _page_lead(result: BatchResult) -> list[str]:
+    """For a page sweep, what matters first: which page (its title quoted as the page's words),
+    how many of its images look AI-generated and which, with links; then what was left out."""
+    if result.page_url is None:
+        return []
+    title = f" — {page_says(result.page_title, max_length=120)}" if result.page_title else ""
+    lines = [f"Page sweep of {clean_url(result.page_url)}{title}."]
+    numbered = list(enumerate(result.rows, start=1))
+    judged = [(n, r) for n, r in numbered if r.error is None and r.ai_score is not None]
+    looks_ai = [(n, r) for n, r in judged if r.tier in _AI_TIERS]
+    if looks_ai:
+        shown = "; ".join(
+            f"#{n} {clean_url(r.source) if not r.source.startswith('data:') else 'an inline image'} "
+            f"({r.tier}, {r.ai_score:.0f})"
+            for n, r in looks_ai[:_MAX_LEAD_LINKS]
+        )
+        more = f"; +{len(looks_ai) - _MAX_LEAD_LINKS} more" if len(looks_ai) > _MAX_LEAD_LINKS else ""
+        lines.append(
+            f"{len(looks_ai)} of {counted(len(judged), 'image')} with a score look AI-generated "
+            f"(AI score ≥ 50): {shown}{more}."
+        )
+    elif judged:
+        lines.append(
+            f"None of the {counted(len(judged), 'image')} with a score looks AI-generated (all under 50)."
+        )
+    if result.skipped:
+        reasons = Counter(s.reason.split(":")[0].split(" (")[0] for s in result.skipped)
+        listed = ", ".join(f"{n} {_clip(reason, 40)}" for reason, n in reasons.most_common(4))
+        lines.append(f"Not detected (nothing paid): {listed} — every one is in `skipped` with its reason.")
+    return lines
 
 
 def _not_listed(first: int, last: int) -> str:
@@ -311,9 +351,9 @@ def _batch_rows(result: BatchResult) -> list[str]:
                 if first
                 else f" (same as {named(row.duplicate_of, max_length=40)})"
             )
-        lines.append(
-            f"{number} | {verdict}{extra} | {score} | {row.confidence_band or '-'} | {name} | {row.id or '-'}"
-        )
+        alt = f" ({page_says(row.alt, max_length=60)})" if row.alt else ""
+        band = row.confidence_band or "-"
+        lines.append(f"{number} | {verdict}{extra} | {score} | {band} | {name}{alt} | {row.id or '-'}")
     return lines
 
 

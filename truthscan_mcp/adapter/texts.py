@@ -11,8 +11,9 @@ truthscan-mcp answers "is this image AI-generated, and why?" with the TruthScan 
   data: URI). It uploads the image, waits for TruthScan's verdict and deep-analysis reasoning, and
   returns them in one result. It spends TruthScan credits, except when the same image bytes were
   already checked (then the cached result is returned for free).
-- detect_images: the same for many images at once (a list of paths, a directory, or URLs; up to 100),
-  one row per image plus a summary. Prefer it over many detect_image calls.
+- detect_images: the same for many images at once (a list of paths, a directory, URLs, or every
+  image on a web `page`; up to 100), one row per image plus a summary. Prefer it over many
+  detect_image calls.
 - get_result: fetch (or keep waiting for) a result by its id — use it when detect_image handed off
   with complete=false and a next_step. Free.
 - When the person has the image but you cannot pass it (it was attached or pasted in the chat: such
@@ -53,8 +54,9 @@ returns what it has with complete=false and a next_step: then call get_result wi
 
 BATCH_DESCRIPTION = """\
 Check many images at once for AI generation: give exactly one of `paths` (a list of local files),
-`directory` (with an optional glob `pattern`, optionally `recursive`) or `urls` (a list). At most 100
-images. Every input is validated and the credits are checked before anything is spent; identical
+`directory` (with an optional glob `pattern`, optionally `recursive`), `urls` (a list) or `page` (a
+web page's URL: every image it shows, at most `max_images`, default 20). At most 100 images. Every
+input is validated and the credits are checked before anything is spent; identical
 images are detected once and known images come from the local cache for free. One image's failure
 is its own row. Returns one row per image (verdict, AI score, confidence band, id) and a summary;
 unfinished images at the deadline come back with their ids for get_result. Spends credits.\

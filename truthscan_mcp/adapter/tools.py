@@ -30,10 +30,18 @@ from truthscan_mcp.adapter.render import (
     render_report,
 )
 from truthscan_mcp.app import AppContext, check_health
-from truthscan_mcp.detection.batch import MAX_BATCH, expand_inputs, run_batch
+from truthscan_mcp.detection.batch import (
+    MAX_BATCH,
+    BatchInput,
+    check_page_alone,
+    expand_inputs,
+    limit_inputs,
+    run_batch,
+)
 from truthscan_mcp.detection.call import DetectOptions
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.progress import Progress, ProgressCallback
+from truthscan_mcp.detection.sweep import DEFAULT_PAGE_IMAGES, sweep_page
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.media.clipboard import BITMAP_NOTE, is_clipboard_bitmap
 from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health, Provenance
@@ -252,6 +260,24 @@ async def detect_images(
             "instead of refusing."
         ),
     ] = False,
+    page: Annotated[
+        str | None,
+        Field(
+            description="The http(s) URL of a web page: every image it shows (img, srcset, picture, "
+            "og:image, twitter:image, video poster, data: images) is checked; tiny and unreadable "
+            "images are listed in `skipped` instead of paid for.",
+            max_length=8192,
+        ),
+    ] = None,
+    max_images: Annotated[
+        int | None,
+        Field(
+            description=f"At most this many images are detected (default {DEFAULT_PAGE_IMAGES} for "
+            f"`page`; for the other sources every input, up to {MAX_BATCH}).",
+            ge=1,
+            le=MAX_BATCH,
+        ),
+    ] = None,
 ) -> Annotated[CallToolResult, BatchResult]:
     app = ctx.request_context.lifespan_context
     options = DetectOptions(
@@ -263,11 +289,8 @@ async def detect_images(
     async def progress(done: float, total: int, message: str) -> None:
         await ctx.report_progress(done, total, message=message)
 
-    with tool_errors():
-        inputs = await expand_inputs(
-            app.settings, paths=paths, directory=directory, pattern=pattern, recursive=recursive, urls=urls
-        )
-        result = await run_batch(
+    async def run(inputs: list[BatchInput]) -> BatchResult:
+        return await run_batch(
             app.detector,
             inputs,
             options=options,
@@ -276,6 +299,28 @@ async def detect_images(
             progress=progress,
             images=_image_sink(ctx),
         )
+
+    with tool_errors():
+        if page is not None and page.strip():
+            check_page_alone(paths=paths, directory=directory, urls=urls, pattern=pattern)
+            sweep = await sweep_page(app.settings, page, max_images=max_images or DEFAULT_PAGE_IMAGES)
+            try:
+                result = await run(sweep.inputs)
+            finally:
+                await sweep.aclose()
+            result = result.model_copy(
+                update={"page_url": sweep.page_url, "page_title": sweep.page_title, "skipped": sweep.skipped}
+            )
+        else:
+            inputs = await expand_inputs(
+                app.settings,
+                paths=paths,
+                directory=directory,
+                pattern=pattern,
+                recursive=recursive,
+                urls=urls,
+            )
+            result = await run(limit_inputs(inputs, max_images, directory=bool(directory)))
     return tool_result(result, render_batch(result))
 
 

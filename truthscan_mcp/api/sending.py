@@ -301,7 +301,7 @@ class Sender:
         attempt_number = 0
         secrets = tuple(self._secrets())
 
-        def backoff_hook(exc: Exception) -> bool | float:
+        def backoff_hook(exc: BaseException) -> bool | float:
             """How long to wait before the next attempt, or False to raise `exc` now."""
             if isinstance(exc, RateLimitedError):
                 wait = exc.retry_after

@@ -19,12 +19,28 @@ from truthscan_mcp.errors import TruthScanError
 
 
 async def run_all(app: AppContext, tally: Tally, options: DetectOptions, *, allow_partial: bool) -> None:
-    """Detect every input of `tally`, filling it in as rows settle."""
+    """Detect every input of `tally`, filling it in as rows settle.
+
+    Batches side by side cannot each say what they spent (each reads the balance while the
+    others spend too), so a run of several reads the balance itself, before and after.
+    """
     spend = anyio.CapacityLimiter(app.settings.max_concurrency)
     tally.simulated = app.detector.simulated
+    several = tally.total > MAX_BATCH
+    before = await _balance(app) if several else None
     async with anyio.create_task_group() as group:
         for offset in range(0, tally.total, MAX_BATCH):
             group.start_soon(_one_batch, app, tally, options, offset, spend, allow_partial)
+    if several:
+        after = await _balance(app) if before is not None else None
+        tally.credits_spent = [before - after if before is not None and after is not None else None]
+
+
+async def _balance(app: AppContext) -> int | None:
+    try:
+        return (await app.detector.credits()).credits
+    except TruthScanError:
+        return None  # unknown rather than a failed run (no key: each batch says so itself)
 
 
 async def _one_batch(

@@ -120,21 +120,21 @@ class Tally:
 
     def final_rows(self) -> list[BatchRow]:
         """Every row: as settled, or — after Ctrl-C — as far as it got (its id when it has one)."""
-        rows: list[BatchRow] = []
-        for index, row in enumerate(self.rows):
-            if not self.settled[index]:
-                document_id = self.ids.get(index)
-                update: dict[str, Any] = {"id": document_id, "cached": index not in self.paid}
-                if document_id is None:
-                    update = {"error": NOT_SENT}
-                row = row.model_copy(update=update)
-            rows.append(row)
-        return rows
+        return [self.final_row(index) for index in range(self.total)]
+
+    def final_row(self, index: int) -> BatchRow:
+        row = self.rows[index]
+        if self.settled[index]:
+            return row
+        document_id = self.ids.get(index)
+        if document_id is None:
+            return row.model_copy(update={"error": NOT_SENT})
+        return row.model_copy(update={"id": document_id, "cached": index not in self.paid})
 
     def row_dict(self, index: int, row: BatchRow | None = None) -> dict[str, Any]:
         """One row as every format shows it: a `detect_images` row, with the report's
         provenance (when the row lacks it) and, when it was asked for, its analysis."""
-        row = row or self.final_rows()[index]
+        row = row or self.final_row(index)
         out = row.model_dump(mode="json")
         report = self.reports[index]
         if "provenance" not in out:

@@ -26,7 +26,7 @@ from typing import Literal, Protocol
 import anyio
 
 from truthscan_mcp.detection.call import DetectOptions
-from truthscan_mcp.detection.detector import Detector
+from truthscan_mcp.detection.detector import Detector, provenance_of
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.progress import Progress
 from truthscan_mcp.errors import (
@@ -68,6 +68,13 @@ class BatchInput:
     value: str
     #: the image itself, base64 or a `data:` URI (kind `data` only: bytes the caller already holds)
     data: str | None = None
+    #: already loaded and checked (a page sweep downloads its images to decide what to skip);
+    #: the batch then owns and closes it
+    image: LoadedImage | None = field(default=None, compare=False)
+    #: why it could not be loaded, when that was already tried: its row's error
+    error: str | None = None
+    #: the page's alt text for it (already cleaned and cut), for a page sweep
+    alt: str | None = None
 
 
 class BatchWatch(Protocol):
@@ -106,7 +113,8 @@ async def expand_inputs(
     if len(given) != 1:
         raise InvalidInputError(
             "Give exactly one of `paths` (a list of files), `directory` (with an optional glob "
-            f"`pattern`) or `urls` (a list of http/https addresses); got {' and '.join(given) or 'none'}."
+            "`pattern`), `urls` (a list of http/https addresses) or `page` (a web page whose images "
+            f"to check); got {' and '.join(given) or 'none'}."
         )
     if pattern and not directory:
         raise InvalidInputError("`pattern` only applies together with `directory`.")
@@ -139,6 +147,34 @@ async def expand_inputs(
             "the directory with a pattern."
         )
     return inputs
+
+
+def check_page_alone(
+    *, paths: list[str] | None, directory: str | None, urls: list[str] | None, pattern: str | None
+) -> None:
+    """`page` is a source of its own: refused together with any other (nothing is fetched)."""
+    given = [name for name, value in (("paths", paths), ("directory", directory), ("urls", urls)) if value]
+    if given:
+        raise InvalidInputError(
+            f"Give exactly one source: `page` (a web page whose images to check) or `{given[0]}`, "
+            f"not both (got page and {' and '.join(given)})."
+        )
+    if pattern and pattern.strip():
+        raise InvalidInputError("`pattern` only applies together with `directory`, not with `page`.")
+
+
+def limit_inputs(inputs: list[BatchInput], max_images: int | None, *, directory: bool) -> list[BatchInput]:
+    """`max_images` for the listed sources: a directory yields its first `max_images` matches; a
+    list longer than `max_images` is refused (the caller named every item, so which to leave out
+    is theirs to say)."""
+    if max_images is None or len(inputs) <= max_images:
+        return inputs
+    if directory:
+        return inputs[:max_images]
+    raise InvalidInputError(
+        f"{counted(len(inputs), 'image')} were given but max_images is {max_images}: pass at most "
+        f"{max_images}, or raise max_images (up to {MAX_BATCH})."
+    )
 
 
 def _list_directory(
@@ -219,8 +255,8 @@ class _Run:
         self.inputs = inputs
         self.image_sink = images
         self.watch = watch
-        self.rows = [BatchRow(source=item.value, name=_display_name(item)) for item in inputs]
-        self.images: list[LoadedImage | None] = [None] * len(inputs)
+        self.rows = [BatchRow(source=item.value, name=_display_name(item), alt=item.alt) for item in inputs]
+        self.images: list[LoadedImage | None] = [item.image for item in inputs]
         #: how far along each input is, 0..1; their sum is the progress reported
         self.shares = [0.0] * len(inputs)
         self._progress = progress
@@ -255,6 +291,12 @@ class _Run:
 
     async def validate(self, index: int, limiter: anyio.CapacityLimiter) -> None:
         item = self.inputs[index]
+        if item.error is not None:
+            self.fail(index, item.error)
+            await self.settle(index)
+            return
+        if item.image is not None:
+            return
         async with limiter:
             try:
                 if item.kind == "url":
@@ -290,6 +332,22 @@ class _Run:
                 update={"duplicate_of": self.inputs[group.leader].value}
             )
         return list(by_hash.values())
+
+    async def read_provenance(self, group: _Group, limiter: anyio.CapacityLimiter) -> None:
+        """What the bytes declare (free, local), read once per unique image before anything is
+        spent, so every row carries it — also rows that end in an error or are never paid for."""
+        async with limiter:
+            try:
+                content = await group.image.read_bytes()
+                provenance = await provenance_of(content, media_type=group.image.media_type, source=None)
+            except TruthScanError as exc:  # the file changed since validation: its detection says so
+                logger.info("no provenance for %s: %s", group.image.name, exc.message)
+                return
+            except Exception:
+                logger.exception("reading the provenance of %s failed unexpectedly", group.image.name)
+                return
+        for member in group.members:
+            self.rows[member] = self.rows[member].model_copy(update={"provenance": provenance})
 
     async def detect(
         self, group: _Group, options: DetectOptions, deadline: float, spend: anyio.CapacityLimiter
@@ -421,7 +479,11 @@ async def _validate(run: _Run) -> list[_Group]:
     async with anyio.create_task_group() as tg:
         for index in range(run.total):
             tg.start_soon(run.validate, index, validating)
-    return run.groups()
+    groups = run.groups()
+    async with anyio.create_task_group() as tg:
+        for group in groups:
+            tg.start_soon(run.read_provenance, group, validating)
+    return groups
 
 
 async def _plan_payment(
@@ -499,6 +561,8 @@ async def _summarise(run: _Run, groups: list[_Group], payment: _Payment, started
 
 def _display_name(item: BatchInput) -> str:
     """A file's name (its row says which file even when it could not be read), or the URL."""
+    if item.kind == "url" and item.image is not None:
+        return item.image.name  # as loaded: the final URL's display form, without its query
     if item.kind == "data":
         return "stdin" if item.value == "-" else item.value
     if item.kind == "url":

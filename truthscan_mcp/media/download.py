@@ -12,14 +12,15 @@ from __future__ import annotations
 import os
 import tempfile
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import anyio
 import httpx2
 
 from truthscan_mcp import __version__
-from truthscan_mcp.errors import InvalidInputError, SourceFetchError, SourceNotAllowedError
+from truthscan_mcp.errors import InvalidInputError, SourceFetchError, SourceNotAllowedError, TruthScanError
 from truthscan_mcp.media.formats import MAX_IMAGE_BYTES, sanitize_upload_name
 from truthscan_mcp.media.image import (
     LoadedImage,
@@ -32,9 +33,12 @@ from truthscan_mcp.media.image import (
 from truthscan_mcp.media.netguard import ALLOW_PRIVATE_HINT, guarded_client
 
 MAX_REDIRECTS = 5
+#: what a person can do when an image URL cannot be downloaded
+IMAGE_ADVICE = "download the image yourself and pass it as `path` or `data`"
 MAX_URL_LENGTH = 8192
 
 _DOWNLOAD_CHUNK = 64 * 1024
+_T = TypeVar("_T")
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -73,6 +77,16 @@ def _timed_out(display: str, timeout: float) -> SourceFetchError:
         f"Downloading {display} timed out after {timeout:g} s. The server is slow or the file is "
         "large: try again later, or download the image yourself and pass it as `path` or `data`."
     )
+
+
+def parse_url(raw: str, argument: str = "url") -> httpx2.URL:
+    """`raw` as an http(s) URL this server may try to fetch, or the refusal naming `argument`."""
+    try:
+        return _parse_url(raw)
+    except TruthScanError as exc:
+        if argument == "url":
+            raise
+        raise type(exc)(exc.message.replace("The `url`", f"The `{argument}`")) from None
 
 
 def _parse_url(raw: str) -> httpx2.URL:
@@ -124,6 +138,27 @@ def display_url(url: httpx2.URL) -> str:
 
 async def _download(client: httpx2.AsyncClient, url: httpx2.URL, display: str, timeout: float) -> LoadedImage:
     """Follow redirects by hand (each hop re-vetted by the guarded transport) and save the body."""
+
+    async def save(response: httpx2.Response, final: httpx2.URL) -> LoadedImage:
+        return await _save_body(response, final, display, timeout)
+
+    return await fetch_following(client, url, display, timeout, save)
+
+
+async def fetch_following(
+    client: httpx2.AsyncClient,
+    url: httpx2.URL,
+    display: str,
+    timeout: float,
+    save: Callable[[httpx2.Response, httpx2.URL], Awaitable[_T]],
+    *,
+    advice: str = IMAGE_ADVICE,
+) -> _T:
+    """GET `url` with `client` (a `guarded_client`), following redirects by hand so that each
+    hop is re-vetted, and hand the final successful response (streamed) and its URL to `save`.
+
+    Shared by image downloads and page sweeps: both need the same redirect rules and errors;
+    `advice` is what the person can do instead (for an image: pass it as `path` or `data`)."""
     current = url
     redirects = 0
     while True:
@@ -134,8 +169,7 @@ async def _download(client: httpx2.AsyncClient, url: httpx2.URL, display: str, t
             raise _timed_out(display, timeout) from None
         except httpx2.HTTPError as exc:
             raise SourceFetchError(
-                f"Could not download {display}: {_http_error_text(exc)}. Check the URL, or download "
-                "the image yourself and pass it as `path` or `data`."
+                f"Could not download {display}: {_http_error_text(exc)}. Check the URL, or {advice}."
             ) from None
         except SourceNotAllowedError as exc:
             if current is url:
@@ -149,7 +183,7 @@ async def _download(client: httpx2.AsyncClient, url: httpx2.URL, display: str, t
                 if redirects > MAX_REDIRECTS:
                     raise SourceFetchError(
                         f"Downloading {display} was redirected more than {MAX_REDIRECTS} times (a redirect "
-                        "loop?). Use the final address of the image, or download it yourself."
+                        f"loop?). Use the final address, or {advice}."
                     )
                 current = _redirect_target(current, response, display)
                 continue
@@ -157,10 +191,9 @@ async def _download(client: httpx2.AsyncClient, url: httpx2.URL, display: str, t
                 raise SourceFetchError(
                     f"Downloading {display} failed: the server answered HTTP {response.status_code}"
                     f"{' ' + response.reason_phrase if response.reason_phrase else ''}. Check that the "
-                    "URL is right and publicly reachable, or download the image yourself and pass it "
-                    "as `path` or `data`."
+                    f"URL is right and publicly reachable, or {advice}."
                 )
-            return await _save_body(response, current, display, timeout)
+            return await save(response, current)
         finally:
             with anyio.CancelScope(shield=True):
                 await response.aclose()

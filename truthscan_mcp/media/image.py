@@ -22,7 +22,7 @@ from typing import Self
 
 import anyio
 
-from truthscan_mcp.errors import ImageSizeError, InvalidInputError, UnsupportedFormatError
+from truthscan_mcp.errors import ImageSizeError, ImageTooSmallError, InvalidInputError, UnsupportedFormatError
 from truthscan_mcp.media.formats import (
     MAX_IMAGE_BYTES,
     MIN_IMAGE_BYTES,
@@ -118,7 +118,7 @@ def check_content(digest: ContentDigest, what: str, *, declared: str | None = No
     if fmt is None:
         raise _unsupported(head, what, declared=declared)
     if size < MIN_IMAGE_BYTES:
-        raise ImageSizeError(
+        raise ImageTooSmallError(
             f"{what} is only {human_size(size)}; TruthScan needs at least 1 KB ({MIN_IMAGE_BYTES:,} bytes). "
             "An image that small cannot be analysed: use the full-size original."
         )
@@ -155,11 +155,13 @@ def _unsupported(head: bytes, what: str, *, declared: str | None = None) -> Unsu
         detail = "its first bytes match none of the image formats TruthScan accepts"
     if declared:
         detail += f" (it was declared as {declared})"
-    return UnsupportedFormatError(
+    error = UnsupportedFormatError(
         f"{what} is not a supported image: {detail}. The format is read from the content, not "
         f"from the name. Supported formats: {describe_supported()}; convert it to PNG or JPEG "
         "and try again."
     )
+    error.looks = looks
+    return error
 
 
 # --- opening files safely ---------------------------------------------------------------------

@@ -20,6 +20,7 @@ resolve the name itself and defeat the check).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -320,7 +321,8 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         key = (scheme, host, port)
         pool = self._pools.get(key)
         if pool is None:
-            pool = httpx2.AsyncHTTPTransport(verify=self._verify, trust_env=True)
+            verify = _default_tls() if self._verify is True else self._verify
+            pool = httpx2.AsyncHTTPTransport(verify=verify, trust_env=True)
             self._pools[key] = pool
         return pool
 
@@ -329,6 +331,14 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         self._pools.clear()
         for pool in pools:
             await pool.aclose()
+
+
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    """The system's default TLS context (as httpx2 builds it for ``verify=True``), built once per
+    process: loading the CA bundle costs 10–40 ms, and a fresh guard (one per URL source, one per
+    image of a page sweep) would otherwise pay it on every download, even of an http URL."""
+    return httpx2.create_ssl_context(True, trust_env=True)
 
 
 def guarded_client(

@@ -380,7 +380,10 @@ function renderBatch(sc) {
   $("batch").hidden = false;
   $("simulated").hidden = !sc.simulated;
   setState(null);
-  $("batch-title").textContent = `Batch of ${sc.rows.length} image${sc.rows.length === 1 ? "" : "s"}`;
+  $("batch-title").textContent = sc.page_url
+    ? `Page sweep: ${sc.rows.length} image${sc.rows.length === 1 ? "" : "s"}`
+    : `Batch of ${sc.rows.length} image${sc.rows.length === 1 ? "" : "s"}`;
+  renderPage(sc);
   // `totals` per the contract; older servers called the same object `summary`.
   $("totals").textContent = totalsText(sc.totals ?? (typeof sc.summary === "object" ? sc.summary : null));
   const grid = $("grid");
@@ -393,6 +396,8 @@ function renderBatch(sc) {
     const thumb = el("div", row.error ? "Error" : "…", "thumb");
     card.appendChild(thumb);
     card.appendChild(el("span", row.name ?? row.source ?? "image", "name"));
+    // the page's words, quoted and attributed: never presented as ours
+    if (typeof row.alt === "string" && row.alt) card.appendChild(el("span", `the page says: “${row.alt}”`, "alt"));
     const line = el("span", null, "line");
     if (row.error) {
       line.appendChild(el("span", row.error, "error"));
@@ -417,6 +422,26 @@ function renderBatch(sc) {
     grid.appendChild(item);
   }
   loadThumbs(pending, gen);
+}
+
+// A page sweep: which page (its title is the page's words, quoted) and what was left out, and why.
+function renderPage(sc) {
+  const isPage = typeof sc.page_url === "string" && sc.page_url;
+  $("page").hidden = !isPage;
+  $("page-title").textContent =
+    isPage && typeof sc.page_title === "string" && sc.page_title ? `The page says: “${sc.page_title}”` : "";
+  $("page-url").textContent = isPage ? sc.page_url : "";
+  const skipped = isPage && Array.isArray(sc.skipped) ? sc.skipped : [];
+  $("skipped").hidden = skipped.length === 0;
+  $("skipped-title").textContent = `${skipped.length} image${skipped.length === 1 ? "" : "s"} not detected (nothing paid)`;
+  const list = $("skipped-list");
+  list.replaceChildren();
+  for (const entry of skipped) {
+    const item = el("li");
+    item.appendChild(el("span", String(entry?.source ?? ""), "name"));
+    item.appendChild(el("span", ` — ${String(entry?.reason ?? "")}`, "muted"));
+    list.appendChild(item);
+  }
 }
 
 async function loadThumbs(pending, gen) {
