@@ -340,6 +340,30 @@ def test_150_images_in_one_command_are_one_run_with_one_count_of_credits(
     assert document["totals"]["detections_paid"] == document["totals"]["credits_spent"] == 150
 
 
+def test_a_run_larger_than_the_credits_pays_what_they_cover_and_refuses_the_rest_up_front(
+    env: dict[str, str], tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    """110 images, 105 credits: two batches behind the scenes that must not both believe the
+    105 credits are theirs. The first pays for its 100; the second is refused before spending."""
+    sandbox.sandbox.config.base_credits, sandbox.sandbox.config.boost_credits = 105, 0
+    write_images(tmp_path / "short", 110)
+    done = run_piped(
+        "detect",
+        "--json",
+        "--no-deep-analysis",
+        "--max-concurrency",
+        "16",
+        str(tmp_path / "short"),
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    rows = _json(done.stdout)["results"]
+    assert all(r["complete"] for r in rows[:100])
+    assert all("Nothing was spent" in r["error"] for r in rows[100:]), rows[100]["error"]
+    assert sandbox.sandbox.stats.requests["detect"] == sandbox.sandbox.stats.accepted_detects == 100
+
+
 def test_without_a_key_the_command_exits_3_and_says_how_to_add_one(
     env: dict[str, str], sandbox: SandboxServer
 ) -> None:

@@ -22,15 +22,22 @@ async def run_all(app: AppContext, tally: Tally, options: DetectOptions, *, allo
     """Detect every input of `tally`, filling it in as rows settle.
 
     Batches side by side cannot each say what they spent (each reads the balance while the
-    others spend too), so a run of several reads the balance itself, before and after.
+    others spend too), so a run of several reads the balance itself, before and after. Nor can
+    each check the credits cover the run: when the balance is short of one credit an image, the
+    batches run one after another, so each checks what the ones before it left.
     """
     spend = anyio.CapacityLimiter(app.settings.max_concurrency)
     tally.simulated = app.detector.simulated
     several = tally.total > MAX_BATCH
     before = await _balance(app) if several else None
-    async with anyio.create_task_group() as group:
-        for offset in range(0, tally.total, MAX_BATCH):
-            group.start_soon(_one_batch, app, tally, options, offset, spend, allow_partial)
+    offsets = range(0, tally.total, MAX_BATCH)
+    if before is not None and before < tally.total:
+        for offset in offsets:
+            await _one_batch(app, tally, options, offset, spend, allow_partial)
+    else:
+        async with anyio.create_task_group() as group:
+            for offset in offsets:
+                group.start_soon(_one_batch, app, tally, options, offset, spend, allow_partial)
     if several:
         after = await _balance(app) if before is not None else None
         tally.credits_spent = [before - after if before is not None and after is not None else None]
