@@ -41,6 +41,9 @@ def _folder(work: Path) -> Path:
     for index, name in enumerate(NAMES):
         (folder / name).write_bytes(png_bytes(6000, seed=index + 7))  # named as sent: read by content
     (folder / "copy-of-press-03.png").write_bytes((folder / "press-03.png").read_bytes())
+    samples = ROOT / "truthscan_mcp" / "samples"  # files that declare their origin: provenance
+    (folder / "IMG_2043.jpg").write_bytes((samples / "camera-photo.jpg").read_bytes())
+    (folder / "upload-3.webp").write_bytes((samples / "ai-generated.png").read_bytes())
     (folder / "caption.txt").write_text("Photo desk, 8 December\n" * 20)
     return folder
 
