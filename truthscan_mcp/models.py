@@ -76,6 +76,11 @@ class ReportSource(_Model):
     media_type: str | None = None
     bytes: int | None = None
     sha256: str | None = None
+    # Custody, recorded when the bytes were read and carried to the cache and the evidence
+    # report (`Custody`); internal to a detection result, so kept out of its dumps and schema.
+    location: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+    final_url: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+    read_at: SkipJsonSchema[datetime | None] = Field(default=None, exclude=True)
 
 
 # --- provenance (check_provenance) ------------------------------------------------------------
@@ -85,6 +90,14 @@ class ReportSource(_Model):
 #: the claim a person most needs to see (camera EXIF survives into many AI edits and composites);
 #: an editor wins over a camera because an edited photograph is no longer what the camera saw.
 ProvenanceFinding = Literal["ai_declared", "camera_declared", "edited_declared", "none"]
+
+
+class TrustListInfo(_Model):
+    """Which snapshot of the C2PA trust list judged a signer: its name and the day it was taken."""
+
+    name: str = Field(description="The list, e.g. 'C2PA Trust List'.")
+    date: str | None = Field(default=None, description="The day the snapshot was taken (ISO 8601).")
+    sha256: str | None = Field(default=None, description="SHA-256 of the list's PEM file.")
 
 
 class C2paInfo(_Model):
@@ -97,7 +110,11 @@ class C2paInfo(_Model):
     )
     trusted: bool | None = Field(
         default=None,
-        description="Signer on a trust list this server knows; null when that could not be decided.",
+        description="The signing chain leads to an anchor on the C2PA trust list (`trust_list`); null "
+        "only where the C2PA reader cannot run.",
+    )
+    trust_list: TrustListInfo | None = Field(
+        default=None, description="Which snapshot of the trust list judged the signer."
     )
     claim_generator: str | None = Field(default=None, description="The software that wrote the manifest.")
     signer: str | None = Field(default=None, description="Who signed it, from the signing certificate.")
@@ -307,3 +324,48 @@ class UploadRequest(_Model):
     note: str | None = Field(default=None, description="The note shown to the person, if any.")
     summary: str = Field(default="", description="The text block's content.")
     next_step: str = Field(default="", description="What the assistant should do next.")
+
+
+# --- an evidence report (`export_report`) -------------------------------------------------------
+
+
+class Custody(BaseModel):
+    """Who had the bytes when: each time recorded as it happened (UTC), never reconstructed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_kind: SourceKind = Field(description="path, url, data or id.")
+    source_name: str | None = Field(default=None, description="The file name, URL or 'inline data'.")
+    source_path: str | None = Field(default=None, description="The absolute path the bytes were read from.")
+    source_url: str | None = Field(default=None, description="The URL as asked (without its query).")
+    final_url: str | None = Field(default=None, description="Where the bytes came from after redirects.")
+    media_type: str | None = None
+    bytes: int | None = Field(default=None, description="The size of the checked bytes.")
+    sha256: str | None = Field(default=None, description="SHA-256 of the checked bytes.")
+    read_at: datetime | None = Field(default=None, description="When the bytes were read or fetched.")
+    document_id: str = Field(description="TruthScan's document id.")
+    submitted_at: datetime | None = Field(default=None, description="When TruthScan accepted the image.")
+    completed_at: datetime | None = Field(
+        default=None, description="When the answer was first seen settled (verdict and all asked for)."
+    )
+    api_url: str = Field(description="The TruthScan API that answered.")
+    simulated: bool = Field(description="True when the answer came from the built-in simulator.")
+    server_version: str = Field(description="This server's version.")
+    report_written_at: datetime = Field(description="When this report was written.")
+    notes: list[str] = Field(default_factory=list, description="What was not recorded, and why.")
+
+
+class ExportedReport(BaseModel):
+    """Where an evidence report was written, and the hash that pins its HTML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="The TruthScan document id the report is about.")
+    html_path: str = Field(description="The self-contained HTML report.")
+    json_path: str = Field(description="The JSON sidecar: the same facts, and the HTML's SHA-256.")
+    html_sha256: str = Field(description="SHA-256 of the HTML file's bytes.")
+    image_embedded: bool = Field(description="Whether the report shows the image itself.")
+    disagreement: str | None = Field(
+        default=None, description="When the file's declaration and TruthScan's verdict disagree: how."
+    )
+    summary: str = Field(default="", description="The text block's content.")

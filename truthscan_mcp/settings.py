@@ -147,6 +147,13 @@ def default_cache_path() -> Path:
     return user_cache_path("truthscan-mcp", appauthor=False) / "results.sqlite3"
 
 
+def default_reports_dir() -> Path:
+    """`TruthScan reports` in the user's documents folder (where a person looks for files)."""
+    from platformdirs import user_documents_path
+
+    return user_documents_path() / "TruthScan reports"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRUTHSCAN_",
@@ -174,6 +181,10 @@ class Settings(BaseSettings):
         default_factory=list[str], description="Browser origins the HTTP transport answers (comma-separated)."
     )
     max_concurrency: int = Field(default=4, ge=1, le=32, description="Parallel detections in a batch.")
+    reports_dir: Annotated[Path, NoDecode] = Field(
+        default_factory=default_reports_dir,
+        description="Where evidence reports go by default (export_report, detect --report).",
+    )
     # Where the values came from, for `knobs`: not settings themselves (no option, no variable
     # to document), so private attributes.
     _launcher: Launcher = PrivateAttr(default="command")
@@ -232,6 +243,15 @@ class Settings(BaseSettings):
     @classmethod
     def _resolve_dirs(cls, value: list[Path]) -> list[Path]:
         return [Path(p).expanduser().resolve() for p in value]
+
+    @field_validator("reports_dir", mode="before")
+    @classmethod
+    def _reports_dir_default(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return default_reports_dir()
+            return Path(value.strip()).expanduser()
+        return value
 
     @field_validator("cache_path", mode="before")
     @classmethod

@@ -352,7 +352,7 @@ def test_every_option_of_every_command_has_help_text() -> None:
         choices: object = action.choices
         if isinstance(choices, dict):
             parsers.update(cast("dict[str, argparse.ArgumentParser]", choices))
-    assert {"serve", "detect", "demo", "cache", "sandbox"} <= set(parsers)
+    assert {"serve", "detect", "demo", "cache", "sandbox", "report", "trust"} <= set(parsers)
     silent = [
         f"{name} {action.dest}"
         for name, each in parsers.items()

@@ -17,6 +17,7 @@ MODEL_TOOL_NAMES = frozenset(
         "health",
         "check_provenance",
         "request_image",
+        "export_report",
     }
 )
 TOOL_NAMES = MODEL_TOOL_NAMES | APP_TOOL_NAMES

@@ -20,7 +20,19 @@ PACKAGE = Path(truthscan_mcp.__file__).parent
 #: what each room may NOT import (a room is a sub-package or a top-level module). Lower rooms
 #: know nothing of the ones built on them; the simulator stands alone, like the real API.
 PRODUCT_ROOMS = frozenset(
-    {"models", "media", "api", "detection", "cache", "app", "adapter", "cli", "sandbox", "provenance"}
+    {
+        "models",
+        "media",
+        "api",
+        "detection",
+        "evidence",
+        "cache",
+        "app",
+        "adapter",
+        "cli",
+        "sandbox",
+        "provenance",
+    }
 )
 FORBIDDEN: dict[str, frozenset[str]] = {
     "errors": PRODUCT_ROOMS | {"settings", "logs", "redaction"},
@@ -30,11 +42,13 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "sanitize": PRODUCT_ROOMS | {"settings", "logs", "errors", "redaction"},
     # reads bytes and says what they declare: knows nothing of where they came from or go to
     "provenance": PRODUCT_ROOMS - {"provenance", "models"} | {"settings", "logs"},
-    "media": frozenset({"api", "detection", "cache", "app", "adapter", "cli", "sandbox"}),
-    "api": frozenset({"detection", "cache", "app", "adapter", "cli", "sandbox"}),
-    "cache": frozenset({"media", "api", "detection", "app", "adapter", "cli", "sandbox"}),
+    "media": frozenset({"api", "detection", "evidence", "cache", "app", "adapter", "cli", "sandbox"}),
+    "api": frozenset({"detection", "evidence", "cache", "app", "adapter", "cli", "sandbox"}),
+    "cache": frozenset({"media", "api", "detection", "evidence", "app", "adapter", "cli", "sandbox"}),
     # the store protocol and its record type live in detection; cache implements them
-    "detection": frozenset({"cache", "app", "adapter", "cli", "sandbox"}),
+    "detection": frozenset({"evidence", "cache", "app", "adapter", "cli", "sandbox"}),
+    # evidence reports gather what detection recorded; they know no storage engine or front end
+    "evidence": frozenset({"cache", "app", "adapter", "cli", "sandbox"}),
     "app": frozenset({"adapter", "cli"}),
     "adapter": frozenset({"cli"}),
     # the simulator stands alone, but reads metadata with the product's one provenance engine
@@ -42,7 +56,12 @@ FORBIDDEN: dict[str, frozenset[str]] = {
 }
 #: the one crossing a room rule allows: the cache implements the store protocol its consumer owns
 ALLOWED_CROSSINGS = frozenset(
-    {("cache", "truthscan_mcp.detection.store"), ("cache", "truthscan_mcp.detection.schedule")}
+    {
+        ("cache", "truthscan_mcp.detection.store"),
+        ("cache", "truthscan_mcp.detection.schedule"),
+        # the package's one bounded decoder (no SDK import): reports decode within its budget
+        ("evidence", "truthscan_mcp.adapter.pixels"),
+    }
 )
 #: finer rules inside a room, by module
 FORBIDDEN_FOR_MODULE: dict[str, frozenset[str]] = {

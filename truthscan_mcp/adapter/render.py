@@ -19,7 +19,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from truthscan_mcp.models import Analysis, BatchResult, Credits, DetectionReport, Health, Provenance
+from truthscan_mcp.evidence.disagreement import disagreement
+from truthscan_mcp.models import (
+    Analysis,
+    BatchResult,
+    Credits,
+    DetectionReport,
+    ExportedReport,
+    Health,
+    Provenance,
+)
+from truthscan_mcp.provenance.engine import trust_phrase
 from truthscan_mcp.sanitize import (
     clean_line,
     clean_url,
@@ -149,6 +159,9 @@ def _render_report(
         if report.verdict is not None
         else f"TruthScan is still {report.status}."
     )
+    conflict = disagreement(report)
+    if conflict:
+        lines.append(conflict)
     signals = _signals(report, max(1, min(2, max_items - 1)), width)
     if signals:
         lines.append(signals)
@@ -404,10 +417,10 @@ def _signed(p: Provenance, *, short: bool = False) -> str | None:
     signer = f" ({_file_text(c2pa.signer, 60)})" if c2pa.signer else " (unnamed)"
     if c2pa.valid is True:
         if short:
-            trust = "a trusted signer" if c2pa.trusted else "a signer on no known trust list"
-            return f"C2PA-signed by {trust}{signer}: attributable to the signer, not proof"
-        trust = "on a trust list" if c2pa.trusted else "on no trust list this server knows"
-        return f"C2PA signature valid, its signer {trust}{signer}"
+            return (
+                f"C2PA-signed, its signer{signer} {trust_phrase(c2pa)}: attributable to the signer, not proof"
+            )
+        return f"C2PA signature valid, its signer{signer} {trust_phrase(c2pa)}"
     if c2pa.valid is False:
         return "C2PA manifest does NOT verify (changed after signing, or damaged): it proves nothing"
     if any(e.startswith("C2PA present; cannot validate here") for e in c2pa.errors):
@@ -509,5 +522,25 @@ def _render_provenance(p: Provenance, items: int, width: int) -> str:
     lines.append(
         "Next step: detect_image judges the pixels themselves (spends credits; its report carries "
         "this same provenance)."
+    )
+    return "\n".join(lines)
+
+
+def render_export(exported: ExportedReport) -> str:
+    """Where the evidence report went and what pins it, for the model to pass on."""
+    lines = [
+        f"Evidence report written for {exported.id}:",
+        f"- HTML: {clean_line(exported.html_path)}",
+        f"- JSON sidecar: {clean_line(exported.json_path)}",
+        f"- SHA-256 of the HTML: {exported.html_sha256}",
+        "The image is embedded."
+        if exported.image_embedded
+        else "The image is not embedded (this server no longer holds it); its SHA-256 identifies it.",
+    ]
+    if exported.disagreement:
+        lines.append(exported.disagreement)
+    lines.append(
+        "The report quotes TruthScan's words as TruthScan's, lists what the result does not mean, "
+        "and never replaced an existing file. Tell the user where it is."
     )
     return "\n".join(lines)

@@ -47,7 +47,13 @@ def _icon_list() -> tuple[Icon, ...]:
     return (Icon(src=uri, mime_type="image/png", sizes=["64x64"]),)
 
 
-def _annotations(title: str, *, read_only: bool, open_world: bool = True) -> ToolAnnotations:
+#: tools whose repeated call does something new each time (export_report writes a new file)
+_NOT_IDEMPOTENT = frozenset({"export_report"})
+
+
+def _annotations(
+    title: str, *, read_only: bool, open_world: bool = True, idempotent: bool = True
+) -> ToolAnnotations:
     """Honest hints: nothing here destroys anything; repeating a call is safe (the content cache
     makes a repeated detection free); every tool but check_provenance talks to TruthScan, an open
     world (check_provenance reads the file, or downloads the URL it is given, and asks nobody)."""
@@ -55,7 +61,7 @@ def _annotations(title: str, *, read_only: bool, open_world: bool = True) -> Too
         title=title,
         read_only_hint=read_only,
         destructive_hint=False,
-        idempotent_hint=True,
+        idempotent_hint=idempotent,
         open_world_hint=open_world,
     )
 
@@ -83,6 +89,9 @@ _REGISTERED = (
         None,
     ),
     (tools.check_credits, "Check TruthScan credits", texts.CREDITS_DESCRIPTION, True, True, None),
+    # writes new files only: not read-only, destroys nothing, asks nobody outside (the heatmap
+    # comes from TruthScan's own storage, as get_result's does)
+    (tools.export_report, "Export an evidence report", texts.EXPORT_DESCRIPTION, False, False, None),
     (tools.health, "TruthScan health", texts.HEALTH_DESCRIPTION, True, True, None),
     (
         handover.request_image,
@@ -110,7 +119,12 @@ def _declared_tools() -> tuple[Tool, ...]:
             name=fn.__name__,
             title=title,
             description=description,
-            annotations=_annotations(title, read_only=read_only, open_world=open_world),
+            annotations=_annotations(
+                title,
+                read_only=read_only,
+                open_world=open_world,
+                idempotent=fn.__name__ not in _NOT_IDEMPOTENT,
+            ),
             icons=_icons(),
             meta=meta,
         )

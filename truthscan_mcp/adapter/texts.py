@@ -28,6 +28,9 @@ truthscan-mcp answers "is this image AI-generated, and why?" with the TruthScan 
   spending any. Its finding is a declaration, not a verdict: unsigned metadata is easily forged
   or stripped, a valid signature only says who made the claim, and no provenance means nothing.
   Every detect_image report carries the same result as `provenance`.
+- export_report: write an evidence report (a self-contained HTML page and a JSON sidecar with
+  hashes and times) for a detection this server answered, by its id, when the user needs to show
+  the finding later. Free; writes new files only.
 
 A verdict is a probability with reasons, not proof. When you report it, give the verdict and the AI
 score, quote TruthScan's reasoning and key indicators, and do not overstate certainty. Results
@@ -114,4 +117,15 @@ the check.\
 SUBMIT_UPLOAD_DESCRIPTION = """\
 For the evidence view only: hands the image the person dropped in the view to this server for an
 upload opened by request_image. Spends nothing.\
+"""
+
+EXPORT_DESCRIPTION = """\
+Write an evidence report for a detection this server has already answered (by its TruthScan
+document id, from detect_image, detect_images or get_result): a self-contained HTML page (the image
+with TruthScan's heatmap over it, the verdict, score, tier and confidence, TruthScan's reasoning
+quoted, the file's declared provenance, the custody — source, SHA-256, when it was read, submitted
+and completed — and what the result does not mean) that prints cleanly to PDF, plus a JSON sidecar
+with the same facts and the HTML's SHA-256. `directory` must lie inside the allowed folders
+(default: the reports folder, TRUTHSCAN_REPORTS_DIR). Never overwrites a file. Spends no credits;
+use it when the user needs to show the finding to someone later (an editor, a court, an appeal).\
 """

@@ -12,19 +12,21 @@ import base64
 import logging
 from collections.abc import Generator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import anyio.to_thread
 from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
+from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 from pydantic import Field
 
 from truthscan_mcp.adapter.heatmap import describe_heatmap
 from truthscan_mcp.adapter.render import (
     render_batch,
     render_credits,
+    render_export,
     render_health,
     render_provenance,
     render_report,
@@ -43,14 +45,15 @@ from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.progress import Progress, ProgressCallback
 from truthscan_mcp.detection.sweep import DEFAULT_PAGE_IMAGES, sweep_page
 from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.evidence.export import Reporter
 from truthscan_mcp.media.clipboard import BITMAP_NOTE, is_clipboard_bitmap
-from truthscan_mcp.models import BatchResult, Credits, DetectionReport, Health, Provenance
+from truthscan_mcp.models import BatchResult, Credits, DetectionReport, ExportedReport, Health, Provenance
 from truthscan_mcp.sanitize import clean_text
 
 logger = logging.getLogger(__name__)
 
 #: every result model carries its own text as `summary`
-Summarised = DetectionReport | BatchResult | Credits | Health | Provenance
+Summarised = DetectionReport | BatchResult | Credits | Health | Provenance | ExportedReport
 
 MAX_HEATMAP_BYTES = 2 * 1024 * 1024
 
@@ -381,3 +384,44 @@ async def health(ctx: Context[AppContext]) -> Annotated[CallToolResult, Health]:
     app = ctx.request_context.lifespan_context
     result = await check_health(app)
     return tool_result(result, render_health(result, app.client.knobs.add_key_hint()))
+
+
+def reporter(app: AppContext) -> Reporter:
+    """The evidence-report writer over this server's detector, client and cache."""
+    return Reporter(app.detector, app.client, app.store, app.settings)
+
+
+async def export_report(
+    ctx: Context[AppContext],
+    id: Annotated[
+        str,
+        Field(
+            description="The TruthScan document id (a UUID) of a detection this server answered.",
+            max_length=100,
+        ),
+    ],
+    directory: Annotated[
+        str | None,
+        Field(
+            description="Folder to write into, inside the allowed folders (default: the reports folder).",
+            max_length=4096,
+        ),
+    ] = None,
+) -> Annotated[CallToolResult, ExportedReport]:
+    app = ctx.request_context.lifespan_context
+    with tool_errors():
+        exported = await reporter(app).export(id, directory)
+    links: list[ContentBlock] = [
+        ResourceLink(
+            type="resource_link",
+            uri=Path(path).as_uri(),
+            name=Path(path).name,
+            title=title,
+            mime_type=mime,
+        )
+        for path, title, mime in (
+            (exported.html_path, "Evidence report (HTML)", "text/html"),
+            (exported.json_path, "Evidence report facts (JSON sidecar)", "application/json"),
+        )
+    ]
+    return tool_result(exported, render_export(exported), *links)

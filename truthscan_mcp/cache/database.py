@@ -9,7 +9,8 @@ What is stored, per TruthScan document: the service it belongs to, the image's S
 source's name, media type and size, the options asked for, the latest report, and timestamps;
 plus one history row per `detect_image` answer, saying whether it was paid or served from here;
 plus, for a few seconds at a time, a claim per detection being paid for right now (who holds it
-and until when), so that two processes detecting the same bytes at once pay once.
+and until when), so that two processes detecting the same bytes at once pay once; plus the
+custody of each paid document (where it was read from, when; when it settled), for its report.
 Never the image bytes, never the API key: nothing here even receives them.
 
 This module is the file itself (schema, connection, migrations, maintenance) and runs
@@ -19,6 +20,7 @@ synchronously, in worker threads or the command line; `store.py` is the async st
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import logging
@@ -100,8 +102,23 @@ _CLAIMS_TABLE = """
         PRIMARY KEY (service, sha256, deep_analysis, preview)
     )
 """
+#: Custody of each paid document, recorded as it happens: where its bytes were read from (path,
+#: or URL and the final URL after redirects), when that read finished, and when TruthScan's answer
+#: first settled (the submission time is `results.submitted_at`). Added like `claims`, without a
+#: version step: older versions never read it, so a file with it stays theirs to use.
+_CUSTODY_TABLE = """
+    CREATE TABLE IF NOT EXISTS custody (
+        service      TEXT NOT NULL,
+        document_id  TEXT NOT NULL,
+        location     TEXT,
+        final_url    TEXT,
+        read_at      REAL,
+        completed_at REAL,
+        PRIMARY KEY (service, document_id)
+    )
+"""
 #: Tables a file gets whatever its version, created when missing (see `_CLAIMS_TABLE`).
-_UNVERSIONED_TABLES: dict[str, str] = {"claims": _CLAIMS_TABLE}
+_UNVERSIONED_TABLES: dict[str, str] = {"claims": _CLAIMS_TABLE, "custody": _CUSTODY_TABLE}
 #: What each version adds to the one before it; a new file gets `_SCHEMA` and then all of them.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # How long this account's jobs took, per service and phase (detection, analysis, heatmap):
@@ -392,7 +409,15 @@ class Database:
             f"SELECT {_RESULT_COLUMNS} FROM results WHERE service = ? AND document_id = ?",
             (service, document_id),
         ).fetchone()
-        return _stored(row) if row is not None else None
+        if row is None:
+            return None
+        stored = _stored(row)
+        custody = self.conn.execute(
+            "SELECT location, final_url, read_at, completed_at FROM custody "
+            "WHERE service = ? AND document_id = ?",
+            (service, document_id),
+        ).fetchone()
+        return _with_custody(stored, custody) if custody is not None else stored
 
     def record_submission(
         self,
@@ -426,6 +451,12 @@ class Database:
                 ),
             )
             self._add_event(conn, service, document_id, source.name, paid=True, at=now)
+            read_at = source.read_at.timestamp() if source.read_at is not None else None
+            conn.execute(
+                "INSERT OR REPLACE INTO custody (service, document_id, location, final_url, read_at, "
+                "completed_at) VALUES (?, ?, ?, ?, ?, NULL)",
+                (service, document_id, source.location, source.final_url, read_at),
+            )
 
     def save_report(self, service: str, report: DetectionReport, *, deep_analysis: bool) -> None:
         """The latest answer for a document; a document first seen here (fetched by id) gets a row
@@ -456,6 +487,13 @@ class Database:
                         now,
                         now,
                     ),
+                )
+            if report.complete:  # the first time the answer settled, kept from then on
+                conn.execute(
+                    "INSERT INTO custody (service, document_id, completed_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (service, document_id) DO UPDATE SET "
+                    "completed_at = coalesce(custody.completed_at, excluded.completed_at)",
+                    (service, report.id, now),
                 )
 
     def record_answer(
@@ -556,6 +594,7 @@ class Database:
     def clear(self) -> tuple[int, int]:
         with self._write() as conn:
             results = conn.execute("DELETE FROM results").rowcount
+            conn.execute("DELETE FROM custody")
             history = conn.execute("DELETE FROM events").rowcount
         # Give the space back: VACUUM rewrites the file, the checkpoint empties the WAL. Both are
         # refused while another process is mid-read; the rows are gone either way.
@@ -590,6 +629,14 @@ def _stored(row: tuple[Any, ...]) -> StoredResult:
         submitted_at=float(submitted_at),
         updated_at=float(updated_at),
     )
+
+
+def _with_custody(stored: StoredResult, row: tuple[Any, ...]) -> StoredResult:
+    location, final_url, read_at, completed_at = row
+    read = datetime.fromtimestamp(float(read_at), UTC) if read_at is not None else None
+    source = stored.source.model_copy(update={"location": location, "final_url": final_url, "read_at": read})
+    completed = float(completed_at) if completed_at is not None else None
+    return dataclasses.replace(stored, source=source, completed_at=completed)
 
 
 # --- maintenance (the `truthscan-mcp cache` command) --------------------------------------------

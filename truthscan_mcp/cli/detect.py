@@ -21,11 +21,13 @@ from rich.text import Text
 from truthscan_mcp.app import open_app
 from truthscan_mcp.cli.formats import write_csv, write_json, write_jsonl_row
 from truthscan_mcp.cli.inputs import Gathered, gather
+from truthscan_mcp.cli.report import item_of_row, print_run, write_reports
 from truthscan_mcp.cli.run import run_all
-from truthscan_mcp.cli.tally import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, RowListener, Tally
+from truthscan_mcp.cli.tally import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, RowListener, Tally
 from truthscan_mcp.cli.view import console_for, live_line, print_report, print_table
 from truthscan_mcp.cli.words import terminal_words
 from truthscan_mcp.detection.call import DetectOptions
+from truthscan_mcp.evidence.export import ReportRun
 from truthscan_mcp.sanitize import clean_line
 from truthscan_mcp.settings import Settings
 
@@ -67,12 +69,16 @@ def _run_detect(settings: Settings, args: argparse.Namespace) -> int:
     if fmt == "jsonl":
         tally.listeners.append(_streamer(sys.stdout, tally))
     options = DetectOptions(deep_analysis=not args.no_deep_analysis, wait_seconds=settings.wait_seconds)
+    reports: ReportRun | None = None
     try:
-        anyio.run(_detect, settings, tally, options, bool(args.allow_partial), err)
+        reports = anyio.run(_detect, settings, tally, options, bool(args.allow_partial), err, args.report)
     except KeyboardInterrupt:
         tally.interrupted = True
     _finish(fmt, tally, gathered, err)
-    return tally.exit_code(args.fail_on)
+    code = tally.exit_code(args.fail_on)
+    if reports is not None and print_run(reports) and code == EXIT_OK:
+        code = EXIT_FAILED  # every image answered, but a report could not be written
+    return code
 
 
 def _notes(err: Console, gathered: Gathered) -> None:
@@ -92,12 +98,22 @@ def _streamer(out: TextIO, tally: Tally) -> RowListener:
 
 
 async def _detect(
-    settings: Settings, tally: Tally, options: DetectOptions, allow_partial: bool, err: Console
-) -> None:
+    settings: Settings,
+    tally: Tally,
+    options: DetectOptions,
+    allow_partial: bool,
+    err: Console,
+    report_dir: str | None = None,
+) -> ReportRun | None:
+    """The run, then (with `--report DIR`) each image's evidence report, while the detector still
+    holds what it witnessed (a downloaded image's bytes, the custody of this run)."""
     live = live_line(err, tally) if err.is_terminal else nullcontext()
     async with open_app(settings) as app:
         with live:
             await run_all(app, tally, options, allow_partial=allow_partial)
+        if report_dir is None:
+            return None
+        return await write_reports(app, [item_of_row(row) for row in tally.final_rows()], report_dir)
 
 
 def _finish(fmt: str, tally: Tally, gathered: Gathered, err: Console) -> None:

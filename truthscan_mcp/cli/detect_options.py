@@ -69,6 +69,13 @@ def add_detect_options(detect: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="ignore the result cache and spend credits again"
     )
     detect.add_argument(
+        "--report",
+        default=None,
+        metavar="DIR",
+        help="also write each image's evidence report (HTML + JSON sidecar) into DIR, with an index "
+        "page for several",
+    )
+    detect.add_argument(
         "--allow-partial",
         action="store_true",
         help="when the credits do not cover every new image, detect as many as they cover",

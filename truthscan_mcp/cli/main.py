@@ -1,4 +1,4 @@
-"""The `truthscan-mcp` command: serve (default), detect, cache, demo, sandbox.
+"""The `truthscan-mcp` command: serve (default), detect, report, trust, cache, demo, sandbox.
 
 Heavy imports (the MCP SDK, the HTTP stack, rich) happen inside the commands that need them:
 `detect` must start without the SDK, and a desktop app spawns the server on every launch.
@@ -16,7 +16,7 @@ from truthscan_mcp.cli.options import add_setting_options, settings_from, split_
 
 __all__ = ["build_parser", "main", "settings_from"]
 
-COMMANDS = ("serve", "detect", "cache", "demo", "sandbox")
+COMMANDS = ("serve", "detect", "report", "trust", "cache", "demo", "sandbox")
 
 EXIT_CODES = """\
 exit status:
@@ -48,6 +48,7 @@ examples:
   curl -s https://example.com/c.webp | truthscan-mcp detect -
   truthscan-mcp detect inbox/ --format jsonl | jq -c 'select(.tier == "Synthetic")'
   truthscan-mcp detect uploads/ --fail-on likely-synthetic --format json > verdicts.json
+  truthscan-mcp detect inbox/ --report ~/cases/42     an evidence report per image, and an index
 
 Files in a folder are recognised by their content, not their name; every file left out is
 listed on stderr with the reason. Progress and notes go to stderr, results to stdout. Colour
@@ -122,9 +123,53 @@ def build_parser() -> argparse.ArgumentParser:
         "run a real MCP client session against this server (sandbox unless a key is set)",
         "example:\n  truthscan-mcp demo",
     )
+    _add_report(add)
+    _add_trust(add)
     _add_cache(add)
     _add_sandbox(add)
     return parser
+
+
+def _add_report(add: _Add) -> None:
+    report: argparse.ArgumentParser = add(
+        "report",
+        "write evidence reports (HTML + JSON) for detections already answered, by id",
+        "examples:\n  truthscan-mcp report 77565038-9e3d-4e6a-8c80-e20785be5ee9\n"
+        "  truthscan-mcp report ID1 ID2 --out ~/cases/42\n\n"
+        "The ids come from `truthscan-mcp detect` (or get_result) on this machine: their results and\n"
+        "custody are read from the result cache (TRUTHSCAN_CACHE_PATH).",
+    )
+    report.add_argument(
+        "ids", nargs="+", metavar="ID", help="TruthScan document ids (as `detect` prints them)"
+    )
+    report.add_argument(
+        "--out", metavar="DIR", default=None, help="folder for the reports (default: --reports-dir)"
+    )
+
+
+def _add_trust(add: _Add) -> None:
+    trust: argparse.ArgumentParser = add(
+        "trust",
+        "show or update the C2PA trust list that judges Content Credentials signers",
+        "examples:\n  truthscan-mcp trust show\n"
+        "  truthscan-mcp trust update --from C2PA-TRUST-LIST.pem --date 2026-12-01\n"
+        "  truthscan-mcp trust update     (downloads the C2PA's published list)",
+    )
+    trust.add_argument(
+        "trust_action",
+        choices=["show", "update"],
+        metavar="{show,update}",
+        help="show: the list in use; update: install a newer list (from --from FILE, or downloaded)",
+    )
+    trust.add_argument(
+        "--from", dest="from_file", metavar="FILE", help="a C2PA-TRUST-LIST.pem you downloaded"
+    )
+    trust.add_argument(
+        "--url", default=None, metavar="URL", help="where to download it from (default: the C2PA's copy)"
+    )
+    trust.add_argument(
+        "--date", default=None, metavar="YYYY-MM-DD", help="the day the list was published (default: today)"
+    )
 
 
 #: the `add` helper of build_parser: a command's parser, with the settings it uses
@@ -229,6 +274,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if command == "sandbox":
         _run_sandbox(args)
         return
+    if command == "trust":
+        from truthscan_mcp.cli.trust import PUBLISHED_URL, run_trust
+
+        args.url = args.url or PUBLISHED_URL
+        raise SystemExit(run_trust(args))
     settings = settings_from(args)
     from truthscan_mcp.logs import configure_logging
 
@@ -252,6 +302,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from truthscan_mcp.cli.detect import run_detect
 
         raise SystemExit(run_detect(settings, args))
+    elif command == "report":
+        from truthscan_mcp.cli.report import run_report
+
+        raise SystemExit(run_report(settings, args))
     elif command == "cache":
         from truthscan_mcp.cli.cache import run_cache_command
 

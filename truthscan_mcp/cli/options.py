@@ -79,6 +79,11 @@ SETTING_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
         {"metavar": "ORIGINS", "help": "browser Origins the HTTP transport answers (comma-separated)"},
     ),
     (
+        "--reports-dir",
+        "reports_dir",
+        {"metavar": "DIR", "help": "where evidence reports go (default: 'TruthScan reports' in Documents)"},
+    ),
+    (
         "--max-concurrency",
         "max_concurrency",
         {"type": int, "metavar": "N", "help": "parallel uploads and submissions, 1-32 (default 4)"},
@@ -100,8 +105,25 @@ COMMAND_SETTINGS: dict[str, frozenset[str]] = {
             "cache_path",
             "log_level",
             "max_concurrency",
+            "reports_dir",
         }
     ),
+    # evidence reports for detections already answered: the cache, the API (for the heatmap)
+    "report": frozenset(
+        {
+            "sandbox",
+            "wait_seconds",
+            "api_key",
+            "api_url",
+            "storage_url",
+            "allowed_dirs",
+            "allow_private_urls",
+            "cache_path",
+            "log_level",
+            "reports_dir",
+        }
+    ),
+    "trust": frozenset(),
     "cache": frozenset({"cache_path"}),
     "demo": frozenset({"sandbox"}),
     "sandbox": frozenset(),

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import anyio
 
+from truthscan_mcp.detection.evidence import EvidenceLog
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.polling import Wait
 from truthscan_mcp.detection.progress import Tracker
 from truthscan_mcp.media.image import LoadedImage
-from truthscan_mcp.models import Provenance, ReportSource
+from truthscan_mcp.models import DetectionReport, Provenance, ReportSource
 
 logger = logging.getLogger(__name__)
 
@@ -51,17 +52,32 @@ class Call:
     #: it answers with; None when the call has no bytes (`get_result` of an unknown id)
     provenance: Provenance | None = None
     images: ImageSink | None = None
+    #: the detector's memory of what it witnessed, for evidence reports (custody, bytes, report)
+    evidence: EvidenceLog | None = None
 
     async def keep_image(self, document_id: str, image: LoadedImage) -> None:
-        """Hand the image to the viewer, if any. Called once the id is known (often just paid
-        for): nothing the viewer does — an image that will not decode, memory that runs out —
-        may fail the detection and lose that id, so every failure here is only logged."""
+        """Hand the image to the viewer and to the evidence log, if any. Called once the id is
+        known (often just paid for): nothing they do — an image that will not decode, memory that
+        runs out — may fail the detection and lose that id, so every failure here is only logged."""
+        if self.evidence is not None:
+            try:
+                await self.evidence.keep_image(document_id, image, self.source)
+            except Exception:
+                logger.exception("keeping the image of %s for its evidence report failed", document_id)
         if self.images is None:
             return
         try:
             await self.images.keep(document_id, image)
         except Exception:
             logger.exception("keeping the image of %s for the viewer failed", document_id)
+
+    def note_submitted(self, document_id: str) -> None:
+        if self.evidence is not None:
+            self.evidence.submitted(document_id, self.source)
+
+    def note_report(self, report: DetectionReport) -> None:
+        if self.evidence is not None:
+            self.evidence.reported(report)
 
     def plan(
         self, document_id: str, *, expect_analysis: bool | None, submitted_now: bool, fresh: bool = False

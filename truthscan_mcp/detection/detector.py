@@ -21,6 +21,7 @@ import anyio
 from truthscan_mcp.api.client import TruthScanClient
 from truthscan_mcp.detection import reporting
 from truthscan_mcp.detection.call import Call, DetectOptions
+from truthscan_mcp.detection.evidence import EvidenceLog
 from truthscan_mcp.detection.flight import CarryOn, Flight, Flights, HandOff, LeadAnew, Shared, wait_for
 from truthscan_mcp.detection.following import Following
 from truthscan_mcp.detection.images import ImageSink
@@ -68,6 +69,8 @@ class Detector:
         #: provenance reads at once: each takes a worker thread of anyio's shared pool (40), which
         #: also reads files and stdin for every other call; a few slots keep the rest answering
         self._provenance_slots = anyio.CapacityLimiter(PROVENANCE_CONCURRENCY)
+        #: what this process witnessed of each detection, for its evidence report
+        self.evidence = EvidenceLog()
 
     @property
     def simulated(self) -> bool:
@@ -128,7 +131,13 @@ class Detector:
                 content, media_type=image.media_type, source=None, limiter=self._provenance_slots
             )
             call = Call(
-                reporting.source_of(image), options, started, track, provenance=provenance, images=images
+                reporting.source_of(image),
+                options,
+                started,
+                track,
+                provenance=provenance,
+                images=images,
+                evidence=self.evidence,
             )
             return await self._detect_shared(image, call)
 
@@ -179,7 +188,15 @@ class Detector:
         closes `image`; its temporary copy may be released once uploaded."""
         track = Tracker(progress or no_progress)
         options = options or DetectOptions()
-        call = Call(reporting.source_of(image), options, anyio.current_time(), track, spend, images=images)
+        call = Call(
+            reporting.source_of(image),
+            options,
+            anyio.current_time(),
+            track,
+            spend,
+            images=images,
+            evidence=self.evidence,
+        )
         return await self._detect_shared(image, call)
 
     async def get_result(
@@ -210,7 +227,14 @@ class Detector:
                 )
         await track("processing", 0.05, f"Fetching result {doc_id}")
         options = DetectOptions(wait_seconds=wait_seconds, include_heatmap=include_heatmap)
-        call = Call(source or ReportSource(kind="id"), options, started, track, provenance=provenance)
+        call = Call(
+            source or ReportSource(kind="id"),
+            options,
+            started,
+            track,
+            provenance=provenance,
+            evidence=self.evidence,
+        )
         plan = call.plan(doc_id, expect_analysis=expect_analysis, submitted_now=False)
         return await self._following.follow(call, plan)
 

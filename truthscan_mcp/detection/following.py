@@ -68,6 +68,7 @@ class Following:
             waited=plan.wait_seconds,
             provenance=call.provenance,
         )
+        call.note_report(report)
         if report.complete:
             await call.track("done", 1.0, reporting.done_message(report))
         if self._store is not None and polled.doc is not None:  # never overwrite what we know with nothing

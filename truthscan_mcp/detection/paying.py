@@ -145,6 +145,7 @@ class Paying:
         # Nothing between submit's return and the shielded write below awaits, so the id is
         # written down even if the caller is cancelled now.
         flight.mark_submitted(doc_id)
+        call.note_submitted(doc_id)
         if self._store is not None:
             with anyio.CancelScope(shield=True):
                 await self._store.record_submission(

@@ -126,6 +126,9 @@ def source_of(image: LoadedImage) -> ReportSource:
         media_type=image.media_type,
         bytes=image.size,
         sha256=image.sha256,
+        location=clean_line(image.location) if image.location else None,
+        final_url=clean_line(image.final_url) if image.final_url else None,
+        read_at=image.read_at,
     )
 
 

@@ -24,6 +24,8 @@ class StoredResult:
     report: DetectionReport | None
     submitted_at: float
     updated_at: float
+    #: when TruthScan's answer first settled (wall clock), where the store records it
+    completed_at: float | None = None
 
     def covers(self, *, deep_analysis: bool, preview: bool) -> bool:
         """A document made with deep analysis (or a preview) also answers a request without it."""

@@ -276,6 +276,8 @@ async def _save_body(
             sha256=digest.sha256,
             path=temp,
             owns_path=True,
+            location=display,
+            final_url=display_url(final),
         )
     except BaseException:
         with anyio.CancelScope(shield=True):

@@ -16,6 +16,7 @@ import stat
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -217,6 +218,12 @@ class LoadedImage:
     content: bytes | None = None
     #: True when `path` is a temp file this object must delete.
     owns_path: bool = field(default=False, kw_only=True)
+    #: custody, recorded when the bytes were read rather than reconstructed later: where they
+    #: were read from (the absolute path, or the URL as asked, without its query), the URL they
+    #: finally came from after redirects, and when the read finished (UTC)
+    location: str | None = field(default=None, kw_only=True)
+    final_url: str | None = field(default=None, kw_only=True)
+    read_at: datetime = field(default_factory=lambda: datetime.now(UTC), kw_only=True)
     _finalizer: weakref.finalize[[Path], LoadedImage] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -280,6 +287,9 @@ class LoadedImage:
             size=self.size,
             sha256=self.sha256,
             content=content,
+            location=self.location,
+            final_url=self.final_url,
+            read_at=self.read_at,
         )
         return copy, content
 

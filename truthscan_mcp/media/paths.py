@@ -185,4 +185,5 @@ async def load_path(raw: str, allowed: Sequence[Path], knobs: Knobs = ENVIRONMEN
         size=digest.size,
         sha256=digest.sha256,
         path=located.resolved,
+        location=located.display,
     )

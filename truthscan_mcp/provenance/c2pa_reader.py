@@ -48,6 +48,10 @@ UNAVAILABLE: Final = "C2PA present; cannot validate here"
 
 _lock = threading.Lock()
 _contexts: dict[str | None, Any] = {}
+#: Contexts kept (one per anchor set: the bundled snapshot, an installed update, a test's list).
+_MAX_CONTEXTS: Final = 4
+#: The success code c2pa gives a signing certificate that chains to a configured anchor.
+_TRUSTED: Final = "signingCredential.trusted"
 
 
 @dataclass(slots=True)
@@ -99,6 +103,8 @@ def _context(c2pa: Any, trust_anchors: str | None) -> Any:
             if trust_anchors:
                 settings["trust"] = {"trust_anchors": trust_anchors}
             context = c2pa.Context.from_dict(settings)
+            if len(_contexts) >= _MAX_CONTEXTS:
+                _contexts.pop(next(iter(_contexts)))
             _contexts[trust_anchors] = context
         return context
 
@@ -143,7 +149,9 @@ def _from_store(store: Any) -> C2paRead:
         failures = [_as_dict(item) for item in _as_list(top.get("validation_status"))]
     codes = [str(item.get("code", "")) for item in failures]
     found.valid = state in ("Valid", "Trusted") if state else not [c for c in codes if c != _UNTRUSTED]
-    found.trusted = True if state == "Trusted" else (False if _UNTRUSTED in codes else None)
+    successes = [str(_as_dict(item).get("code", "")) for item in _as_list(results.get("success"))]
+    # The reader ran, so the chain was judged against the anchors it was given: trusted or not.
+    found.trusted = state == "Trusted" or _TRUSTED in successes
     for item in failures:
         code = str(item.get("code", ""))
         if code != _UNTRUSTED and len(found.errors) < _MAX_ERRORS:

@@ -15,7 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from truthscan_mcp.models import C2paInfo, CameraInfo, Provenance, ProvenanceFinding, ReportSource
+from truthscan_mcp.models import (
+    C2paInfo,
+    CameraInfo,
+    Provenance,
+    ProvenanceFinding,
+    ReportSource,
+    TrustListInfo,
+)
 from truthscan_mcp.provenance.c2pa_reader import C2paRead, read_c2pa
 from truthscan_mcp.provenance.containers import SCAN_WINDOW, RawMetadata, read_metadata
 from truthscan_mcp.provenance.generators import (
@@ -30,6 +37,7 @@ from truthscan_mcp.provenance.generators import (
     model_name,
     settings_line,
 )
+from truthscan_mcp.provenance.trust_list import TrustList, current_trust_list, given_anchors
 from truthscan_mcp.provenance.xmp import XmpProperties, read_xmp
 from truthscan_mcp.sanitize import clean_line, file_says, quoted
 
@@ -149,20 +157,28 @@ def read_provenance(
     media_type: str | None,
     source: ReportSource | None,
     trust_anchors: str | None = None,
+    trust: TrustList | None = None,
 ) -> Provenance:
     """What `data` declares about its origin, and what that is worth. Pure and synchronous.
 
-    `trust_anchors` (PEM) are the C2PA signers to treat as trusted; none are built in, so by
-    default a valid signature is reported as valid but not trusted.
+    A C2PA signer is judged against `trust` (default: the current snapshot of the C2PA trust
+    list, `trust_list.current_trust_list`), or against `trust_anchors` (PEM) when a caller
+    passes its own; the answer names the list that judged it.
     """
-    found = examine(data, media_type=media_type, trust_anchors=trust_anchors)
+    if trust is None:
+        trust = given_anchors(trust_anchors) if trust_anchors else current_trust_list()
+    found = examine(data, media_type=media_type, trust_anchors=trust.anchors_pem)
     c2pa = found.c2pa
     info = C2paInfo()
     if c2pa is not None:
+        judged = c2pa.verified  # the reader ran: the chain was judged against `trust`
         info = C2paInfo(
             present=True,
             valid=c2pa.valid,
-            trusted=c2pa.trusted,
+            trusted=c2pa.trusted if judged else None,
+            trust_list=TrustListInfo(name=trust.name, date=trust.date, sha256=trust.sha256)
+            if judged
+            else None,
             claim_generator=_line(c2pa.claim_generator),
             signer=_line(c2pa.signer),
             digital_source_type=c2pa.digital_source_type,
@@ -312,11 +328,24 @@ def _c2pa_state(c2pa: C2paRead) -> str:
         reason = c2pa.errors[0] if c2pa.errors else "verification failed"
         return f"does NOT verify ({reason}); its signer: {signer}"
     if c2pa.trusted:
-        return f"signature valid, its signer on a trust list: {signer}"
-    return f"signature valid, its signer on no trust list this server knows: {signer}"
+        return f"signature valid, its signer on the trust list: {signer}"
+    return f"signature valid, its signer not on the trust list: {signer}"
 
 
 # --- the text --------------------------------------------------------------------------------
+
+
+def trust_phrase(c2pa: C2paInfo) -> str:
+    """ "on the C2PA trust list (snapshot of 2026-08-14)" or "not on it": the list is named with
+    its date, because a signer added after the snapshot is "not on it" until the list is updated."""
+    listed = c2pa.trust_list
+    name = "trust list" if listed is None else listed.name
+    if listed is not None and listed.date:
+        name = f"{listed.name} (snapshot of {listed.date})"
+    if c2pa.trusted is None:
+        return "not judged against a trust list (the C2PA reader could not run)"
+    return f"on the {name}" if c2pa.trusted else f"not on the {name}"
+
 
 _UNSIGNED: Final = (
     "Unsigned metadata (EXIF, XMP, PNG text) is forged or stripped in seconds: a lead, not proof."
@@ -355,15 +384,16 @@ def _summary(p: Provenance) -> str:
     signed_claim = False
     if c2pa.present and c2pa.valid is True:
         signed_claim = True
+        listed = trust_phrase(c2pa)
         if c2pa.trusted:
             parts.append(
-                f"Its C2PA signature is valid and its signer ({signer}) is on a trust list: the claim is "
+                f"Its C2PA signature is valid and its signer ({signer}) is {listed}: the claim is "
                 "attributable to that signer, which makes it their claim, not a proven fact."
             )
         else:
             parts.append(
-                f"Its C2PA signature is valid but its signer ({signer}) is on no trust list this server "
-                "knows: the claim is attributable to whoever holds that certificate, not proven true."
+                f"Its C2PA signature is valid but its signer ({signer}) is {listed}: the claim is "
+                "attributable to whoever holds that certificate, not proven true."
             )
     elif c2pa.present and c2pa.valid is False:
         reason = c2pa.errors[0] if c2pa.errors else "verification failed"
@@ -388,4 +418,12 @@ def _summary(p: Provenance) -> str:
     return " ".join(parts)
 
 
-__all__ = ["MAX_INPUT", "SCAN_WINDOW", "Examination", "camera_name", "examine", "read_provenance"]
+__all__ = [
+    "MAX_INPUT",
+    "SCAN_WINDOW",
+    "Examination",
+    "camera_name",
+    "examine",
+    "read_provenance",
+    "trust_phrase",
+]

@@ -1,0 +1,112 @@
+"""Evidence reports from the terminal: `detect --report DIR` and `report ID... [--out DIR]`.
+
+Run through `cli.main` in this process (the code a shell runs), configured by environment
+variables as a person would, against the loopback sandbox; `report` in a second run reads
+what the first one recorded in the result cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support import AI_PNG, CAMERA_JPG, KEY, run_cli, scrub_truthscan_env
+
+if TYPE_CHECKING:
+    from tests.support import SandboxServer
+
+
+@pytest.fixture(autouse=True)
+def live(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxServer, tmp_path: Path) -> Iterator[Path]:
+    """The command pointed at the loopback sandbox, with a cache file of its own; a folder of
+    the two samples to check."""
+    scrub_truthscan_env(monkeypatch)
+    images = tmp_path / "images"
+    images.mkdir()
+    for sample in (AI_PNG, CAMERA_JPG):
+        shutil.copy(sample, images / sample.name)
+    monkeypatch.setenv("TRUTHSCAN_API_URL", sandbox.api_url)
+    monkeypatch.setenv("TRUTHSCAN_STORAGE_URL", sandbox.storage_url)
+    monkeypatch.setenv("TRUTHSCAN_API_KEY", KEY)
+    monkeypatch.setenv("TRUTHSCAN_ALLOWED_DIRS", str(tmp_path))
+    monkeypatch.setenv("TRUTHSCAN_CACHE_PATH", str(tmp_path / "cache.sqlite3"))
+    monkeypatch.setenv("TRUTHSCAN_REPORTS_DIR", str(tmp_path / "default reports"))
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield images
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def sidecars(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+
+
+def test_detect_report_on_a_folder_writes_one_report_per_image_and_an_index(
+    capsys: pytest.CaptureFixture[str], live: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "case"
+    run = run_cli(capsys, "detect", str(live), "--report", str(out))
+    assert run.returncode == 0, run.stderr
+    facts = sidecars(out)
+    assert sorted(f["custody"]["source_name"] for f in facts) == ["ai-generated.png", "camera-photo.jpg"]
+    for fact in facts:
+        html = out / fact["html_file"]
+        assert hashlib.sha256(html.read_bytes()).hexdigest() == fact["html_sha256"]
+        checked = live / fact["custody"]["source_name"]
+        assert fact["custody"]["sha256"] == hashlib.sha256(checked.read_bytes()).hexdigest()
+    [index] = out.glob("truthscan-reports-index_*.html")
+    page = index.read_text(encoding="utf-8")
+    for fact in facts:
+        assert fact["html_file"] in page
+        assert fact["html_sha256"] in page
+    assert f"index: {index}" in run.stderr
+
+
+def test_detect_report_for_one_image_writes_its_report_without_an_index(
+    capsys: pytest.CaptureFixture[str], live: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "one"
+    run = run_cli(capsys, "detect", str(live / "ai-generated.png"), "--report", str(out))
+    assert run.returncode == 0, run.stderr
+    assert len(sidecars(out)) == 1
+    assert list(out.glob("*index*")) == []
+
+
+def test_report_in_a_later_run_uses_the_custody_the_first_run_recorded(
+    capsys: pytest.CaptureFixture[str], live: Path, tmp_path: Path
+) -> None:
+    first = run_cli(capsys, "detect", str(live / "camera-photo.jpg"), "--json")
+    assert first.returncode == 0, first.stderr
+    doc_id = json.loads(first.stdout)["report"]["id"]
+    run = run_cli(capsys, "report", doc_id)
+    assert run.returncode == 0, run.stderr
+    [fact] = sidecars(tmp_path / "default reports")  # TRUTHSCAN_REPORTS_DIR, created
+    assert fact["custody"]["document_id"] == doc_id
+    assert fact["custody"]["source_path"] == str(live / "camera-photo.jpg")
+    assert fact["custody"]["submitted_at"] is not None
+    assert fact["picture"]["identical_to_checked"] is True
+
+
+def test_report_of_an_unknown_id_says_how_to_get_one_in_terminal_words(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run = run_cli(capsys, "report", "77565038-9e3d-4e6a-8c80-e20785be5ee9", "--out", str(tmp_path / "x"))
+    assert run.returncode == 1
+    assert "truthscan-mcp detect" in run.stderr
+    assert "export_report" not in run.stderr
+    assert "Traceback" not in run.stderr
+    assert sidecars(tmp_path / "x") == []
+
+
+def test_report_of_something_that_is_not_an_id_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_cli(capsys, "report", "photo.jpg")
+    assert run.returncode == 1
+    assert "not a TruthScan document id" in run.stderr
