@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +86,7 @@ def test_report_in_a_later_run_uses_the_custody_the_first_run_recorded(
 ) -> None:
     first = run_cli(capsys, "detect", str(live / "camera-photo.jpg"), "--json")
     assert first.returncode == 0, first.stderr
-    doc_id = json.loads(first.stdout)["report"]["id"]
+    doc_id = json.loads(first.stdout)["results"][0]["id"]
     run = run_cli(capsys, "report", doc_id)
     assert run.returncode == 0, run.stderr
     [fact] = sidecars(tmp_path / "default reports")  # TRUTHSCAN_REPORTS_DIR, created
@@ -95,12 +96,29 @@ def test_report_in_a_later_run_uses_the_custody_the_first_run_recorded(
     assert fact["picture"]["identical_to_checked"] is True
 
 
+def test_report_finishes_a_detection_left_unfinished_then_writes_its_report(
+    capsys: pytest.CaptureFixture[str], live: Path, tmp_path: Path
+) -> None:
+    first = run_cli(capsys, "detect", str(live / "ai-generated.png"), "--json", "--wait-seconds", "0")
+    row = json.loads(first.stdout)["results"][0]
+    assert row["complete"] is False  # handed off at once: paid, with its id
+    run = run_cli(capsys, "report", row["id"], "--out", str(tmp_path / "later"), "--wait-seconds", "30")
+    assert run.returncode == 0, run.stderr
+    [fact] = sidecars(tmp_path / "later")
+    assert fact["detection"]["complete"] is True
+    assert fact["custody"]["sha256"] == hashlib.sha256(AI_PNG.read_bytes()).hexdigest()
+    custody = fact["custody"]
+    assert datetime.fromisoformat(custody["completed_at"]) >= datetime.fromisoformat(custody["submitted_at"])
+
+
 def test_report_of_an_unknown_id_says_how_to_get_one_in_terminal_words(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     run = run_cli(capsys, "report", "77565038-9e3d-4e6a-8c80-e20785be5ee9", "--out", str(tmp_path / "x"))
     assert run.returncode == 1
+    assert "TruthScan has no document with id 77565038-9e3d-4e6a-8c80-e20785be5ee9" in run.stderr
     assert "truthscan-mcp detect" in run.stderr
+    assert "detect_image" not in run.stderr
     assert "export_report" not in run.stderr
     assert "Traceback" not in run.stderr
     assert sidecars(tmp_path / "x") == []

@@ -43,6 +43,11 @@ _REWORDS: tuple[tuple[str, str], ...] = (
     (r"(?:call|run) check_credits(?: to see the balance)?", "check your balance in the TruthScan dashboard"),
     (r"running detect_image again", "running the command again"),
     (
+        r"\(it comes from detect_image\), or run detect_image again",
+        "(`truthscan-mcp detect` prints it), or run `truthscan-mcp detect` on the image again",
+    ),
+    (r"then export_report again", "then run this again"),
+    (
         r"(?:try |call )?get_result(?: again)?(?: with (?:this|the|each unfinished) id)?",
         "`truthscan-mcp report ID`",
     ),
