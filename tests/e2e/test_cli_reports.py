@@ -1,4 +1,5 @@
-"""Evidence reports from the terminal: `detect --report DIR` and `report ID... [--out DIR]`.
+"""Evidence reports outside the process: `detect --report DIR`, `report ID... [--out DIR]`, and
+`export_report` over stdio as a desktop app spawns the server.
 
 Run through `cli.main` in this process (the code a shell runs), configured by environment
 variables as a person would, against the loopback sandbox; `report` in a second run reads
@@ -17,8 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from mcp import Client
+from mcp.types import ResourceLink
 
-from tests.support import AI_PNG, CAMERA_JPG, KEY, run_cli, scrub_truthscan_env
+from tests.support import (
+    AI_PNG,
+    CAMERA_JPG,
+    KEY,
+    live_env,
+    run_cli,
+    scrub_truthscan_env,
+    stdio_params,
+    structured,
+    text_of,
+)
 
 if TYPE_CHECKING:
     from tests.support import SandboxServer
@@ -44,6 +57,10 @@ def live(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxServer, tmp_path: Path
     yield images
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+def digest_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def sidecars(folder: Path) -> list[dict[str, Any]]:
@@ -128,3 +145,31 @@ def test_report_of_something_that_is_not_an_id_is_refused(capsys: pytest.Capture
     run = run_cli(capsys, "report", "photo.jpg")
     assert run.returncode == 1
     assert "not a TruthScan document id" in run.stderr
+
+
+# --- the same tool over stdio, as a desktop app runs the server --------------------------------
+
+
+@pytest.mark.anyio
+async def test_export_report_over_stdio_writes_into_the_configured_reports_folder(
+    sandbox_server: SandboxServer, live: Path, tmp_path: Path
+) -> None:
+    reports = tmp_path / "stdio reports"
+    env = live_env(
+        sandbox_server,
+        tmp_path,
+        TRUTHSCAN_REPORTS_DIR=str(reports),
+        TRUTHSCAN_CACHE_PATH=str(tmp_path / "stdio-cache.sqlite3"),
+    )
+    async with Client(stdio_params(env=env)) as client:
+        detected = await client.call_tool("detect_image", {"path": str(live / "ai-generated.png")})
+        assert not detected.is_error, text_of(detected)
+        result = await client.call_tool("export_report", {"id": structured(detected)["id"]})
+        assert not result.is_error, text_of(result)
+        found = structured(result)
+        assert found["summary"] == text_of(result)
+        links = [block.uri for block in result.content if isinstance(block, ResourceLink)]
+    html = Path(found["html_path"])
+    assert html.parent == reports
+    assert [str(u) for u in links] == [html.as_uri(), Path(found["json_path"]).as_uri()]
+    assert digest_of(html) == found["html_sha256"]
