@@ -154,6 +154,21 @@ def default_reports_dir() -> Path:
     return user_documents_path() / "TruthScan reports"
 
 
+def is_loopback_url(url: str) -> bool:
+    """Whether `url` names a loopback host (127.0.0.0/8, ::1, localhost): the only place a plain
+    http:// authorization server may be trusted (a test or a development identity provider)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRUTHSCAN_",
@@ -184,6 +199,22 @@ class Settings(BaseSettings):
     reports_dir: Annotated[Path, NoDecode] = Field(
         default_factory=default_reports_dir,
         description="Where evidence reports go by default (export_report, detect --report).",
+    )
+    cache_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://… : the shared store of a team deployment (instead of SQLite).",
+    )
+    oauth_issuer: str | None = Field(
+        default=None, description="OAuth 2.1 authorization server: turns on bearer-token checks over HTTP."
+    )
+    oauth_audience: str | None = Field(
+        default=None, description="This server's resource URL; tokens must name it."
+    )
+    oauth_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS (default: from its metadata)."
+    )
+    oauth_scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["truthscan"], description="Scopes a token must carry (space-separated)."
     )
     # Where the values came from, for `knobs`: not settings themselves (no option, no variable
     # to document), so private attributes.
@@ -221,6 +252,51 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @field_validator("cache_url", mode="before")
+    @classmethod
+    def _postgres_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            if not value.startswith(("postgresql://", "postgres://")):
+                raise ValueError("must be a postgresql:// URL (the SQLite file is TRUTHSCAN_CACHE_PATH)")
+        return value
+
+    @field_validator("oauth_issuer", "oauth_audience", "oauth_jwks_url", mode="before")
+    @classmethod
+    def _oauth_url(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if not value:
+            return None
+        if not value.startswith("https://") and not (value.startswith("http://") and is_loopback_url(value)):
+            raise ValueError(
+                "must be an https:// URL (plain http:// only on loopback: 127.0.0.1, ::1, localhost)"
+            )
+        return value
+
+    @field_validator("oauth_scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: Any) -> Any:
+        items: list[Any] = value.split() if isinstance(value, str) else list(value)
+        return [str(item).strip() for item in items if str(item).strip()]
+
+    @model_validator(mode="after")
+    def _oauth_complete(self) -> Settings:
+        if self.oauth_issuer is not None and self.oauth_audience is None:
+            raise ValueError(
+                "TRUTHSCAN_OAUTH_ISSUER is set without TRUTHSCAN_OAUTH_AUDIENCE: set it to this "
+                "server's public URL (e.g. https://truthscan.example.org/mcp); tokens must name it"
+            )
+        if self.oauth_issuer is not None and self.http_token is not None:
+            raise ValueError(
+                "TRUTHSCAN_OAUTH_ISSUER and TRUTHSCAN_HTTP_TOKEN are both set: a team deployment checks "
+                "OAuth tokens, one person's server the static token; unset one of them"
+            )
+        return self
 
     @field_validator("http_allowed_origins", mode="before")
     @classmethod

@@ -59,10 +59,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "off") -> Generator[str]:
-    """Serve an ASGI app with uvicorn on a free loopback port; yield its base URL."""
+def serve_app(
+    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "off", port: int = 0
+) -> Generator[str]:
+    """Serve an ASGI app with uvicorn on a loopback port (a free one unless `port` is given: an app
+    that must know its own URL before it serves, like an OAuth resource); yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     config = uvicorn.Config(
         app, http="h11", loop="asyncio", lifespan=lifespan, log_config=None, access_log=False
     )

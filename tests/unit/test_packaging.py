@@ -32,7 +32,7 @@ DEMO_COMMAND = "python3 -m venv .venv && . .venv/bin/activate && pip install . &
 TEST_COMMAND = 'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && pytest'
 
 #: Settings whose values are credentials: secret in server.json, never echoed anywhere.
-SECRET_SETTINGS = frozenset({"api_key", "http_token"})
+SECRET_SETTINGS = frozenset({"api_key", "http_token", "cache_url"})  # a database URL carries its password
 
 
 def _json(name: str) -> dict[str, Any]:

@@ -11,6 +11,8 @@ import functools
 from importlib import resources as package_files
 from typing import TYPE_CHECKING
 
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import Icon, SubscribeRequestParams, ToolAnnotations, UnsubscribeRequestParams
@@ -140,11 +142,13 @@ def create_server(
     schedule: Planner | None = None,
     deadlines: Deadlines | None = None,
     uploads: UploadDesk | None = None,
+    oauth: tuple[TokenVerifier, AuthSettings] | None = None,
 ) -> MCPServer[AppContext]:
     """The MCP server; `sandbox` lets tests share one simulator with the in-process mode, and
     `retry` / `schedule` / `deadlines` (see `open_app`) let tests retry, poll and time out in
     milliseconds and benchmarks compare schedules. `uploads` is where images handed over
-    through `request_image` go (the HTTP transport passes the desk it mounts the page of)."""
+    through `request_image` go (the HTTP transport passes the desk it mounts the page of).
+    `oauth` makes the HTTP app an OAuth resource server (see `oauth`)."""
     settings = settings or Settings()
     uploads = uploads or UploadDesk()
     # The evidence view (MCP Apps): thumbnails by document id, fed by the detections of clients
@@ -179,6 +183,8 @@ def create_server(
         subscriptions=history.bus,
         extensions=[arguments, create_apps(images, icons=icons, uploads=uploads.store)],
         tools=list(_declared_tools()),
+        token_verifier=oauth[0] if oauth else None,
+        auth=oauth[1] if oauth else None,
     )
     # MCPServer serves no `resources/subscribe` (the 2025 era's way to ask for updates); the
     # SDK points there for re-providing a method the 2026 revision removed.

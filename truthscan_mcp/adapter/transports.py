@@ -12,7 +12,9 @@ which browsers never send with one) and every answer, refusals included, carries
 stream: `GET /mcp` is 405 at once (the SDK would otherwise hold a stream open that no message
 can ever reach). The server bounds its connections and closes any that do not send a request
 head in time (`connections`), and repeated log lines are rate-limited, so no client can take
-its descriptors or fill its stderr.
+its descriptors or fill its stderr. With TRUTHSCAN_OAUTH_ISSUER, the SDK's resource-server
+machinery checks OAuth tokens instead of the static one (`oauth`); `GET /healthz` answers any
+load balancer's probe before every check.
 """
 
 from __future__ import annotations
@@ -21,11 +23,18 @@ import hmac
 import ipaddress
 import logging
 import re
+from typing import TYPE_CHECKING
 
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from truthscan_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from mcp.server.auth.provider import TokenVerifier
+    from mcp.server.auth.settings import AuthSettings
+
+    OAuth = tuple[TokenVerifier, AuthSettings]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +43,7 @@ MAX_HTTP_BODY = 16 * 1024 * 1024  # a 10 MB image as base64 plus JSON-RPC framin
 MIN_TOKEN_LENGTH = 32
 MAKE_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 MCP_PATH = "/mcp"
+HEALTH_PATH = "/healthz"
 #: Response headers a browser page may read: the session and protocol version a client must echo,
 #: and the challenge of a 401.
 EXPOSED_HEADERS = ("Mcp-Session-Id", "Mcp-Protocol-Version", "WWW-Authenticate")
@@ -136,6 +146,28 @@ class NoStreamMiddleware:
         await self.app(scope, receive, send)
 
 
+class HealthMiddleware:
+    """`GET /healthz` is 200 `ok` for load-balancer probes: no token, no Origin check, no word
+    about the version, the configuration or TruthScan (a probe needs to know only that the
+    process answers HTTP; anything more would be told to whoever asks)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
+            body = b"ok" if scope["method"] == "GET" else b""
+            headers = [
+                (b"content-type", b"text/plain"),
+                (b"content-length", b"2"),
+                (b"cache-control", b"no-store"),
+            ]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
 def _origin_pattern(allowed: list[str]) -> str:
     """`origin_allowed`'s matching as one regular expression, for Starlette's CORS middleware."""
     parts = [re.escape(e[:-1]) + r"[0-9]+" if e.endswith(":*") else re.escape(e) for e in allowed]
@@ -187,16 +219,22 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def build_http_app(settings: Settings, host: str) -> ASGIApp:
+def build_http_app(settings: Settings, host: str, *, oauth: OAuth | None = None) -> ASGIApp:
+    """The HTTP app; `oauth` (from `oauth.oauth_from`, by default built from `settings`) lets
+    tests of key rotation shorten its refetch interval."""
     from mcp.server.transport_security import TransportSecuritySettings
 
+    from truthscan_mcp.adapter.oauth import add_bare_metadata_route, oauth_from
     from truthscan_mcp.adapter.server import create_server
     from truthscan_mcp.adapter.upload_desk import UploadDesk
     from truthscan_mcp.adapter.upload_page import UploadMount
 
     require_strong_token(settings)
     desk = UploadDesk()
-    server = create_server(settings, uploads=desk)
+    oauth = oauth or oauth_from(settings)
+    server = create_server(settings, uploads=desk, oauth=oauth)
+    if oauth is not None:
+        add_bare_metadata_route(server, oauth[1])
     origins = list(settings.http_allowed_origins)
     if is_loopback(host):
         # Explicit, because the SDK enables these checks by itself only for 127.0.0.1, localhost
@@ -210,7 +248,8 @@ def build_http_app(settings: Settings, host: str) -> ASGIApp:
             allowed_origins=origins,
         )
     else:
-        # Remote clients name this host however they reach it; the bearer token guards it instead.
+        # Remote clients name this host however they reach it; the bearer token (static or OAuth)
+        # guards it instead.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     app: ASGIApp = server.streamable_http_app(
         stateless_http=True,
@@ -226,6 +265,8 @@ def build_http_app(settings: Settings, host: str) -> ASGIApp:
     app = cors(app, origins)
     # Outermost: a foreign page is refused before its token (if it has one) is even looked at.
     app = OriginMiddleware(app, origins)
+    # Before everything: a load balancer's probe has neither a token nor an Origin.
+    app = HealthMiddleware(app)
     # The upload page of request_image: a person's browser has neither the token nor an allowed
     # Origin; the page checks its own Host and Origin, and the single-use id is its credential.
     upload_hosts = (
@@ -234,17 +275,31 @@ def build_http_app(settings: Settings, host: str) -> ASGIApp:
     return UploadMount(app, desk.mount(upload_hosts))
 
 
-def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    settings: Settings,
+    *,
+    transport: str = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    stateless: bool = False,
+) -> None:
     if transport == "stdio":
         from truthscan_mcp.adapter.server import create_server
 
         create_server(settings).run("stdio")
         return
     require_strong_token(settings)
-    if not is_loopback(host) and settings.http_token is None:
+    if not is_loopback(host) and settings.http_token is None and settings.oauth_issuer is None:
         raise SystemExit(
             f"truthscan-mcp: refusing to serve HTTP on {host} without a token. Set TRUTHSCAN_HTTP_TOKEN "
-            "(clients then send 'Authorization: Bearer <token>'), or bind to 127.0.0.1."
+            "(clients then send 'Authorization: Bearer <token>'), or TRUTHSCAN_OAUTH_ISSUER and "
+            "TRUTHSCAN_OAUTH_AUDIENCE for a team's identity provider, or bind to 127.0.0.1."
+        )
+    if stateless and settings.cache_url is None:
+        logger.warning(
+            "--stateless with a local cache: results and the single-flight claim stay on this machine, "
+            "so replicas may pay twice for one image and get_result works only here. "
+            "Set TRUTHSCAN_CACHE_URL=postgresql://… to share them."
         )
     import uvicorn
 
@@ -265,6 +320,8 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
         limit_concurrency=cap + 1,
         backlog=ACCEPT_BATCH,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        # No `server: uvicorn` on every answer (the /healthz probe included): nothing to fingerprint.
+        server_header=False,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
     logger.debug("HTTP connections capped at %d", cap)

@@ -191,6 +191,11 @@ def _add_serve(add: _Add) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="HTTP port, 1-65535 (default 8000)")
+    serve.add_argument(
+        "--stateless",
+        action="store_true",
+        help="one of several replicas: no session between requests (share results: TRUTHSCAN_CACHE_URL)",
+    )
 
 
 def _add_cache(add: _Add) -> None:
@@ -282,7 +287,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = settings_from(args)
     from truthscan_mcp.logs import configure_logging
 
-    secrets = [s.get_secret_value() for s in (settings.api_key, settings.http_token) if s is not None]
+    secrets = [
+        s.get_secret_value()
+        for s in (settings.api_key, settings.http_token, settings.cache_url)
+        if s is not None
+    ]
     level = settings.log_level
     if command == "detect" and "log_level" not in settings.model_fields_set:
         # the live line owns the terminal; INFO log lines would break into it
@@ -297,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             transport=getattr(args, "transport", "stdio"),
             host=getattr(args, "host", "127.0.0.1"),
             port=getattr(args, "port", 8000),
+            stateless=getattr(args, "stateless", False),
         )
     elif command == "detect":
         from truthscan_mcp.cli.detect import run_detect

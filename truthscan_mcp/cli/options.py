@@ -84,6 +84,31 @@ SETTING_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
         {"metavar": "DIR", "help": "where evidence reports go (default: 'TruthScan reports' in Documents)"},
     ),
     (
+        "--cache-url",
+        "cache_url",
+        {"metavar": "URL", "help": "postgresql://… shared store of a team deployment (prefer the variable)"},
+    ),
+    (
+        "--oauth-issuer",
+        "oauth_issuer",
+        {"metavar": "URL", "help": "OAuth 2.1 authorization server whose tokens the HTTP transport accepts"},
+    ),
+    (
+        "--oauth-audience",
+        "oauth_audience",
+        {"metavar": "URL", "help": "this server's resource URL (e.g. https://host/mcp); tokens must name it"},
+    ),
+    (
+        "--oauth-jwks-url",
+        "oauth_jwks_url",
+        {"metavar": "URL", "help": "the issuer's JWKS (default: from its metadata)"},
+    ),
+    (
+        "--oauth-scopes",
+        "oauth_scopes",
+        {"metavar": "SCOPES", "help": "scopes a token must carry, space-separated (default truthscan)"},
+    ),
+    (
         "--max-concurrency",
         "max_concurrency",
         {"type": int, "metavar": "N", "help": "parallel uploads and submissions, 1-32 (default 4)"},
@@ -124,7 +149,7 @@ COMMAND_SETTINGS: dict[str, frozenset[str]] = {
         }
     ),
     "trust": frozenset(),
-    "cache": frozenset({"cache_path"}),
+    "cache": frozenset({"cache_path", "cache_url"}),
     "demo": frozenset({"sandbox"}),
     "sandbox": frozenset(),
 }
