@@ -27,6 +27,7 @@ from tests.support import (
     KEY,
     live_env,
     run_cli,
+    run_cli_process,
     scrub_truthscan_env,
     stdio_params,
     structured,
@@ -173,3 +174,12 @@ async def test_export_report_over_stdio_writes_into_the_configured_reports_folde
     assert html.parent == reports
     assert [str(u) for u in links] == [html.as_uri(), Path(found["json_path"]).as_uri()]
     assert digest_of(html) == found["html_sha256"]
+
+
+@pytest.mark.anyio
+async def test_the_demo_shows_an_evidence_report_being_written() -> None:
+    done = await run_cli_process("demo")
+    assert done.returncode == 0, done.stderr
+    assert "> export_report(id=" in done.stdout
+    assert "Evidence report written for" in done.stdout
+    assert "SHA-256 of the HTML:" in done.stdout

@@ -57,6 +57,7 @@ async def _demo(args: argparse.Namespace | None) -> int:
                     env[key] = os.environ[key]
         env["TRUTHSCAN_ALLOWED_DIRS"] = str(workdir)
         env["TRUTHSCAN_CACHE_PATH"] = str(workdir / "cache.sqlite3")
+        env["TRUTHSCAN_REPORTS_DIR"] = str(workdir / "reports")
         env["TRUTHSCAN_LOG_LEVEL"] = "WARNING"
         server_args = ["-m", "truthscan_mcp"] + ([] if live else ["--sandbox"])
         params = StdioServerParameters(command=sys.executable, args=server_args, env=env)
@@ -111,6 +112,11 @@ async def _demo(args: argparse.Namespace | None) -> int:
                 result = await client.call_tool("get_result", {"id": first_id})
                 _out(f"> get_result(id={first_id!r})")
                 _out(_indent(_text_of(result)) + "\n")
+                result = await client.call_tool("export_report", {"id": first_id})
+                _out(f"> export_report(id={first_id!r}) — an evidence report (HTML + JSON sidecar)")
+                _out(_indent(_text_of(result)))
+                _out("    (written into the demo's temporary folder, removed at the end; by default")
+                _out("    reports go to TRUTHSCAN_REPORTS_DIR, 'TruthScan reports' in your documents)\n")
 
             result = await client.call_tool("detect_image", {"path": str(workdir / SAMPLES[0])})
             _out(f"> detect_image(path={SAMPLES[0]!r}) again — same bytes")
