@@ -74,3 +74,16 @@ def test_a_job_that_overruns_a_short_history_keeps_its_budget_long_after() -> No
     calls = _calls(Job(12.0, analysis=1.4), history)
     assert budget_breach(calls) is None
     assert calls[-1] >= 13.4
+
+
+@settings(max_examples=80, deadline=None)
+@given(job=jobs, stretch=st.floats(min_value=0.7, max_value=1.3))
+def test_a_batch_row_whose_gaps_are_drawn_shorter_keeps_its_poll_budget(job: Job, stretch: float) -> None:
+    plan, t, calls = PollPlan(then=job.then), 0.0, list[float]()
+    while True:
+        calls.append(t)
+        gap = plan.after_answer(t, job.pending(t), stretch=stretch)
+        if not job.pending(t):
+            break
+        t += gap
+    assert budget_breach(calls) is None
