@@ -51,6 +51,12 @@ def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     scrub_truthscan_env(monkeypatch)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sandbox(sandbox: SandboxServer) -> None:
+    """Each test starts with the shared sandbox as good as new (credits included), whatever
+    the tests before it left."""
+
+
 @pytest.fixture(scope="module")
 def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("bombs")

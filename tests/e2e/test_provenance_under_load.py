@@ -44,6 +44,12 @@ def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     scrub_truthscan_env(monkeypatch)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sandbox(sandbox: SandboxServer) -> None:
+    """Each test starts with the shared sandbox as good as new (credits included), whatever
+    the tests before it left."""
+
+
 @pytest.fixture
 async def client(sandbox_server: SandboxServer, tmp_path: Path) -> AsyncIterator[Client]:
     params = stdio_params(env=live_env(sandbox_server, tmp_path, TRUTHSCAN_LOG_LEVEL="WARNING"))

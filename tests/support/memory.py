@@ -55,12 +55,16 @@ class PeakRss:
 
 
 def server_child() -> psutil.Process:
-    """This test process's `truthscan-mcp` child (the stdio server a `Client` started)."""
+    """This test process's newest `truthscan-mcp` child (the stdio server a `Client` started
+    last: `python -m truthscan_mcp …` or the limited command above)."""
     me = psutil.Process(os.getpid())
+    found: list[psutil.Process] = []
     for child in me.children(recursive=True):
         try:
-            if "truthscan_mcp" in " ".join(child.cmdline()):
-                return child
+            command = " ".join(child.cmdline())
         except psutil.Error:
             continue
-    raise AssertionError("the server subprocess was not found")
+        if "-m truthscan_mcp" in command or "truthscan_mcp.cli.main" in command:
+            found.append(child)
+    assert found, "the server subprocess was not found"
+    return max(found, key=lambda child: child.create_time())

@@ -26,7 +26,7 @@ from typing import Literal, Protocol
 import anyio
 
 from truthscan_mcp.detection.call import DetectOptions
-from truthscan_mcp.detection.detector import Detector, provenance_of
+from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.progress import Progress
 from truthscan_mcp.errors import (
@@ -339,7 +339,9 @@ class _Run:
         async with limiter:
             try:
                 content = await group.image.read_bytes()
-                provenance = await provenance_of(content, media_type=group.image.media_type, source=None)
+                provenance = await self.detector.provenance_of_content(
+                    content, media_type=group.image.media_type
+                )
             except TruthScanError as exc:  # the file changed since validation: its detection says so
                 logger.info("no provenance for %s: %s", group.image.name, exc.message)
                 return

@@ -173,6 +173,13 @@ class Detector:
                 limiter=self._provenance_slots,
             )
 
+    async def provenance_of_content(self, content: bytes, *, media_type: str) -> Provenance:
+        """What `content` declares (a batch row's bytes, read already), within this detector's
+        provenance slots like every other provenance read."""
+        return await provenance_of(
+            content, media_type=media_type, source=None, limiter=self._provenance_slots
+        )
+
     async def detect_loaded(
         self,
         image: LoadedImage,
