@@ -212,6 +212,10 @@ def test_jsonl_prints_each_row_as_its_image_finishes(
                 arrivals.append((at, json.loads(line)))
     assert sorted(Path(row["source"]).name for _, row in arrivals) == sorted(Path(f).name for f in files)
     assert all(set(row) == ROW_FIELDS and row["complete"] for _, row in arrivals)
+    for line in re.split(
+        r"[\r\n]", plain(run.text)
+    ):  # each row on a line of its own, never after the live line
+        assert not ("Detecting" in line and "{" in line), line
     moments = [at for at, _ in arrivals]
     assert moments[-1] - moments[0] > 0.9, moments  # streamed as they finished, not printed at the end
     assert len({round(at, 1) for at in moments}) >= 3, moments

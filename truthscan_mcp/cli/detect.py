@@ -12,14 +12,13 @@ import argparse
 import os
 import sys
 from contextlib import nullcontext
-from typing import TextIO
 
 import anyio
 from rich.console import Console
 from rich.text import Text
 
 from truthscan_mcp.app import open_app
-from truthscan_mcp.cli.formats import write_csv, write_json, write_jsonl_row
+from truthscan_mcp.cli.formats import jsonl_line, write_csv, write_json, write_jsonl_row
 from truthscan_mcp.cli.inputs import Gathered, gather
 from truthscan_mcp.cli.report import item_of_row, print_run, write_reports
 from truthscan_mcp.cli.run import run_all
@@ -66,12 +65,16 @@ def _run_detect(settings: Settings, args: argparse.Namespace) -> int:
     if not gathered.inputs:
         return EXIT_FAILED
     tally = Tally(gathered.inputs, with_analysis=not args.no_deep_analysis)
+    out = console_for(sys.stdout)
+    # rows streamed to the terminal the live line is on go through its console, which prints
+    # them above the line instead of after it; to a pipe they go as they are
+    screen = out if fmt == "jsonl" and out.is_terminal else err
     if fmt == "jsonl":
-        tally.listeners.append(_streamer(sys.stdout, tally))
+        tally.listeners.append(_streamer(tally, out if out.is_terminal else None))
     options = DetectOptions(deep_analysis=not args.no_deep_analysis, wait_seconds=settings.wait_seconds)
     reports: ReportRun | None = None
     try:
-        reports = anyio.run(_detect, settings, tally, options, bool(args.allow_partial), err, args.report)
+        reports = anyio.run(_detect, settings, tally, options, bool(args.allow_partial), screen, args.report)
     except KeyboardInterrupt:
         tally.interrupted = True
     _finish(fmt, tally, gathered, err)
@@ -90,9 +93,12 @@ def _notes(err: Console, gathered: Gathered) -> None:
         err.print(Text("error: " + terminal_words(problem), style="red"))
 
 
-def _streamer(out: TextIO, tally: Tally) -> RowListener:
+def _streamer(tally: Tally, terminal: Console | None) -> RowListener:
     async def stream(index: int) -> None:
-        write_jsonl_row(out, tally, index)
+        if terminal is None:
+            write_jsonl_row(sys.stdout, tally, index)
+        else:
+            terminal.print(Text(jsonl_line(tally, index)), soft_wrap=True)
 
     return stream
 
@@ -102,12 +108,12 @@ async def _detect(
     tally: Tally,
     options: DetectOptions,
     allow_partial: bool,
-    err: Console,
+    screen: Console,
     report_dir: str | None = None,
 ) -> ReportRun | None:
     """The run, then (with `--report DIR`) each image's evidence report, while the detector still
     holds what it witnessed (a downloaded image's bytes, the custody of this run)."""
-    live = live_line(err, tally) if err.is_terminal else nullcontext()
+    live = live_line(screen, tally) if screen.is_terminal else nullcontext()
     async with open_app(settings) as app:
         with live:
             await run_all(app, tally, options, allow_partial=allow_partial)

@@ -32,8 +32,12 @@ def write_json(out: TextIO, tally: Tally, skipped: Sequence[Skipped]) -> None:
     out.flush()
 
 
+def jsonl_line(tally: Tally, index: int, row: BatchRow | None = None) -> str:
+    return json.dumps(tally.row_dict(index, row), ensure_ascii=False)
+
+
 def write_jsonl_row(out: TextIO, tally: Tally, index: int, row: BatchRow | None = None) -> None:
-    out.write(json.dumps(tally.row_dict(index, row), ensure_ascii=False) + "\n")
+    out.write(jsonl_line(tally, index, row) + "\n")
     out.flush()
 
 

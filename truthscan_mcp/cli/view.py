@@ -86,8 +86,19 @@ class _LiveLine:
 
 
 def live_line(console: Console, tally: Tally) -> Live:
-    """The one line that moves while the images are checked; its last state stays on screen."""
-    return Live(_LiveLine(tally), console=console, refresh_per_second=8, transient=False)
+    """The one line that moves while the images are checked; its last state stays on screen.
+
+    Nothing is redirected into it: rich would otherwise print what goes to stdout on this
+    console, and stdout may be a pipe while the line is on the terminal's stderr.
+    """
+    return Live(
+        _LiveLine(tally),
+        console=console,
+        refresh_per_second=8,
+        transient=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
 
 
 def _seconds(value: float) -> str:
