@@ -1,14 +1,18 @@
 """Which room may import which: the package map of CONTRIBUTING.md, checked on the source.
 
-Every module under truthscan_mcp/ is parsed with `ast` (nothing is imported, so no side
-effect and no import cycle can hide an edge); every `import` counts, including those inside
-functions and `if TYPE_CHECKING:` blocks, because a type-only edge still couples two rooms.
+The rules are read from CONTRIBUTING.md's table (one source: the map a contributor reads is the
+map this test enforces, so neither can drift from the other). Every module under truthscan_mcp/ is
+parsed with `ast` (nothing is imported, so no side effect and no import cycle can hide an edge);
+every `import` counts, including those inside functions and `if TYPE_CHECKING:` blocks, because a
+type-only edge still couples two rooms.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,61 +20,72 @@ import pytest
 import truthscan_mcp
 
 PACKAGE = Path(truthscan_mcp.__file__).parent
+CONTRIBUTING = PACKAGE.parent / "CONTRIBUTING.md"
 
-#: what each room may NOT import (a room is a sub-package or a top-level module). Lower rooms
-#: know nothing of the ones built on them; the simulator stands alone, like the real API.
-PRODUCT_ROOMS = frozenset(
-    {
-        "models",
-        "media",
-        "api",
-        "detection",
-        "evidence",
-        "cache",
-        "app",
-        "adapter",
-        "cli",
-        "sandbox",
-        "provenance",
-    }
-)
-FORBIDDEN: dict[str, frozenset[str]] = {
-    "errors": PRODUCT_ROOMS | {"settings", "logs", "redaction"},
-    "redaction": PRODUCT_ROOMS | {"settings", "logs", "errors"},
-    "logs": PRODUCT_ROOMS | {"settings"},
-    "settings": PRODUCT_ROOMS,
-    "sanitize": PRODUCT_ROOMS | {"settings", "logs", "errors", "redaction"},
-    # reads bytes and says what they declare: knows nothing of where they came from or go to
-    "provenance": PRODUCT_ROOMS - {"provenance", "models"} | {"settings", "logs"},
-    "media": frozenset({"api", "detection", "evidence", "cache", "app", "adapter", "cli", "sandbox"}),
-    "api": frozenset({"detection", "evidence", "cache", "app", "adapter", "cli", "sandbox"}),
-    "cache": frozenset({"media", "api", "detection", "evidence", "app", "adapter", "cli", "sandbox"}),
-    # the store protocol and its record type live in detection; cache implements them
-    "detection": frozenset({"evidence", "cache", "app", "adapter", "cli", "sandbox"}),
-    # evidence reports gather what detection recorded; they know no storage engine or front end
-    "evidence": frozenset({"cache", "app", "adapter", "cli", "sandbox"}),
-    "app": frozenset({"adapter", "cli"}),
-    "adapter": frozenset({"cli"}),
-    # the simulator stands alone, but reads metadata with the product's one provenance engine
-    "sandbox": PRODUCT_ROOMS - {"sandbox", "provenance"} | {"errors", "settings", "logs"},
-}
-#: the one crossing a room rule allows: the cache implements the store protocol its consumer owns
-ALLOWED_CROSSINGS = frozenset(
-    {
-        ("cache", "truthscan_mcp.detection.store"),
-        ("cache", "truthscan_mcp.detection.schedule"),
-        # the package's one bounded decoder (no SDK import): reports decode within its budget
-        ("evidence", "truthscan_mcp.adapter.pixels"),
-    }
-)
-#: finer rules inside a room, by module
-FORBIDDEN_FOR_MODULE: dict[str, frozenset[str]] = {
-    # rendering turns public models into text: it takes a result, never reaches for the batch runner
-    "truthscan_mcp.adapter.render": frozenset({"detection", "api", "cache", "app"}),
-}
-#: the only places allowed to import the MCP SDK (the `detect` command must start without it)
-MCP_IMPORTERS_ROOM = "adapter"
-MCP_IMPORTERS_MODULES = frozenset({"truthscan_mcp.cli.demo"})
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the map: what `subject` (a room, or one module of a room) may import."""
+
+    subject: str
+    #: rooms (`media`) and single modules (`detection.store`) it may import; None: everything
+    allowed: frozenset[str] | None
+    #: rooms it may not import although `allowed` is None ("everything but ...")
+    excluded: frozenset[str] = frozenset()
+
+    def permits(self, target_room: str, target: str) -> bool:
+        if self.allowed is None:
+            return target_room not in self.excluded
+        dotted = target.removeprefix("truthscan_mcp.")
+        return target_room in self.allowed or any(
+            dotted == name or dotted.startswith(name + ".") for name in self.allowed if "." in name
+        )
+
+
+def subject_of(cell: str) -> str:
+    """`media/` -> `media`; `errors.py` -> `errors`; `adapter/render.py` -> `adapter.render`."""
+    return cell.strip().strip("`").removesuffix("/").removesuffix(".py").replace("/", ".")
+
+
+def rule_of(subject: str, cell: str) -> Rule:
+    words = re.sub(r"\([^)]*\)", "", cell).strip()  # parentheses are comments
+    names = frozenset(re.findall(r"`([^`]+)`", words))
+    if words == "nothing of ours":
+        return Rule(subject, frozenset())
+    if words == "everything":
+        return Rule(subject, None)
+    if words.startswith("everything but "):
+        return Rule(subject, None, names)
+    if not names or re.sub(r"`[^`]+`|,|\s", "", words):
+        raise ValueError(f"unreadable rule for {subject}: {cell}")
+    return Rule(subject, names)
+
+
+def map_rules(text: str) -> dict[str, Rule]:
+    """The rows of the table whose header is `| room | owns | may import |`."""
+    lines = text.splitlines()
+    top = lines.index("| room | owns | may import |")
+    rules: dict[str, Rule] = {}
+    for line in lines[top + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = line.strip().strip("|").split(" | ")
+        assert len(cells) == 3, f"a row of the map has three cells: {line}"
+        subject = subject_of(cells[0])
+        rules[subject] = rule_of(subject, cells[2])
+    return rules
+
+
+def sdk_importers(text: str) -> frozenset[str]:
+    """The sentence under the table naming the MCP SDK's importers, as rooms or modules."""
+    match = re.search(r"The MCP SDK is imported only by: ([^\n(]*)", text)
+    assert match, "CONTRIBUTING.md names the MCP SDK's importers"
+    return frozenset(subject_of(name) for name in re.findall(r"`([^`]+)`", match.group(1)))
+
+
+MAP_TEXT = CONTRIBUTING.read_text(encoding="utf-8")
+RULES = map_rules(MAP_TEXT)
+MCP_IMPORTERS = sdk_importers(MAP_TEXT)
 
 
 def module_name(path: Path) -> str:
@@ -130,14 +145,43 @@ def test_the_reader_resolves_relative_imports_and_sees_imports_inside_functions(
     }
 
 
-def test_only_the_adapter_and_the_demo_import_the_mcp_sdk() -> None:
+def test_the_map_is_read_from_contributing() -> None:
+    """A guard for the rule checks: a table the reader misses would make them pass vacuously."""
+    assert {"errors", "models", "media", "api", "detection", "cache", "adapter", "cli", "sandbox"} <= set(
+        RULES
+    )
+    assert RULES["errors"].allowed == frozenset()
+    assert RULES["cache"].permits("detection", "truthscan_mcp.detection.store")
+    assert not RULES["cache"].permits("detection", "truthscan_mcp.detection.detector")
+    assert RULES["cli"].allowed is None
+    assert not RULES["adapter"].permits("cli", "truthscan_mcp.cli.main")
+
+
+def test_the_rule_reader_takes_comments_names_and_exceptions() -> None:
+    rule = rule_of("x", "`models`, `detection.store` (the protocol it implements, not `cli`)")
+    assert rule == Rule("x", frozenset({"models", "detection.store"}))
+    assert rule_of("x", "everything but `cli`, `app`") == Rule("x", None, frozenset({"cli", "app"}))
+    with pytest.raises(ValueError, match="unreadable"):
+        rule_of("x", "the rooms above")
+
+
+def test_every_room_and_module_has_a_row_in_the_map() -> None:
+    """A new room (or a row naming a module that was renamed) must be put on the map."""
+    rooms = {room for name in MODULES if (room := room_of(name))}
+    modules = {name.removeprefix("truthscan_mcp.") for name in MODULES}
+    assert rooms - set(RULES) == set()
+    assert {subject for subject in RULES if "." in subject} - modules == set()
+    assert MCP_IMPORTERS - rooms - modules == set()
+
+
+def test_only_the_importers_the_map_names_import_the_mcp_sdk() -> None:
     offenders = sorted(
         f"{name} imports {target}"
         for name, targets in EDGES.items()
         for target in targets
         if target.split(".")[0] == "mcp"
-        and room_of(name) != MCP_IMPORTERS_ROOM
-        and name not in MCP_IMPORTERS_MODULES
+        and room_of(name) not in MCP_IMPORTERS
+        and name.removeprefix("truthscan_mcp.") not in MCP_IMPORTERS
     )
     assert offenders == []
 
@@ -148,22 +192,22 @@ def test_models_import_no_project_module_but_errors() -> None:
     assert project <= {"truthscan_mcp.errors"}
 
 
-@pytest.mark.parametrize("room", sorted(FORBIDDEN))
-def test_a_room_imports_no_room_built_on_it(room: str) -> None:
+def rule_for(module: str) -> Rule | None:
+    """The narrowest row for `module`: its own, else its room's."""
+    return RULES.get(module.removeprefix("truthscan_mcp.")) or RULES.get(room_of(module) or "")
+
+
+@pytest.mark.parametrize("subject", sorted(RULES))
+def test_a_room_imports_only_what_the_map_allows(subject: str) -> None:
     offenders = sorted(
         f"{name} imports {target}"
         for name, targets in EDGES.items()
-        if room_of(name) == room
+        if (rule := rule_for(name)) is not None and rule.subject == subject
         for target in targets
-        if room_of(target) in FORBIDDEN[room] and (room, target) not in ALLOWED_CROSSINGS
+        if (target_room := room_of(target)) is not None
+        and target_room != room_of(name)
+        and not rule.permits(target_room, target)
     )
-    assert offenders == []
-
-
-@pytest.mark.parametrize("module", sorted(FORBIDDEN_FOR_MODULE))
-def test_a_module_with_a_narrower_job_stays_inside_it(module: str) -> None:
-    assert module in EDGES, f"{module} no longer exists: update FORBIDDEN_FOR_MODULE"
-    offenders = sorted(t for t in EDGES[module] if room_of(t) in FORBIDDEN_FOR_MODULE[module])
     assert offenders == []
 
 
