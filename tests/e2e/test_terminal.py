@@ -434,3 +434,23 @@ def test_an_unreadable_folder_says_so(env: dict[str, str], tmp_path: Path) -> No
     assert done.returncode == 1
     assert f"The folder {folder} cannot be read: permission denied" in done.stderr
     assert "image extension" not in done.stderr
+
+
+def test_a_long_error_is_shown_whole_in_its_table_cell(env: dict[str, str]) -> None:
+    """The old table cut error cells at ~140 characters; a cell now wraps within its column."""
+    outside = Path("/") / "etc" / "hostname"
+    done = run_piped("detect", str(CAMERA_JPG), str(outside), env=env)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    header = next(line for line in lines if "verdict" in line and "AI score" in line)
+    left, right = header.index("verdict"), header.index("AI score")
+    first = next(i for i, line in enumerate(lines) if "hostname" in line)
+    cell = [lines[first][left:right].strip()]
+    for line in lines[first + 1 :]:
+        if line[:left].strip():  # the next row, or the totals
+            break
+        cell.append(line[left:right].strip())
+    message = " ".join(cell)
+    assert message.startswith("error: The file /etc/hostname is outside the folders"), message
+    assert len(message) > 200, message
+    assert message.endswith("--allowed-dirs DIR (or TRUTHSCAN_ALLOWED_DIRS, separated by ':')."), message
