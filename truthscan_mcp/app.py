@@ -135,9 +135,12 @@ async def open_app(
 
 
 async def read_history(app: AppContext) -> History:
+    """The recent answers, with today's paid count and the daily cap beside them."""
+    guard = app.detector.guard
+    today = {"detections_today": await guard.today(), "daily_limit": guard.daily_limit}
     if app.store is None:
-        return History(cache="off", detections=[])
-    return await app.store.history()
+        return History(cache="off", detections=[], **today)
+    return (await app.store.history()).model_copy(update=today)
 
 
 async def check_health(app: AppContext) -> Health:

@@ -78,6 +78,17 @@ class ClipboardError(InvalidInputError):
     code = "clipboard"
 
 
+class SpendingRefusedError(TruthScanError):
+    """The local credit guard refused before anything was uploaded: the daily cap, a batch's
+    `max_detections`, or the person declining. Nothing was spent."""
+
+    code = "spending_refused"
+
+
+class DailyLimitError(SpendingRefusedError):
+    code = "daily_limit"
+
+
 class ConfigurationError(TruthScanError):
     """The server is not configured for this call (no API key, bad setting)."""
 

@@ -200,6 +200,13 @@ class Credits(_Model):
     base_credits: int = Field(description="Credits of the plan.")
     boost_credits: int = Field(description="Extra purchased credits.")
     credits: int = Field(description="Total credits available.")
+    detections_today: int = Field(
+        default=0,
+        description="Paid detections this UTC day, counted across every server process sharing the cache.",
+    )
+    daily_limit: int | None = Field(
+        default=None, description="Paid detections allowed per UTC day, or null (no cap)."
+    )
     simulated: bool = False
     summary: str = Field(default="", description="The text block's content.")
 
@@ -240,6 +247,12 @@ class History(BaseModel):
         "'unavailable' when the file can never be used (not a cache, a newer version's)."
     )
     detections: list[HistoryEntry] = Field(description="Most recent first.")
+    detections_today: int | None = Field(
+        default=None, description="Paid detections this UTC day, across every server sharing the cache."
+    )
+    daily_limit: int | None = Field(
+        default=None, description="Paid detections allowed per UTC day, or null (no cap)."
+    )
 
 
 # --- a batch (`detect_images`) -----------------------------------------------------------------

@@ -42,6 +42,7 @@ BUNDLE_TITLES = {
     "allowed_dirs": "Image folders",
     "wait_seconds": "Wait for a result (seconds)",
     "sandbox": "Try without a key: simulated verdicts",
+    "max_detections_per_day": "Daily detection limit",
 }
 BUNDLE_SETTINGS_PLACE = "the extension's settings in Claude Desktop"
 
@@ -123,6 +124,15 @@ class Knobs:
             "developer portal), or run with --sandbox to try the simulator."
         )
 
+    def daily_limit_hint(self) -> str:
+        """How to allow more paid detections a day (completes "To allow more, …")."""
+        origin = self.origin("max_detections_per_day")
+        if origin == "bundle":
+            return f'raise the "Daily detection limit" in {BUNDLE_SETTINGS_PLACE}'
+        if origin == "command_line":
+            return "restart the server with a higher --max-detections-per-day"
+        return "raise TRUTHSCAN_MAX_DETECTIONS_PER_DAY in the server's environment and restart it"
+
     def key_place(self) -> str:
         """Where the key in use was given, to check it (completes "Check …: it must be…")."""
         origin = self.origin("api_key")
@@ -199,6 +209,14 @@ class Settings(BaseSettings):
     reports_dir: Annotated[Path, NoDecode] = Field(
         default_factory=default_reports_dir,
         description="Where evidence reports go by default (export_report, detect --report).",
+    )
+    max_detections_per_day: int | None = Field(
+        default=None,
+        ge=0,
+        description="Paid detections per UTC day, across every server sharing the cache; unset: no cap.",
+    )
+    confirm_above: int = Field(
+        default=5, ge=0, description="A batch paying for more detections than this asks the person first."
     )
     cache_url: SecretStr | None = Field(
         default=None,

@@ -60,7 +60,7 @@ REPORT_FIELDS = frozenset(
         "next_step",
     }
 )
-CREDITS_FIELDS = frozenset({"base_credits", "boost_credits", "credits"})
+CREDITS_FIELDS = frozenset({"base_credits", "boost_credits", "credits", "detections_today", "daily_limit"})
 HEALTH_FIELDS = frozenset(
     {"status", "timestamp", "reachable", "latency_ms", "api_key_configured", "sandbox", "server_version"}
 )

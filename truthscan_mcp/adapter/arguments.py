@@ -18,6 +18,7 @@ from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension
+from mcp.server.mcpserver.resolve import find_resolved_parameters
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
 from mcp.types import CallToolRequestParams, CallToolResult, TextContent
 from pydantic import ValidationError
@@ -42,8 +43,10 @@ class ArgumentCheck(Extension):
         *,
         after_call: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        # the arguments a model passes: not the context, nor what resolvers fill in
         self._metadata: dict[str, FuncMetadata] = {
-            name: func_metadata(fn, skip_names=["ctx"]) for name, fn in tools.items()
+            name: func_metadata(fn, skip_names=["ctx", *find_resolved_parameters(fn)])
+            for name, fn in tools.items()
         }
         self._after_call = after_call
 

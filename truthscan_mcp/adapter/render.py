@@ -238,8 +238,18 @@ def render_credits(credits: Credits) -> str:
     return (
         f"TruthScan credits: {credits.credits} available "
         f"({credits.base_credits} base + {credits.boost_credits} boost){tag}. "
-        "Each detect_image of new image bytes spends credits; cached results spend none."
+        "Each detect_image of new image bytes spends credits; cached results spend none. "
+        + _today(credits.detections_today, credits.daily_limit)
     )
+
+
+def _today(count: int, limit: int | None) -> str:
+    """Today's count under the daily cap, as the credit guard keeps it."""
+    paid = f"{count} paid detection{'' if count == 1 else 's'} today (UTC)"
+    if limit is None:
+        return f"{paid}; no daily limit is set."
+    left = max(limit - count, 0)
+    return f"{paid} of a daily limit of {limit}: {left} left until 00:00 UTC."
 
 
 def render_health(health: Health, add_key_hint: str = "Set TRUTHSCAN_API_KEY to add one.") -> str:

@@ -62,7 +62,10 @@ web page's URL: every image it shows, at most `max_images`, default 20). At most
 input is validated and the credits are checked before anything is spent; identical
 images are detected once and known images come from the local cache for free. One image's failure
 is its own row. Returns one row per image (verdict, AI score, confidence band, id) and a summary;
-unfinished images at the deadline come back with their ids for get_result. Spends credits.\
+unfinished images at the deadline come back with their ids for get_result. Spends credits:
+`max_detections` refuses the whole batch, before anything is spent, if it would pay for more new
+detections than that; a batch above the server's confirmation threshold asks the person first
+(where the client can ask), and the server's daily limit refuses what would pass it.\
 """
 
 GET_RESULT_DESCRIPTION = """\
@@ -72,8 +75,9 @@ finish a detection that detect_image handed off with complete=false, or to attac
 """
 
 CREDITS_DESCRIPTION = """\
-Show the TruthScan credits left on the configured API key (base, boost and total). Use it before a
-large batch, or when a detection failed for lack of credits. Spends nothing.\
+Show the TruthScan credits left on the configured API key (base, boost and total), and this
+server's paid detections today (UTC) against its daily limit, if one is set. Use it before a
+large batch, or when a detection failed for lack of credits or the daily limit. Spends nothing.\
 """
 
 HEALTH_DESCRIPTION = """\

@@ -17,11 +17,14 @@ from typing import Annotated
 
 import anyio.to_thread
 from mcp.server.apps import client_supports_apps
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 from pydantic import Field
 
+from truthscan_mcp.adapter.confirm import SpendConfirmation, SpendPlan, can_elicit, question, refused
 from truthscan_mcp.adapter.heatmap import describe_heatmap
 from truthscan_mcp.adapter.render import (
     render_batch,
@@ -35,9 +38,11 @@ from truthscan_mcp.app import AppContext, check_health
 from truthscan_mcp.detection.batch import (
     MAX_BATCH,
     BatchInput,
+    SpendLimits,
     check_page_alone,
     expand_inputs,
     limit_inputs,
+    quote_batch,
     run_batch,
 )
 from truthscan_mcp.detection.call import DetectOptions
@@ -215,35 +220,145 @@ async def detect_image(
     return await _report_result(app, _bitmap_noted(report), include_heatmap)
 
 
+PathsArgument = Annotated[
+    list[Annotated[str, Field(max_length=4096)]] | None,
+    Field(description="Local image file paths (or file:// URIs), at most 100.", max_length=MAX_BATCH),
+]
+DirectoryArgument = Annotated[
+    str | None,
+    Field(
+        description="A local directory whose images to check (inside the allowed directories).",
+        max_length=4096,
+    ),
+]
+PatternArgument = Annotated[
+    str | None,
+    Field(
+        description="Glob for `directory`, e.g. '*.jpg' or '**/*.png' (default: every "
+        "supported image file directly inside it).",
+        max_length=200,
+    ),
+]
+RecursiveArgument = Annotated[bool, Field(description="Also look in the directory's subdirectories.")]
+UrlsArgument = Annotated[
+    list[Annotated[str, Field(max_length=8192)]] | None,
+    Field(description="http(s) image URLs, at most 100.", max_length=MAX_BATCH),
+]
+BatchDeepArgument = Annotated[
+    bool, Field(description="Request and wait for deep-analysis reasoning for every image (slower).")
+]
+ForceArgument = Annotated[bool, Field(description="Bypass the local result cache and spend credits again.")]
+AllowPartialArgument = Annotated[
+    bool,
+    Field(
+        description="When the credits cannot cover the batch, detect as many as they cover "
+        "instead of refusing."
+    ),
+]
+PageArgument = Annotated[
+    str | None,
+    Field(
+        description="The http(s) URL of a web page: every image it shows (img, srcset, picture, "
+        "og:image, twitter:image, video poster, data: images) is checked; tiny and unreadable "
+        "images are listed in `skipped` instead of paid for.",
+        max_length=8192,
+    ),
+]
+MaxImagesArgument = Annotated[
+    int | None,
+    Field(
+        description=f"At most this many images are detected (default {DEFAULT_PAGE_IMAGES} for "
+        f"`page`; for the other sources every input, up to {MAX_BATCH}).",
+        ge=1,
+        le=MAX_BATCH,
+    ),
+]
+MaxDetectionsArgument = Annotated[
+    int | None,
+    Field(
+        description="Refuse the whole batch, before spending anything, if it would pay for more new "
+        "detections than this (images already known and duplicates are free and not counted).",
+        ge=0,
+        le=MAX_BATCH,
+    ),
+]
+
+
+async def spending_plan(
+    ctx: Context[AppContext],
+    paths: PathsArgument,
+    directory: DirectoryArgument,
+    pattern: PatternArgument,
+    recursive: RecursiveArgument,
+    urls: UrlsArgument,
+    deep_analysis: BatchDeepArgument,
+    force: ForceArgument,
+    allow_partial: AllowPartialArgument,
+    page: PageArgument,
+    max_images: MaxImagesArgument,
+    max_detections: MaxDetectionsArgument,
+) -> SpendPlan:
+    """Resolver: whether this batch must ask the person first (it would pay for more than
+    `TRUTHSCAN_CONFIRM_ABOVE` and the client can ask). Prices it only then, raising what the
+    batch would be refused for, so nobody is asked about a batch that cannot run."""
+    app = ctx.request_context.lifespan_context
+    if not can_elicit(ctx):
+        return SpendPlan(ask=False)
+    options = DetectOptions(deep_analysis=deep_analysis, force=force)
+    limits = SpendLimits(max_detections=max_detections)
+    with tool_errors():
+        if page is not None and page.strip():
+            check_page_alone(paths=paths, directory=directory, urls=urls, pattern=pattern)
+            sweep = await sweep_page(app.settings, page, max_images=max_images or DEFAULT_PAGE_IMAGES)
+            try:
+                return await _price(app, sweep.inputs, options, allow_partial=allow_partial, limits=limits)
+            finally:
+                await sweep.aclose()
+        inputs = await expand_inputs(
+            app.settings, paths=paths, directory=directory, pattern=pattern, recursive=recursive, urls=urls
+        )
+        inputs = limit_inputs(inputs, max_images, directory=bool(directory))
+        return await _price(app, inputs, options, allow_partial=allow_partial, limits=limits)
+
+
+async def _price(
+    app: AppContext,
+    inputs: list[BatchInput],
+    options: DetectOptions,
+    *,
+    allow_partial: bool,
+    limits: SpendLimits,
+) -> SpendPlan:
+    threshold = app.settings.confirm_above
+    if len(inputs) <= threshold:  # cannot pay for more: nothing to price
+        return SpendPlan(ask=False, most=threshold)
+    quote = await quote_batch(
+        app.detector, inputs, options=options, allow_partial=allow_partial, limits=limits
+    )
+    if quote.to_pay <= threshold:
+        return SpendPlan(ask=False, quote=quote, most=threshold)
+    return SpendPlan(ask=True, quote=quote, most=quote.to_pay)
+
+
+def confirm_spending(
+    plan: Annotated[SpendPlan, Resolve(spending_plan)],
+) -> Elicit[SpendConfirmation] | SpendConfirmation:
+    """Resolver: the question, when there is one to ask; else a yes nobody had to give."""
+    if not plan.ask or plan.quote is None:
+        return SpendConfirmation(spend=True)
+    return Elicit(question(plan.quote), SpendConfirmation)
+
+
 async def detect_images(
     ctx: Context[AppContext],
-    paths: Annotated[
-        list[Annotated[str, Field(max_length=4096)]] | None,
-        Field(description="Local image file paths (or file:// URIs), at most 100.", max_length=MAX_BATCH),
-    ] = None,
-    directory: Annotated[
-        str | None,
-        Field(
-            description="A local directory whose images to check (inside the allowed directories).",
-            max_length=4096,
-        ),
-    ] = None,
-    pattern: Annotated[
-        str | None,
-        Field(
-            description="Glob for `directory`, e.g. '*.jpg' or '**/*.png' (default: every "
-            "supported image file directly inside it).",
-            max_length=200,
-        ),
-    ] = None,
-    recursive: Annotated[bool, Field(description="Also look in the directory's subdirectories.")] = False,
-    urls: Annotated[
-        list[Annotated[str, Field(max_length=8192)]] | None,
-        Field(description="http(s) image URLs, at most 100.", max_length=MAX_BATCH),
-    ] = None,
-    deep_analysis: Annotated[
-        bool, Field(description="Request and wait for deep-analysis reasoning for every image (slower).")
-    ] = False,
+    plan: Annotated[SpendPlan, Resolve(spending_plan)],
+    confirmation: Annotated[ElicitationResult[SpendConfirmation], Resolve(confirm_spending)],
+    paths: PathsArgument = None,
+    directory: DirectoryArgument = None,
+    pattern: PatternArgument = None,
+    recursive: RecursiveArgument = False,
+    urls: UrlsArgument = None,
+    deep_analysis: BatchDeepArgument = False,
     wait_seconds: Annotated[
         float | None,
         Field(
@@ -253,36 +368,15 @@ async def detect_images(
             le=600,
         ),
     ] = None,
-    force: Annotated[
-        bool, Field(description="Bypass the local result cache and spend credits again.")
-    ] = False,
-    allow_partial: Annotated[
-        bool,
-        Field(
-            description="When the credits cannot cover the batch, detect as many as they cover "
-            "instead of refusing."
-        ),
-    ] = False,
-    page: Annotated[
-        str | None,
-        Field(
-            description="The http(s) URL of a web page: every image it shows (img, srcset, picture, "
-            "og:image, twitter:image, video poster, data: images) is checked; tiny and unreadable "
-            "images are listed in `skipped` instead of paid for.",
-            max_length=8192,
-        ),
-    ] = None,
-    max_images: Annotated[
-        int | None,
-        Field(
-            description=f"At most this many images are detected (default {DEFAULT_PAGE_IMAGES} for "
-            f"`page`; for the other sources every input, up to {MAX_BATCH}).",
-            ge=1,
-            le=MAX_BATCH,
-        ),
-    ] = None,
+    force: ForceArgument = False,
+    allow_partial: AllowPartialArgument = False,
+    page: PageArgument = None,
+    max_images: MaxImagesArgument = None,
+    max_detections: MaxDetectionsArgument = None,
 ) -> Annotated[CallToolResult, BatchResult]:
     app = ctx.request_context.lifespan_context
+    if not isinstance(confirmation, AcceptedElicitation) or not confirmation.data.spend:
+        raise ToolError(refused(plan, confirmation.action if confirmation.action != "accept" else "decline"))
     options = DetectOptions(
         deep_analysis=deep_analysis,
         wait_seconds=app.settings.wait_seconds if wait_seconds is None else wait_seconds,
@@ -301,6 +395,7 @@ async def detect_images(
             max_concurrency=app.settings.max_concurrency,
             progress=progress,
             images=_image_sink(ctx),
+            limits=SpendLimits(max_detections=max_detections, approved=plan.most),
         )
 
     with tool_errors():

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from truthscan_mcp.detection.store import ContentKey, StoredResult
+from truthscan_mcp.detection.store import ContentKey, Hold, StoredResult
 from truthscan_mcp.models import SOURCE_KINDS, DetectionReport, HistoryEntry, ReportSource, SourceKind
 
 logger = logging.getLogger(__name__)
@@ -117,8 +117,40 @@ _CUSTODY_TABLE = """
         PRIMARY KEY (service, document_id)
     )
 """
+#: The ledger of paid detections (the daily cap), one row per paid document id, per scope (the
+#: credits it was paid from: an API URL, or every simulator); kept `LEDGER_KEPT` seconds.
+_LEDGER_TABLE = (
+    """
+    CREATE TABLE IF NOT EXISTS ledger (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope       TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        paid_at     REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS ledger_by_time ON ledger (scope, paid_at)",
+)
+#: Detections held by a call or a batch about to pay for them (see `hold`).
+_HOLDS_TABLE = """
+    CREATE TABLE IF NOT EXISTS holds (
+        holder     TEXT PRIMARY KEY,
+        scope      TEXT NOT NULL,
+        count      INTEGER NOT NULL,
+        expires_at REAL NOT NULL
+    )
+"""
 #: Tables a file gets whatever its version, created when missing (see `_CLAIMS_TABLE`).
-_UNVERSIONED_TABLES: dict[str, str] = {"claims": _CLAIMS_TABLE, "custody": _CUSTODY_TABLE}
+_UNVERSIONED_TABLES: dict[str, tuple[str, ...]] = {
+    "claims": (_CLAIMS_TABLE,),
+    "ledger": _LEDGER_TABLE,
+    "holds": (_HOLDS_TABLE,),
+    "custody": (_CUSTODY_TABLE,),
+}
+#: How long ledger rows are kept: only the current UTC day is counted, two cover any time zone.
+LEDGER_KEPT = 2 * 86_400.0
+#: How long a hold stands without being used: how long a crashed process's unused detections
+#: stay out of everyone's reach. Each paid detection renews it.
+HOLD_LEASE = 600.0
 #: What each version adds to the one before it; a new file gets `_SCHEMA` and then all of them.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # How long this account's jobs took, per service and phase (detection, analysis, heatmap):
@@ -334,7 +366,7 @@ class Database:
     def _add_tables(self) -> None:
         """Tables added without a version step (older versions never read them)."""
         names = _table_names(self.conn)
-        missing = [ddl for name, ddl in _UNVERSIONED_TABLES.items() if name not in names]
+        missing = [ddl for name, ddls in _UNVERSIONED_TABLES.items() if name not in names for ddl in ddls]
         if missing:
             with self._write() as conn:
                 for ddl in missing:
@@ -428,8 +460,12 @@ class Database:
         deep_analysis: bool,
         preview: bool,
         at: float | None = None,
+        scope: str | None = None,
+        hold: str | None = None,
     ) -> None:
-        """`at`: when it was paid, if not now (a write the file refused then, made now)."""
+        """A paid document and, in the same transaction, its ledger row under `scope` (default
+        `service`) and one detection less held by `hold`. `at`: when it was paid, if not now (a
+        write the file refused then, made now)."""
         now = time.time() if at is None else at
         with self._write() as conn:
             conn.execute(
@@ -457,6 +493,7 @@ class Database:
                 "completed_at) VALUES (?, ?, ?, ?, ?, NULL)",
                 (service, document_id, source.location, source.final_url, read_at),
             )
+            self._add_to_ledger(conn, scope or service, document_id, at=now, hold=hold)
 
     def save_report(self, service: str, report: DetectionReport, *, deep_analysis: bool) -> None:
         """The latest answer for a document; a document first seen here (fetched by id) gets a row
@@ -521,6 +558,63 @@ class Database:
         last = cursor.lastrowid
         if last is not None and last % 100 == 0:  # prune now and then, not on every write
             conn.execute("DELETE FROM events WHERE seq <= ?", (last - HISTORY_KEPT,))
+
+    # --- the ledger of paid detections and the holds on the daily cap ----------------------
+
+    def _add_to_ledger(
+        self, conn: sqlite3.Connection, scope: str, document_id: str, *, at: float, hold: str | None
+    ) -> None:
+        cursor = conn.execute(
+            "INSERT INTO ledger (scope, document_id, paid_at) VALUES (?, ?, ?)", (scope, document_id, at)
+        )
+        if hold is not None:
+            conn.execute(
+                "UPDATE holds SET count = max(count - 1, 0), expires_at = max(expires_at, ?) "
+                "WHERE holder = ?",
+                (time.time() + HOLD_LEASE, hold),
+            )
+        last = cursor.lastrowid
+        if last is not None and last % 100 == 0:
+            conn.execute("DELETE FROM ledger WHERE paid_at < ?", (at - LEDGER_KEPT,))
+
+    def spent_since(self, scope: str, since: float, *, now: float) -> int:
+        """Paid under `scope` since `since`, plus what live holds of `scope` hold."""
+        paid = self.conn.execute(
+            "SELECT count(*) FROM ledger WHERE scope = ? AND paid_at >= ?", (scope, since)
+        ).fetchone()[0]
+        held = self.conn.execute(
+            "SELECT coalesce(sum(count), 0) FROM holds WHERE scope = ? AND expires_at > ?", (scope, now)
+        ).fetchone()[0]
+        return int(paid) + int(held)
+
+    def hold(
+        self,
+        scope: str,
+        holder: str,
+        count: int,
+        *,
+        limit: int,
+        since: float,
+        now: float,
+        lease: float = HOLD_LEASE,
+    ) -> Hold:
+        """Check and hold in one write transaction: no other process can count between the two."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM holds WHERE expires_at <= ?", (now,))
+            used = self.spent_since(scope, since, now=now)
+            if used + count > limit:
+                return Hold(granted=False, used=used)
+            conn.execute(
+                "INSERT INTO holds (holder, scope, count, expires_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (holder) DO UPDATE SET count = count + excluded.count, "
+                "expires_at = excluded.expires_at",
+                (holder, scope, count, now + lease),
+            )
+        return Hold(granted=True, used=used)
+
+    def release(self, holder: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM holds WHERE holder = ?", (holder,))
 
     # --- job durations (the poll planner's history) -------------------------------------------
 

@@ -49,7 +49,7 @@ from truthscan_mcp.detection.schedule import (
     MemoryDurations,
     PollPhase,
 )
-from truthscan_mcp.detection.store import ClaimWait, ContentKey, StoredResult
+from truthscan_mcp.detection.store import ClaimWait, ContentKey, Hold, StoredResult
 from truthscan_mcp.models import DetectionReport, History, HistoryEntry, ReportSource
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ class ResultCache:
         `clock` is the wall clock claims expire by, shared by every process on the machine."""
         self.path = path
         self.service = service_key(service)
+        #: whose credits the ledger counts: the API's, or (with a prefix) every simulator's
+        self.ledger_scope = history_prefix or self.service
         self._history_prefix = history_prefix
         self.claim_lease = claim_lease
         self._claim_poll = claim_poll
@@ -140,16 +142,30 @@ class ResultCache:
         return await self._run(lambda db: db.get(self.service, document_id))
 
     async def record_submission(
-        self, document_id: str, source: ReportSource, *, deep_analysis: bool, preview: bool
+        self,
+        document_id: str,
+        source: ReportSource,
+        *,
+        deep_analysis: bool,
+        preview: bool,
+        hold: str | None = None,
     ) -> None:
         """Called the moment TruthScan accepts a paid submission, before any waiting, so that
-        the id survives a cancellation or a crash and the same bytes are not paid for again."""
+        the id survives a cancellation or a crash and the same bytes are not paid for again;
+        its ledger row (the daily cap) is written in the same transaction."""
         at = self._clock()
-        service = self.service
+        service, scope = self.service, self.ledger_scope
 
         def write(db: Database) -> None:
             db.record_submission(
-                service, document_id, source, deep_analysis=deep_analysis, preview=preview, at=at
+                service,
+                document_id,
+                source,
+                deep_analysis=deep_analysis,
+                preview=preview,
+                at=at,
+                scope=scope,
+                hold=hold,
             )
 
         if not await self._write(write):
@@ -201,6 +217,26 @@ class ResultCache:
             if anyio.current_time() >= until:
                 return "held"
             await anyio.sleep(min(self._claim_poll, max(0.0, until - anyio.current_time())))
+
+    # --- the ledger of paid detections (the daily cap) ----------------------------------------
+
+    async def spent_since(self, since: float) -> int | None:
+        """From the file, plus what this process paid that the file has not taken yet."""
+        scope = self.ledger_scope
+        counted = await self._run(lambda db: db.spent_since(scope, since, now=self._clock()))
+        return None if counted is None else counted + self._unwritten.paid_since(since)
+
+    async def hold(self, holder: str, count: int, *, limit: int, since: float) -> Hold | None:
+        scope, unwritten = self.ledger_scope, self._unwritten.paid_since(since)
+        held = await self._run(
+            lambda db: db.hold(scope, holder, count, limit=limit - unwritten, since=since, now=self._clock()),
+            write=True,
+        )
+        return None if held is None else Hold(held.granted, held.used + unwritten)
+
+    async def release(self, holder: str) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._run(lambda db: db.release(holder), write=True)
 
     async def history(self, limit: int = HISTORY_SHOWN) -> History:
         """The latest answers; "degraded" while some are only in memory (the file is paused or

@@ -113,6 +113,26 @@ SETTING_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
         "max_concurrency",
         {"type": int, "metavar": "N", "help": "parallel uploads and submissions, 1-32 (default 4)"},
     ),
+    (
+        "--max-detections-per-day",
+        "max_detections_per_day",
+        {
+            "type": int,
+            "metavar": "N",
+            "help": "paid detections allowed per UTC day, across every server sharing the cache "
+            "(default: no cap)",
+        },
+    ),
+    (
+        "--confirm-above",
+        "confirm_above",
+        {
+            "type": int,
+            "metavar": "N",
+            "help": "a batch paying for more detections asks the person first, where the client can "
+            "(default 5)",
+        },
+    ),
 ]
 
 #: The settings each command uses (and so lists in its --help); `serve` and the bare command
@@ -131,6 +151,7 @@ COMMAND_SETTINGS: dict[str, frozenset[str]] = {
             "log_level",
             "max_concurrency",
             "reports_dir",
+            "max_detections_per_day",
         }
     ),
     # evidence reports for detections already answered: the cache, the API (for the heatmap)

@@ -29,9 +29,11 @@ from truthscan_mcp.detection.call import DetectOptions
 from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.progress import Progress
+from truthscan_mcp.detection.spending import Allowance
 from truthscan_mcp.errors import (
     InvalidInputError,
     NotEnoughCreditsError,
+    SpendingRefusedError,
     TruthScanError,
 )
 from truthscan_mcp.media.image import LoadedImage
@@ -352,7 +354,12 @@ class _Run:
             self.rows[member] = self.rows[member].model_copy(update={"provenance": provenance})
 
     async def detect(
-        self, group: _Group, options: DetectOptions, deadline: float, spend: anyio.CapacityLimiter
+        self,
+        group: _Group,
+        options: DetectOptions,
+        deadline: float,
+        spend: anyio.CapacityLimiter,
+        allowance: Allowance | None = None,
     ) -> None:
         image = group.image
         uploading = [False]  # only a detection that is paid uploads
@@ -372,6 +379,7 @@ class _Run:
                 progress=on_progress,
                 spend=spend,
                 images=_Known(self, group, uploading) if self.watch is not None else self.image_sink,
+                allowance=allowance,
             )
         except TruthScanError as exc:
             error = exc.message
@@ -423,6 +431,17 @@ class _Known:
             await sink.keep(document_id, image)
 
 
+@dataclass(frozen=True)
+class SpendLimits:
+    """What one batch may pay for, besides the credits and the daily cap."""
+
+    #: the caller's own cap (`max_detections`): more refuses the whole batch
+    max_detections: int | None = None
+    #: what the person agreed to when asked (or what needs no asking): a plan grown past it
+    #: since (a URL's bytes changed, a cached result expired) is refused, not paid
+    approved: int | None = None
+
+
 async def run_batch(
     detector: Detector,
     inputs: list[BatchInput],
@@ -434,12 +453,14 @@ async def run_batch(
     images: ImageSink | None = None,
     watch: BatchWatch | None = None,
     spend: anyio.CapacityLimiter | None = None,
+    limits: SpendLimits = SpendLimits(),
 ) -> BatchResult:
     """Detect every input: validate → plan the payment → detect → summarise.
 
-    Raises only for what concerns the whole batch (no key, credits that cannot cover it), and
-    always before anything was spent. `max_concurrency` bounds what costs (uploads and `/detect`
-    submissions); the waiting for results that follows is free, so every row waits at once.
+    Raises only for what concerns the whole batch (no key, credits that cannot cover it, the
+    daily cap or `limits` passed), and always before anything was spent. `max_concurrency`
+    bounds what costs (uploads and `/detect` submissions); the waiting for results that follows
+    is free, so every row waits at once.
     `images` receives each detected image with its document id (the detector calls it).
     `watch` hears each row as it settles and each id as soon as it is known; `spend`, when
     given, is the limit several batches of one run share instead of `max_concurrency`.
@@ -450,15 +471,17 @@ async def run_batch(
     payment = _Payment()
     try:
         groups = await _validate(run)
-        payment = await _plan_payment(run, groups, options, allow_partial=allow_partial)
+        payment = await _plan_payment(run, groups, options, allow_partial=allow_partial, limits=limits)
         await _detect_all(
             run,
             groups,
             options,
             deadline=started + options.wait_seconds,
             spend=spend or anyio.CapacityLimiter(max_concurrency),
+            allowance=payment.allowance,
         )
     finally:
+        await detector.guard.release(payment.allowance)
         for image in run.images:
             if image is not None:
                 await image.aclose()
@@ -466,12 +489,53 @@ async def run_batch(
     return await _summarise(run, groups, payment, started)
 
 
+@dataclass(frozen=True)
+class Quote:
+    """What a batch would pay, worked out before anything is spent (to ask the person first)."""
+
+    #: new detections it would pay for
+    to_pay: int
+    #: images answered for free: known to the cache, or duplicates of another input
+    free: int
+    #: the credits left, when they were read
+    credits: int | None
+
+
+async def quote_batch(
+    detector: Detector,
+    inputs: list[BatchInput],
+    *,
+    options: DetectOptions,
+    allow_partial: bool = False,
+    limits: SpendLimits = SpendLimits(),
+) -> Quote:
+    """Validate the inputs and price the batch, raising exactly what `run_batch` would refuse it
+    for (so nobody is asked about a batch that would be refused anyway); spends nothing."""
+    run = _Run(detector, inputs, None)
+    try:
+        groups = await _validate(run)
+        to_pay = await _to_pay(run, groups, options)
+        free = sum(1 for image in run.images if image is not None) - len(to_pay)
+        _check_limits(len(to_pay), free, limits)
+        await detector.guard.check(len(to_pay))
+        credits = (await detector.credits()).credits if to_pay else None
+        if credits is not None and credits < len(to_pay) and not allow_partial:
+            raise _not_enough(len(to_pay), credits, len(groups) - len(to_pay))
+    finally:
+        for image in run.images:
+            if image is not None:
+                await image.aclose()
+    return Quote(to_pay=len(to_pay), free=free, credits=credits)
+
+
 @dataclass
 class _Payment:
-    """What the batch may spend: the credits read before it, and its warnings about them."""
+    """What the batch may spend: the credits read before it, its warnings about them, and the
+    detections it holds under the daily cap."""
 
     credits_before: int | None = None
     warnings: list[str] = field(default_factory=list[str])
+    allowance: Allowance | None = None
 
 
 async def _validate(run: _Run) -> list[_Group]:
@@ -488,25 +552,54 @@ async def _validate(run: _Run) -> list[_Group]:
     return groups
 
 
+async def _to_pay(run: _Run, groups: list[_Group], options: DetectOptions) -> list[_Group]:
+    """The real plan: the unique images the cache does not know (duplicates and errors are out)."""
+    return [g for g in groups if await run.detector.needs_paying(g.image, options)]
+
+
+def _check_limits(to_pay: int, free: int, limits: SpendLimits) -> None:
+    known = f" ({counted(free, 'more image')} {'is' if free == 1 else 'are'} known and free)" if free else ""
+    if limits.max_detections is not None and to_pay > limits.max_detections:
+        raise SpendingRefusedError(
+            f"This batch would pay for {counted(to_pay, 'new detection')}{known}, more than "
+            f"max_detections={limits.max_detections} allows. The whole batch was refused: nothing was "
+            "uploaded or spent. Narrow the batch, or call again with a higher max_detections if the "
+            "person agrees to spend that many."
+        )
+    if limits.approved is not None and to_pay > limits.approved:
+        raise SpendingRefusedError(
+            f"This batch would now pay for {counted(to_pay, 'new detection')}{known}, more than the "
+            f"{limits.approved} agreed to (the images changed since). Nothing was uploaded or spent; "
+            "call detect_images again to be asked about the new number."
+        )
+
+
+def _not_enough(to_pay: int, credits: int, free: int) -> NotEnoughCreditsError:
+    return NotEnoughCreditsError(
+        f"This batch has {counted(to_pay, 'new image')} to detect (a credit each) but "
+        f"only {counted(max(credits, 0), 'credit')} "
+        f"{'is' if credits == 1 else 'are'} left"
+        + (f" ({free} more are already known and free)" if free else "")
+        + ". Nothing was spent. Add credits, narrow the batch, or call detect_images "
+        "again with allow_partial=true to detect as many as the credits cover."
+    )
+
+
 async def _plan_payment(
-    run: _Run, groups: list[_Group], options: DetectOptions, *, allow_partial: bool
+    run: _Run, groups: list[_Group], options: DetectOptions, *, allow_partial: bool, limits: SpendLimits
 ) -> _Payment:
-    """Check the credits cover the images that are new; refuse, or skip the rest (allow_partial)."""
+    """Check the batch's limits and credits against the images that are new; refuse, or skip
+    the rest (allow_partial); then hold what it will pay for under the daily cap."""
     payment = _Payment()
-    to_pay = [g for g in groups if await run.detector.needs_paying(g.image, options)]
+    to_pay = await _to_pay(run, groups, options)
+    _check_limits(len(to_pay), sum(1 for i in run.images if i is not None) - len(to_pay), limits)
+    guard = run.detector.guard
+    await guard.check(len(to_pay))  # before asking TruthScan for the balance: local and free
     if to_pay:
         credits_before = payment.credits_before = (await run.detector.credits()).credits
         if credits_before < len(to_pay):
             if not allow_partial:
-                free = len(groups) - len(to_pay)
-                raise NotEnoughCreditsError(
-                    f"This batch has {counted(len(to_pay), 'new image')} to detect (a credit each) but "
-                    f"only {counted(max(credits_before, 0), 'credit')} "
-                    f"{'is' if credits_before == 1 else 'are'} left"
-                    + (f" ({free} more are already known and free)" if free else "")
-                    + ". Nothing was spent. Add credits, narrow the batch, or call detect_images "
-                    "again with allow_partial=true to detect as many as the credits cover."
-                )
+                raise _not_enough(len(to_pay), credits_before, len(groups) - len(to_pay))
             left_out = to_pay[max(credits_before, 0) :]
             for group in left_out:
                 group.skipped = True
@@ -518,18 +611,25 @@ async def _plan_payment(
                 f"{'was' if credits_before == 1 else 'were'} left: {counted(len(left_out), 'new image')} "
                 f"{'was' if len(left_out) == 1 else 'were'} skipped (allow_partial)."
             )
+        payment.allowance = await guard.allow(sum(1 for g in to_pay if not g.skipped))
     await run.tick(f"Validated {counted(run.total, 'image')}; detecting")
     return payment
 
 
 async def _detect_all(
-    run: _Run, groups: list[_Group], options: DetectOptions, *, deadline: float, spend: anyio.CapacityLimiter
+    run: _Run,
+    groups: list[_Group],
+    options: DetectOptions,
+    *,
+    deadline: float,
+    spend: anyio.CapacityLimiter,
+    allowance: Allowance | None = None,
 ) -> None:
     """Every unique image at once; only their uploads and submissions queue for `spend`'s slots."""
     async with anyio.create_task_group() as tg:
         for group in groups:
             if not group.skipped:
-                tg.start_soon(run.detect, group, options, deadline, spend)
+                tg.start_soon(run.detect, group, options, deadline, spend, allowance)
 
 
 async def _summarise(run: _Run, groups: list[_Group], payment: _Payment, started: float) -> BatchResult:

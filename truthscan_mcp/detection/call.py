@@ -16,6 +16,7 @@ from truthscan_mcp.detection.evidence import EvidenceLog
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.polling import Wait
 from truthscan_mcp.detection.progress import Tracker
+from truthscan_mcp.detection.spending import Allowance
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.models import DetectionReport, Provenance, ReportSource
 
@@ -39,8 +40,8 @@ class Call:
     """One caller's side of a detection: what it asked, what it names, when it began, who hears.
 
     `spend` bounds what costs (upload and `/detect`); a batch shares one across its images so
-    that its waiting is not bounded with it. `images`, when given, receives the image with its
-    document id (for a viewer that shows it).
+    that its waiting is not bounded with it, and shares its `allowance` under the daily cap.
+    `images`, when given, receives the image with its document id (for a viewer that shows it).
     """
 
     source: ReportSource
@@ -54,6 +55,9 @@ class Call:
     images: ImageSink | None = None
     #: the detector's memory of what it witnessed, for evidence reports (custody, bytes, report)
     evidence: EvidenceLog | None = None
+    #: the detections a batch holds under the daily cap, one of which this call may use; None:
+    #: the call holds its own when it pays
+    allowance: Allowance | None = None
 
     async def keep_image(self, document_id: str, image: LoadedImage) -> None:
         """Hand the image to the viewer and to the evidence log, if any. Called once the id is

@@ -28,6 +28,7 @@ from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.paying import Paying
 from truthscan_mcp.detection.progress import ProgressCallback, Tracker, human_size, no_progress
 from truthscan_mcp.detection.schedule import Planner
+from truthscan_mcp.detection.spending import Allowance, SpendingGuard
 from truthscan_mcp.detection.store import ResultStore
 from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.media.image import LoadedImage
@@ -63,8 +64,10 @@ class Detector:
         #: when to poll: the planner `open_app` builds (learning from the cache), or a test's
         self.schedule = schedule or Planner(api_url=client.api_url)
         self._store = store
+        #: today's paid detections and the daily cap (`TRUTHSCAN_MAX_DETECTIONS_PER_DAY`)
+        self.guard = SpendingGuard(store, daily_limit=settings.max_detections_per_day, knobs=settings.knobs)
         self._following = Following(client, self.schedule, store, simulated=simulated)
-        self._paying = Paying(client, store, self._following)
+        self._paying = Paying(client, store, self._following, self.guard)
         self._flights = Flights()
         #: provenance reads at once: each takes a worker thread of anyio's shared pool (40), which
         #: also reads files and stdin for every other call; a few slots keep the rest answering
@@ -188,10 +191,12 @@ class Detector:
         progress: ProgressCallback | None = None,
         spend: anyio.CapacityLimiter | None = None,
         images: ImageSink | None = None,
+        allowance: Allowance | None = None,
     ) -> DetectionReport:
         """`detect` for an image the caller validated already (a batch validates every input
         before spending anything): the content cache and coalescing apply exactly as there.
-        `spend`, when given, is held only while uploading and submitting. The caller still
+        `spend`, when given, is held only while uploading and submitting; `allowance`, a batch's
+        detections held under the daily cap. The caller still
         closes `image`; its temporary copy may be released once uploaded."""
         track = Tracker(progress or no_progress)
         options = options or DetectOptions()
@@ -203,6 +208,7 @@ class Detector:
             spend,
             images=images,
             evidence=self.evidence,
+            allowance=allowance,
         )
         return await self._detect_shared(image, call)
 
@@ -246,7 +252,11 @@ class Detector:
         return await self._following.follow(call, plan)
 
     async def credits(self) -> Credits:
-        return await self.client.credits()
+        """TruthScan's balance, with the local guard's count and cap beside it."""
+        balance = await self.client.credits()
+        return balance.model_copy(
+            update={"detections_today": await self.guard.today(), "daily_limit": self.guard.daily_limit}
+        )
 
     async def needs_paying(self, image: LoadedImage, options: DetectOptions) -> bool:
         """Whether detecting `image` with `options` would spend a credit (no stored answer)."""

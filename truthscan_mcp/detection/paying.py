@@ -18,6 +18,7 @@ from truthscan_mcp.detection import reporting
 from truthscan_mcp.detection.call import Call, DetectOptions
 from truthscan_mcp.detection.flight import Flight, pay_once
 from truthscan_mcp.detection.following import Following
+from truthscan_mcp.detection.spending import SpendingGuard
 from truthscan_mcp.detection.store import ContentKey, ResultStore, StoredResult
 from truthscan_mcp.detection.submission import submit
 from truthscan_mcp.errors import NotFoundError, TruthScanError
@@ -30,10 +31,17 @@ logger = logging.getLogger(__name__)
 class Paying:
     """Answering a new flight from the store (if any), or paying through one client."""
 
-    def __init__(self, client: TruthScanClient, store: ResultStore | None, following: Following) -> None:
+    def __init__(
+        self,
+        client: TruthScanClient,
+        store: ResultStore | None,
+        following: Following,
+        guard: SpendingGuard | None = None,
+    ) -> None:
         self.client = client
         self._store = store
         self._following = following
+        self._guard = guard or SpendingGuard(store, daily_limit=None, knobs=client.knobs)
 
     async def needs_paying(self, image: LoadedImage, options: DetectOptions) -> bool:
         """Whether detecting `image` with `options` would spend a credit (no stored answer)."""
@@ -133,24 +141,43 @@ class Paying:
     async def _submit(self, image: LoadedImage, call: Call, flight: Flight) -> str:
         self.client.require_key()  # before any upload: a missing key is a local, free refusal
         options = call.options
-        doc_id = await submit(
-            self.client,
-            image,
-            call.track,
-            deep_analysis=options.deep_analysis,
-            preview=options.preview,
-            heatmap=options.include_heatmap,
-            spend=call.spend,
-        )
+        # The daily cap, before any upload: one of the batch's detections, or one held now.
+        allowance, own = call.allowance, None
+        if allowance is None or not allowance.take():
+            own = allowance = await self._guard.allow(1)  # raises DailyLimitError: nothing sent
+            if allowance is not None:
+                allowance.take()
+        try:
+            doc_id = await submit(
+                self.client,
+                image,
+                call.track,
+                deep_analysis=options.deep_analysis,
+                preview=options.preview,
+                heatmap=options.include_heatmap,
+                spend=call.spend,
+            )
+        except BaseException:
+            if allowance is not None and own is None:
+                allowance.give_back()
+            await self._guard.release(own)
+            raise
         # Nothing between submit's return and the shielded write below awaits, so the id is
         # written down even if the caller is cancelled now.
         flight.mark_submitted(doc_id)
         call.note_submitted(doc_id)
-        if self._store is not None:
-            with anyio.CancelScope(shield=True):
+        self._guard.paid(allowance)
+        with anyio.CancelScope(shield=True):
+            if self._store is not None:
+                # the ledger row (today's count) goes in with the id, in one transaction
                 await self._store.record_submission(
-                    doc_id, call.source, deep_analysis=options.deep_analysis, preview=options.preview
+                    doc_id,
+                    call.source,
+                    deep_analysis=options.deep_analysis,
+                    preview=options.preview,
+                    hold=allowance.holder if allowance is not None else None,
                 )
+            await self._guard.release(own)
         logger.info("submitted document %s", doc_id)
         await call.track("submitted", 0.3, f"Submitted to TruthScan as {doc_id}")
         return doc_id

@@ -41,6 +41,15 @@ class ContentKey:
     preview: bool
 
 
+@dataclass(frozen=True)
+class Hold:
+    """How a request to hold some of the day's paid detections ended: `granted`, and how many
+    were used before it (paid since the day began, plus those other holders still hold)."""
+
+    granted: bool
+    used: int
+
+
 #: How a wait for another process's claim ended without a document: the claim is gone (its
 #: holder failed before paying, or died and its lease ran out), or it still stands at `until`.
 ClaimWait = Literal["free", "held"]
@@ -59,8 +68,18 @@ class ResultStore(Protocol):
     async def get(self, document_id: str) -> StoredResult | None: ...
 
     async def record_submission(
-        self, document_id: str, source: ReportSource, *, deep_analysis: bool, preview: bool
-    ) -> None: ...
+        self,
+        document_id: str,
+        source: ReportSource,
+        *,
+        deep_analysis: bool,
+        preview: bool,
+        hold: str | None = None,
+    ) -> None:
+        """A paid document, and in the same transaction its row in the ledger of paid detections
+        (and one detection less held by `hold`, which it used): a paid id is never recorded
+        without being counted, nor counted without being recorded."""
+        ...
 
     async def save_report(self, report: DetectionReport, *, deep_analysis: bool) -> None: ...
 
@@ -89,4 +108,26 @@ class ResultStore(Protocol):
     ) -> StoredResult | ClaimWait | None:
         """Until `until` (anyio time): the document another process recorded for `key` (other
         than `skip`, one known to be gone), or how its claim ended."""
+        ...
+
+    # --- the ledger of paid detections: the daily cap, shared by every process ------------------
+    #
+    # Counted per UTC day from `since` (wall-clock seconds of the day's start, the caller's).
+    # Before paying, a call (or a whole batch) holds the detections it is about to pay for, in
+    # one atomic step against the cap, so two processes at the cap never both pay; each paid id
+    # turns one held detection into a ledger row (`record_submission(hold=…)`), and the caller
+    # releases what it did not use. A hold not renewed by use within its lease lapses (its
+    # holder died). Each returns None when the store cannot tell.
+
+    async def spent_since(self, since: float) -> int | None:
+        """Paid detections since `since`, plus those held now by anyone."""
+        ...
+
+    async def hold(self, holder: str, count: int, *, limit: int, since: float) -> Hold | None:
+        """Hold `count` detections for `holder` if they fit under `limit` (with what was paid
+        since `since` and what others hold); refused (not held) if they do not."""
+        ...
+
+    async def release(self, holder: str) -> None:
+        """Give back whatever `holder` still holds."""
         ...
