@@ -571,7 +571,7 @@ async def test_history_lists_recent_detections_newest_first_and_what_they_cost(
 async def test_history_says_when_the_cache_is_off(sandbox: SandboxServer, tmp_path: Path) -> None:
     async with Client(make_server(settings_for(sandbox, tmp_path, cache_path="off"))) as client:
         history = await read_json(client, "truthscan://history")
-    assert history == {"cache": "off", "detections": []}
+    assert history == {"cache": "off", "detections": [], "detections_today": 0, "daily_limit": None}
 
 
 @pytest.mark.anyio

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import anyio
 import pytest
 from mcp import Client
 from mcp.types import TextResourceContents
@@ -122,6 +123,7 @@ async def test_a_full_disk_pauses_the_cache_and_the_same_bytes_are_still_paid_on
         while recovered.get("cache") != "on" and time.monotonic() < deadline:
             await reread()
             await detect(client, CAMERA_JPG)  # a cache call: the store tries the file again
+            await anyio.sleep(0.2)
         assert recovered["cache"] == "on"
         assert first["id"] in [d["id"] for d in recovered["detections"]]
     with contextlib.closing(sqlite3.connect(cache)) as db:  # written down once the disk had room
