@@ -252,6 +252,6 @@ def test_an_empty_cache_path_in_the_environment_is_a_clear_error(tmp_path: Path)
         check=False,
         cwd=tmp_path,
     )
-    assert done.returncode == 2
+    assert done.returncode == 3  # a bad TRUTHSCAN_* value: the configuration's exit status
     assert "TRUTHSCAN_CACHE_PATH" in done.stderr.decode()
     assert "empty" in done.stderr.decode()
