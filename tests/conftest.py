@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ConnectLog, SandboxServer, short_sandbox_config
+from tests.support import PROTOCOL_MODES, ConnectLog, SandboxServer, scrub_truthscan_env, short_sandbox_config
 from tests.support.guards import guard_loopback
 from truthscan_mcp.sandbox import Sandbox, serve_in_thread
 from truthscan_mcp.settings import Settings
@@ -75,6 +75,20 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
     """Fail on any non-loopback connection, and log the targets: for modules whose tests reason
     about addresses (`pytestmark = pytest.mark.usefixtures("loopback_only")`)."""
     return guard_loopback(monkeypatch)
+
+
+@pytest.fixture
+def no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No TRUTHSCAN_* variable (or .env) of the machine running the tests reaches the code under
+    test: for modules that build settings the way a user's server would
+    (`pytestmark = pytest.mark.usefixtures("no_user_configuration")`)."""
+    scrub_truthscan_env(monkeypatch)
+
+
+@pytest.fixture(scope="module", params=PROTOCOL_MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Each protocol revision the server speaks, for a module that runs its tests under each."""
+    return str(request.param)
 
 
 @pytest.fixture

@@ -383,10 +383,6 @@ class Settings(BaseSettings):
     def knobs(self) -> Knobs:
         return Knobs(launcher=self._launcher, command_line=self._command_line)
 
-    @property
-    def has_api_key(self) -> bool:
-        return self.api_key is not None
-
     def effective_api_key(self) -> str | None:
         """The key to send: the user's, or the sandbox's built-in one in sandbox mode."""
         if self.api_key is not None:

@@ -29,7 +29,7 @@ import psutil
 import pytest
 from mcp import Client
 
-from tests.support import child_env, free_port, make_settings, scrub_truthscan_env, serve_app, structured
+from tests.support import child_env, free_port, make_settings, serve_app, structured
 from truthscan_mcp.adapter.transports import build_http_app
 
 if TYPE_CHECKING:
@@ -56,12 +56,10 @@ REQUESTED_HEADERS = ("content-type", "mcp-protocol-version", "mcp-session-id", "
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
-
-
 # --- a server process under a descriptor limit ---------------------------------------------------
+
+
+pytestmark = pytest.mark.usefixtures("no_user_configuration")
 
 
 @dataclass(frozen=True)

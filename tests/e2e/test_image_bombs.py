@@ -24,7 +24,7 @@ import pytest
 from mcp import Client
 from mcp.client.extension import advertise
 
-from tests.support import live_env, scrub_truthscan_env, stdio_params, structured, text_of
+from tests.support import live_env, stdio_params, structured, text_of
 from tests.support.images import png_bomb, webp_bomb
 from tests.support.memory import PeakRss, limited_server_command, server_child
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 pytestmark = [
     pytest.mark.anyio,
+    pytest.mark.usefixtures("no_user_configuration", "sandbox"),
     pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_AS is POSIX only"),
 ]
 
@@ -44,17 +45,6 @@ ADDRESS_SPACE = 1536 * 1024 * 1024
 #: What decoding one image may add to the server's resident memory: a thumbnail of an image
 #: within the pixel budget takes tens of MB; a bomb's full-size decode takes 0.5 to 3 GB.
 RSS_GROWTH_LIMIT = 256 * 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sandbox(sandbox: SandboxServer) -> None:
-    """Each test starts with the shared sandbox as good as new (credits included), whatever
-    the tests before it left."""
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ from tests.support import (
     SandboxServer,
     free_port,
     make_settings,
-    scrub_truthscan_env,
     serve_app,
     short_sandbox_config,
 )
@@ -37,6 +36,9 @@ from truthscan_mcp.adapter.oauth import oauth_from
 from truthscan_mcp.adapter.transports import build_http_app
 from truthscan_mcp.sandbox import Sandbox
 from truthscan_mcp.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("no_user_configuration")
+
 
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 INITIALIZE = {
@@ -49,11 +51,6 @@ INITIALIZE = {
         "clientInfo": {"name": "oauth-test", "version": "1"},
     },
 }
-
-
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
 
 
 @dataclass

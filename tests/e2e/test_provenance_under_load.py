@@ -20,14 +20,14 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.support import AI_PNG, live_env, scrub_truthscan_env, stdio_params, structured, text_of
+from tests.support import AI_PNG, live_env, stdio_params, structured, text_of
 from tests.support import provenance as fx
 from tests.support.memory import server_child
 
 if TYPE_CHECKING:
     from tests.support import SandboxServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_user_configuration", "sandbox")]
 
 CALLS = 40
 #: `health` is one loopback request: a second is ample on a busy machine, and far short of the
@@ -37,17 +37,6 @@ HEALTH_WITHIN = 3.0
 DETECTION_WITHIN = 15.0
 #: The server's CPU for all forty files: a few ms each now; 6 s each before the budget.
 CPU_FOR_ALL = 10.0
-
-
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sandbox(sandbox: SandboxServer) -> None:
-    """Each test starts with the shared sandbox as good as new (credits included), whatever
-    the tests before it left."""
 
 
 @pytest.fixture

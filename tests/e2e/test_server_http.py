@@ -33,7 +33,6 @@ from tests.support import (
     free_port,
     live_env,
     make_settings,
-    scrub_truthscan_env,
     serve_app,
     structured,
 )
@@ -43,6 +42,9 @@ from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from tests.support import SandboxServer
+
+pytestmark = pytest.mark.usefixtures("no_user_configuration")
+
 
 TOKEN = "http-token-for-tests-0123456789-abcdefghijkl"  # tokens need 32+ characters
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
@@ -56,11 +58,6 @@ INITIALIZE = {
         "clientInfo": {"name": "http-test", "version": "1"},
     },
 }
-
-
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
 
 
 @pytest.fixture(scope="module")

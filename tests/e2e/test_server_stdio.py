@@ -27,7 +27,6 @@ from mcp import Client
 from tests.support import (
     AI_PNG,
     CAMERA_JPG,
-    PROTOCOL_MODES,
     SAMPLES,
     TOOL_NAMES,
     ProgressLog,
@@ -37,7 +36,6 @@ from tests.support import (
     child_env,
     live_env,
     make_settings,
-    scrub_truthscan_env,
     stdio_params,
     structured,
     text_of,
@@ -47,17 +45,7 @@ from truthscan_mcp.adapter.server import create_server
 if TYPE_CHECKING:
     from tests.support import SandboxServer
 
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
-
-
-@pytest.fixture(scope="module", params=PROTOCOL_MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_user_configuration")]
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from tests.support import (
     PROTOCOL_MODES,
     live_env,
     make_settings,
-    scrub_truthscan_env,
     serve_app,
     stdio_params,
     structured,
@@ -33,13 +32,8 @@ from truthscan_mcp.adapter.transports import build_http_app
 if TYPE_CHECKING:
     from tests.support import SandboxServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_user_configuration")]
 TOKEN = "upload-token-for-tests-0123456789-abcdefghij"
-
-
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
 
 
 @pytest.fixture(scope="module")

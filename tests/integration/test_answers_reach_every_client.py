@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tests.support import (
     AI_PNG,
     CAMERA_JPG,
-    PROTOCOL_MODES,
     images_of,
     make_server,
     make_settings,
@@ -42,11 +41,6 @@ from truthscan_mcp.sandbox import Sandbox
 pytestmark = pytest.mark.anyio
 
 HISTORY = "truthscan://history"
-
-
-@pytest.fixture(scope="module", params=PROTOCOL_MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,7 @@ from tests.support import (
     ProgressLog,
     assert_error,
     assert_valid_output,
+    eventually,
     make_server,
     make_settings,
     run_cli,
@@ -176,12 +177,6 @@ def paid_requests(server: SandboxServer) -> dict[str, int]:
     """What reached the sandbox on the way to spending a credit."""
     stats = server.sandbox.stats
     return {name: stats.requests[name] for name in ("presign", "upload", "detect")}
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    with anyio.fail_after(timeout):
-        while not predicate():  # noqa: ASYNC110 - the state is changed by other threads
-            await anyio.sleep(0.02)
 
 
 # --- a folder of mixed images ---------------------------------------------------------------
@@ -404,7 +399,7 @@ async def test_a_429_holds_every_other_request_of_the_client_until_its_retry_aft
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(call, client.credits)
-            await eventually(lambda: client.gate.not_before > anyio.current_time())
+            await eventually(lambda: client.gate.not_before > anyio.current_time(), 10)
             paused_until = client.gate.not_before
             for request in (client.credits, client.health, lambda: client.query(UNKNOWN_ID)):
                 tg.start_soon(call, request)
@@ -425,7 +420,7 @@ async def test_a_429_without_retry_after_pauses_the_other_requests_for_the_retry
     sent: list[tuple[str, float]] = []
     async with api_client(sandbox.api_url, retry, sent=sent) as client, anyio.create_task_group() as tg:
         tg.start_soon(client.credits)
-        await eventually(lambda: client.gate.not_before > anyio.current_time())
+        await eventually(lambda: client.gate.not_before > anyio.current_time(), 10)
         started = anyio.current_time()
         paused_until = client.gate.not_before
         await client.health()

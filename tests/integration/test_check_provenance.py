@@ -28,7 +28,6 @@ from tests.support import (
     fast_sandbox,
     make_server,
     make_settings,
-    scrub_truthscan_env,
     serve_app,
     structured,
     text_of,
@@ -39,7 +38,7 @@ from truthscan_mcp.provenance.generators import IPTC_TERMS
 if TYPE_CHECKING:
     from tests.support import SandboxServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_user_configuration")]
 
 FINDING_OF_KIND = {
     "ai": "ai_declared",
@@ -47,11 +46,6 @@ FINDING_OF_KIND = {
     "camera": "camera_declared",
     "other": "none",
 }
-
-
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
 
 
 @pytest.fixture(scope="module")

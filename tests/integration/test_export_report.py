@@ -30,7 +30,6 @@ from tests.support import (
     assert_valid_output,
     make_server,
     make_settings,
-    scrub_truthscan_env,
     serve_app,
     structured,
     text_of,
@@ -39,12 +38,7 @@ from tests.support import (
 if TYPE_CHECKING:
     from tests.support import SandboxServer
 
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_user_configuration")]
 
 
 @pytest.fixture(scope="module")

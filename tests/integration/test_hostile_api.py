@@ -33,7 +33,6 @@ from tests.support import (
     child_env,
     images_of,
     make_settings,
-    scrub_truthscan_env,
     stdio_params,
     structured,
     text_of,
@@ -64,7 +63,7 @@ from tests.support.quoting import (
 from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.api.sending import Deadlines
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_user_configuration")]
 
 #: C0 but newline, DEL, C1 (ESC included): what no text for a model or a terminal may hold
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
@@ -78,11 +77,6 @@ DEADLINES = Deadlines(presign=1.5, query=1.5, credits=1.5, health=1.0, detect=2.
 PRESIGN_CAP = QUERY_CAP = CREDITS_CAP = DEADLINES.presign
 HEALTH_CAP = DEADLINES.health
 DETECT_CAP = DEADLINES.detect
-
-
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
 
 
 @pytest.fixture(scope="module")

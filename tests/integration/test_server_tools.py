@@ -31,7 +31,6 @@ from tests.support import (
     GET_RESULT_ARGUMENTS,
     HEALTH_FIELDS,
     KEY,
-    PROTOCOL_MODES,
     REPORT_FIELDS,
     TOOL_NAMES,
     ProgressLog,
@@ -42,7 +41,6 @@ from tests.support import (
     make_server,
     make_settings,
     quick_sandbox,
-    scrub_truthscan_env,
     serve_app,
     structured,
     text_of,
@@ -52,19 +50,9 @@ from truthscan_mcp.sandbox import FaultRule
 if TYPE_CHECKING:
     from tests.support import SandboxServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_user_configuration")]
 
 UUID_LIKE = "0f8fad5b-d9cb-469f-a165-70867728950e"
-
-
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
-
-
-@pytest.fixture(scope="module", params=PROTOCOL_MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")

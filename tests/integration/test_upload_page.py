@@ -32,7 +32,6 @@ from tests.support import (
     assert_error,
     make_settings,
     quick_sandbox,
-    scrub_truthscan_env,
     structured,
     text_of,
 )
@@ -42,7 +41,7 @@ from truthscan_mcp.detection.detector import HEARTBEAT_SECONDS
 from truthscan_mcp.media.formats import MAX_IMAGE_BYTES
 from truthscan_mcp.media.uploads import UploadStore
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_user_configuration")]
 
 
 class ManualClock:
@@ -56,11 +55,6 @@ class ManualClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
 
 
 @asynccontextmanager

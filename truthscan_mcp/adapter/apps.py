@@ -30,14 +30,15 @@ import anyio
 import anyio.to_thread
 from mcp.server.apps import Apps
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, Icon, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from truthscan_mcp.adapter.pixels import decode_small
 from truthscan_mcp.adapter.texts import SUBMIT_UPLOAD_DESCRIPTION
+from truthscan_mcp.adapter.tools import tool_errors
+from truthscan_mcp.api.client import MAX_HEATMAP_BYTES
 from truthscan_mcp.app import AppContext
-from truthscan_mcp.errors import TruthScanError, UploadError
+from truthscan_mcp.errors import UploadError
 from truthscan_mcp.media.formats import human_size
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.media.inline import MAX_DATA_CHARS
@@ -52,7 +53,6 @@ UI_META: dict[str, Any] = {"ui": {"resourceUri": REPORT_URI}, "ui/resourceUri": 
 
 MAX_SIDE = 512
 MAX_THUMBNAILS = 64
-MAX_HEATMAP_BYTES = 2 * 1024 * 1024
 #: Formats every browser decodes: sent as they are when Pillow cannot make a thumbnail but the
 #: file is small enough not to matter.
 _BROWSER_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
@@ -259,10 +259,8 @@ def create_apps(
         note = images.note(id) if thumbnail is None else None
         heat = None
         if heatmap:
-            try:
+            with tool_errors():  # TruthScan's words reach the model cleaned, as from every tool
                 heat = await _heatmap_for(app, id, images)
-            except TruthScanError as exc:
-                raise ToolError(exc.message) from None
         text = (
             f"Images for {id}: thumbnail {'yes' if thumbnail else 'no'}, heatmap {'yes' if heat else 'no'}."
         )
@@ -301,11 +299,9 @@ def _add_submit_upload(apps: Apps, uploads: UploadStore, icons: list[Icon] | Non
         name: Annotated[str, Field(description="The file's name.", max_length=255)],
         data: Annotated[str, Field(description="The file's bytes as base64.")],
     ) -> Annotated[CallToolResult, ReceivedUpload]:
-        try:
+        with tool_errors():
             uploads.accepting(upload_id)  # an unknown or closed id is refused before decoding
             received = uploads.receive(upload_id, _decode(data), name)
-        except UploadError as exc:
-            raise ToolError(exc.message) from None
         image = received.image
         assert image is not None
         text = (

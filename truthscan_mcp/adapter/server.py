@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from truthscan_mcp.sandbox import Sandbox
 
 
-#: the tools after which the history (truthscan://history) may have changed
+#: the tools after which the history (`resources.HISTORY_URI`) may have changed
 _RECORDING_TOOLS = frozenset({"detect_image", "detect_images", "get_result"})
 
 
@@ -192,7 +192,7 @@ def create_server(
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, history.subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, history.unsubscribe)
     mcp.resource(
-        "truthscan://history",
+        resources.HISTORY_URI,
         name="history",
         title="Recent detections",
         description=texts.HISTORY_RESOURCE_DESCRIPTION,

@@ -34,6 +34,7 @@ from truthscan_mcp.adapter.render import (
     render_provenance,
     render_report,
 )
+from truthscan_mcp.api.client import MAX_HEATMAP_BYTES
 from truthscan_mcp.app import AppContext, check_health
 from truthscan_mcp.detection.batch import (
     MAX_BATCH,
@@ -59,8 +60,6 @@ logger = logging.getLogger(__name__)
 
 #: every result model carries its own text as `summary`
 Summarised = DetectionReport | BatchResult | Credits | Health | Provenance | ExportedReport
-
-MAX_HEATMAP_BYTES = 2 * 1024 * 1024
 
 
 @contextmanager

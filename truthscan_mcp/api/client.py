@@ -62,6 +62,8 @@ SIMULATED_HEADER = "x-truthscan-simulated"
 HEALTH_BUDGET = RetryBudget(attempts=2, timeout=8.0)
 #: The most a heatmap or preview may weigh: real ones are a few hundred KB.
 MAX_IMAGE_ANSWER_BYTES = 8 * 1024 * 1024
+#: The most a heatmap is fetched at to be drawn, shown or embedded in a report (one bound for all three).
+MAX_HEATMAP_BYTES = 2 * 1024 * 1024
 
 
 class Uploadable(Protocol):
@@ -151,10 +153,6 @@ class TruthScanClient:
     def gate(self) -> RateLimitGate:
         """The shared 429 pause of every request this client sends."""
         return self._sender.gate
-
-    @property
-    def has_key(self) -> bool:
-        return self._key is not None
 
     def _secrets(self) -> tuple[str, ...]:
         return () if self._key is None else (self._key.get_secret_value(),)

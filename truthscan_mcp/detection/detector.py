@@ -26,11 +26,12 @@ from truthscan_mcp.detection.flight import CarryOn, Flight, Flights, HandOff, Le
 from truthscan_mcp.detection.following import Following
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.paying import Paying
-from truthscan_mcp.detection.progress import ProgressCallback, Tracker, human_size, no_progress
+from truthscan_mcp.detection.progress import ProgressCallback, Tracker, no_progress
 from truthscan_mcp.detection.schedule import Planner
 from truthscan_mcp.detection.spending import Allowance, SpendingGuard
 from truthscan_mcp.detection.store import ResultStore
 from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.media.formats import human_size
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.media.sources import load_image, validate_document_id
 from truthscan_mcp.media.uploads import UploadStore

@@ -51,9 +51,3 @@ class Tracker:
             logger.debug("progress callback failed", exc_info=True)
         for follower in list(self.followers):
             await follower(phase, fraction, message)
-
-
-def human_size(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB"
-    return f"{size / 1024:.0f} KB"

@@ -12,8 +12,9 @@ import logging
 import anyio
 
 from truthscan_mcp.api.client import TruthScanClient
-from truthscan_mcp.detection.progress import Tracker, human_size
+from truthscan_mcp.detection.progress import Tracker
 from truthscan_mcp.errors import UploadExpiredError
+from truthscan_mcp.media.formats import human_size
 from truthscan_mcp.media.sources import LoadedImage
 
 logger = logging.getLogger(__name__)

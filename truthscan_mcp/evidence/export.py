@@ -20,7 +20,7 @@ import anyio
 import anyio.to_thread
 
 from truthscan_mcp import __version__
-from truthscan_mcp.api.client import TruthScanClient
+from truthscan_mcp.api.client import MAX_HEATMAP_BYTES, TruthScanClient
 from truthscan_mcp.detection.detector import Detector, provenance_of
 from truthscan_mcp.detection.evidence import Witnessed
 from truthscan_mcp.detection.store import ResultStore, StoredResult
@@ -38,7 +38,6 @@ from truthscan_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-MAX_HEATMAP_BYTES = 2 * 1024 * 1024
 #: Why a run's item has no report when its id is unknown, in words for a person at a terminal.
 UNKNOWN_HERE = (
     "no detection with this id in the result cache (TRUTHSCAN_CACHE_PATH) or in this run. Run "
