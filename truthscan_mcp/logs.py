@@ -12,6 +12,9 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 
+import stamina.instrumentation
+from stamina.instrumentation import RetryDetails
+
 from truthscan_mcp.redaction import MIN_SECRET_LENGTH, redact
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -88,8 +91,22 @@ def limit_repeats(*loggers: str, interval: float = 10.0) -> None:
             logger.addFilter(RepeatLimiter(interval))
 
 
+def log_retry(details: RetryDetails) -> None:
+    """stamina's instrumentation hook: one line per scheduled retry, on the same stderr (the
+    retry loops name their context after the call, e.g. "TruthScan query")."""
+    logging.getLogger("truthscan_mcp.retries").info(
+        "retrying %s (retry %d in %.2fs) after %s",
+        details.name,
+        details.retry_num,
+        details.wait_for,
+        type(details.caused_by).__name__,
+    )
+
+
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
-    """Send everything to stderr through one handler; idempotent (reconfigures in place)."""
+    """Send everything to stderr through one handler; idempotent (reconfigures in place).
+    Retries are reported through stamina's instrumentation, by `log_retry`."""
+    stamina.instrumentation.set_on_retry_hooks([log_retry])
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == _HANDLER_NAME:

@@ -29,6 +29,7 @@ from truthscan_mcp.api.errors import refused_before_work
 from truthscan_mcp.api.sending import (
     Answer,
     Deadlines,
+    Operation,
     RateLimitGate,
     RetryBudget,
     RetryPolicy,
@@ -176,29 +177,34 @@ class TruthScanClient:
         # The name is already reduced to [A-Za-z0-9._-]; quote() only guards the contract.
         url = f"{self.api_url}/get-presigned-url?file_name={quote(file_name, safe='._-')}"
         presigned_url, path = await self._sender.send(
-            "presign",
-            "GET",
-            url,
+            Operation(
+                "presign",
+                "GET",
+                url,
+                total=self.deadlines.presign,
+                headers={"apikey": key, "Cache-Control": "no-cache"},
+            ),
             lambda response: parse_presign(_json("presign", response)),
-            headers={"apikey": key, "Cache-Control": "no-cache"},
-            total=self.deadlines.presign,
         )
         return Presigned(url=presigned_url, file_path=path)
 
     async def upload(self, presigned: Presigned, image: Uploadable) -> None:
+        seconds = self.deadlines.upload(image.size)
         await self._sender.send(
-            "upload",
-            "PUT",
-            presigned.url,
+            Operation(
+                "upload",
+                "PUT",
+                presigned.url,
+                total=seconds,
+                headers={
+                    "Content-Type": image.media_type,
+                    "x-amz-acl": "private",
+                    "Content-Length": str(image.size),
+                },
+                content=image.iter_chunks,
+                timeout=upload_timeout(seconds, self._http.timeout),
+            ),
             lambda _: None,
-            headers={
-                "Content-Type": image.media_type,
-                "x-amz-acl": "private",
-                "Content-Length": str(image.size),
-            },
-            content=image.iter_chunks,
-            timeout=upload_timeout(image.size, self._http.timeout),
-            total=self.deadlines.upload(image.size),
         )
 
     async def detect(
@@ -218,13 +224,15 @@ class TruthScanClient:
             request["generate_heatmap"] = True
         try:
             response = await self._sender.send(
-                "detect",
-                "POST",
-                f"{self.api_url}/detect",
+                Operation(
+                    "detect",
+                    "POST",
+                    f"{self.api_url}/detect",
+                    total=self.deadlines.detect,
+                    json=request,
+                    charges=True,
+                ),
                 lambda response: response,
-                json=request,
-                detect=True,
-                total=self.deadlines.detect,
             )
         except UnavailableError as exc:
             if not exc.sent or refused_before_work(exc):
@@ -247,38 +255,40 @@ class TruthScanClient:
 
     async def query(self, document_id: str) -> ApiDocument | None:
         return await self._sender.send(
-            "query",
-            "POST",
-            f"{self.api_url}/query",
+            Operation(
+                "query", "POST", f"{self.api_url}/query", total=self.deadlines.query, json={"id": document_id}
+            ),
             lambda response: parse_document(
                 _json("query", response, allow_null=True), queried_id=document_id
             ),
-            json={"id": document_id},
-            total=self.deadlines.query,
         )
 
     async def credits(self) -> Credits:
         key = self.require_key()
         credits = await self._sender.send(
-            "credits",
-            "GET",
-            f"{self.api_url}/check-user-credits",
+            Operation(
+                "credits",
+                "GET",
+                f"{self.api_url}/check-user-credits",
+                total=self.deadlines.credits,
+                headers={"apikey": key},
+            ),
             lambda response: parse_credits(_json("credits", response)),
-            headers={"apikey": key},
-            total=self.deadlines.credits,
         )
         return credits.model_copy(update={"simulated": self.simulated})
 
     async def health(self) -> HealthAnswer:
         started = time.perf_counter()
         body = await self._sender.send(
-            "health",
-            "GET",
-            f"{self.api_url}/health",
+            Operation(
+                "health",
+                "GET",
+                f"{self.api_url}/health",
+                total=self.deadlines.health,
+                timeout=capped(self._http.timeout, 5.0),
+                budget=HEALTH_BUDGET,
+            ),
             lambda response: _health_body(_json("health", response)),
-            budget=HEALTH_BUDGET,
-            timeout=capped(self._http.timeout, 5.0),
-            total=self.deadlines.health,
         )
         latency = (time.perf_counter() - started) * 1000
         status = body.get("status")

@@ -1,6 +1,8 @@
 """Sending one request to TruthScan: timeouts, the shared 429 gate, and ONE bounded retry loop.
 
-Every call goes through `Sender.send`, which runs exactly one `stamina.retry_context` whose
+A call is built as data first — an `Operation` (endpoint, method, url, body, timeouts, budget,
+whether it `charges`) — and then sent, as httpx builds a `Request` and then sends it. Every call
+goes through `Sender.send`, which runs exactly one `stamina.retry_context` whose
 budget is the call's whole budget (`RetryBudget`): at most `attempts` requests are sent, and
 no attempt starts once `timeout` seconds have passed since the call began — a wait that would
 end past that point is not slept, the last error is raised instead. So a call ends within
@@ -9,11 +11,13 @@ end past that point is not slept, the last error is raised instead. So a call en
 answer is retried under the same budget instead of starting a loop of its own.
 
 The wait before each retry is computed here (Retry-After when TruthScan gives one, else
-exponential backoff with jitter, as stamina would) and handed to stamina through its backoff
-hook, because only here is the remaining budget known.
+exponential backoff with jitter, `RetryPolicy.backoff`, the one formula) and handed to stamina
+through its backoff hook, because only here is the remaining budget known. A scheduled retry is
+reported through stamina's instrumentation (the retry context is named after the endpoint; the
+process's logging installs the hook that writes it, see `logs`).
 
-The rule that protects the user's money lives here too: a `/detect` (``detect=True``) is only
-re-sent when the request provably never reached TruthScan (the connection could not be made)
+The rule that protects the user's money lives here too: an operation that `charges` (`/detect`)
+is only re-sent when the request provably never reached TruthScan (the connection could not be made)
 or TruthScan refused it outright with 429/503.
 """
 
@@ -69,6 +73,7 @@ class Deadlines:
     image: float = 15.0
 
     def upload(self, size: int) -> float:
+        """The one upload formula: the whole upload's deadline, and its write timeout too."""
         return self.upload_base + size / self.upload_rate
 
 
@@ -175,10 +180,11 @@ class RetryPolicy:
     def budget(self) -> RetryBudget:
         return RetryBudget(attempts=self.attempts, timeout=self.timeout)
 
-    def backoff(self, attempt: int) -> float:
-        """stamina's formula: the wait after failed attempt number `attempt` (1-based)."""
+    def backoff(self, attempt: int, *, jitter: bool = True) -> float:
+        """stamina's formula: the wait after failed attempt number `attempt` (1-based); without
+        `jitter`, the pause a 429 without Retry-After closes the shared gate for."""
         exponential = self.wait_initial * 2 ** (attempt - 1)
-        return min(self.wait_max, exponential + random.uniform(0, self.wait_jitter))
+        return min(self.wait_max, exponential + (random.uniform(0, self.wait_jitter) if jitter else 0.0))
 
 
 def make_http_client(*, transport: httpx2.AsyncBaseTransport | None = None) -> httpx2.AsyncClient:
@@ -192,15 +198,38 @@ def make_http_client(*, transport: httpx2.AsyncBaseTransport | None = None) -> h
     )
 
 
-def upload_timeout(size: int, base: httpx2.Timeout | None = None) -> httpx2.Timeout:
+def upload_timeout(seconds: float, base: httpx2.Timeout | None = None) -> httpx2.Timeout:
     """Scale the write timeout with the body: 10 MB on a slow uplink must not be cut at 30 s.
+    `seconds` is the upload's deadline (`Deadlines.upload`, the one formula).
 
     The other limits stay those of the shared pool (`base`), so one configuration governs
     how long any answer may take to start arriving.
     """
     base = base or DEFAULT_TIMEOUT
-    write = max(base.write or 0.0, 15.0 + size / (128 * 1024))
+    write = max(base.write or 0.0, seconds)
     return httpx2.Timeout(connect=base.connect, read=base.read, write=write, pool=base.pool)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One request to TruthScan as data: what `Sender.send` sends, retries and bounds."""
+
+    endpoint: str
+    method: str
+    url: str
+    #: bounds the whole operation: connecting, sending, the headers, the body and every retry
+    total: float
+    headers: Mapping[str, str] | None = None
+    json: Any = None
+    content: Callable[[], AsyncIterator[bytes]] | None = None
+    #: the HTTP limits of each attempt; None: the shared pool's
+    timeout: httpx2.Timeout | None = None
+    #: None: the policy's
+    budget: RetryBudget | None = None
+    #: sending it may spend a credit: re-sent only when it provably never reached TruthScan or
+    #: was refused outright, and an attempt on the wire is shielded from the caller's cancel
+    charges: bool = False
+    max_bytes: int = MAX_JSON_BYTES
 
 
 def timed_out(endpoint: str, seconds: float, *, sent: bool = True) -> UnavailableError:
@@ -271,50 +300,63 @@ class Sender:
         self._on_answer = on_answer
         self._key_place = key_place
 
-    async def send(
-        self,
-        endpoint: str,
-        method: str,
-        url: str,
-        read: Callable[[Answer], T],
-        *,
-        total: float,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        content: Callable[[], AsyncIterator[bytes]] | None = None,
-        timeout: httpx2.Timeout | None = None,
-        detect: bool = False,
-        budget: RetryBudget | None = None,
-        max_bytes: int = MAX_JSON_BYTES,
-    ) -> T:
+    async def send(self, operation: Operation, read: Callable[[Answer], T]) -> T:
         """`read(answer)` of the first answer that is a 2xx and readable, within the budget.
 
-        `total` bounds the whole operation — connecting, sending, the headers, the body and
-        every retry together: past it the attempt under way is cut and `UnavailableError` raised.
+        `operation.total` bounds the whole operation: past it the attempt under way is cut and
+        `UnavailableError` raised.
         """
-        policy = self.policy
-        budget = budget or policy.budget
-        budget = RetryBudget(attempts=budget.attempts, timeout=min(budget.timeout, total))
+        op = operation
+        budget = op.budget or self.policy.budget
+        budget = RetryBudget(attempts=budget.attempts, timeout=min(budget.timeout, op.total))
         started = anyio.current_time()
-        deadline = started + total  # the operation's, cutting even an attempt under way
+        deadline = started + op.total  # the operation's, cutting even an attempt under way
         retry_deadline = started + budget.timeout  # no attempt starts after it
-        attempt_number = 0
+        attempts = [0]
         secrets = tuple(self._secrets())
+        backoff_hook = self._backoff_hook(op, attempts, retry_deadline)
+        async for attempt in stamina.retry_context(
+            on=backoff_hook, attempts=budget.attempts, timeout=budget.timeout, name=f"TruthScan {op.endpoint}"
+        ):
+            with attempt:
+                attempts[0] = attempt.num
+                await self.gate.wait_turn(retry_deadline)
+                answer: Answer | None = None
+                # An attempt that charges, once on the wire, may spend a credit: it is shielded so a
+                # cancelled caller still hears the id it paid for — but never past the operation's
+                # deadline, which the scope's own deadline enforces even under the shield.
+                with anyio.CancelScope(shield=op.charges, deadline=deadline):
+                    answer = await self._exchange(op, secrets)
+                if answer is None:  # the scope's deadline passed (an outside cancel propagates)
+                    raise timed_out(op.endpoint, op.total)
+                if answer.status_code >= 300:
+                    error = error_for(op.endpoint, answer, key_place=self._key_place)
+                    if isinstance(error, RateLimitedError):
+                        self._hold_off(error, attempt.num)
+                    raise error
+                return read(answer)
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    def _backoff_hook(
+        self, op: Operation, attempts: list[int], retry_deadline: float
+    ) -> Callable[[BaseException], bool | float]:
+        """stamina's `on=`: how long to wait before the next attempt, or False to raise now.
+        `attempts[0]` is the number of the attempt that just failed."""
+        policy = self.policy
 
         def backoff_hook(exc: BaseException) -> bool | float:
-            """How long to wait before the next attempt, or False to raise `exc` now."""
             if isinstance(exc, RateLimitedError):
                 wait = exc.retry_after
             elif isinstance(exc, OversizedAnswerError):
                 return False
             elif isinstance(exc, UnavailableError):
-                if detect and exc.sent and not refused_before_work(exc):
+                if op.charges and exc.sent and not refused_before_work(exc):
                     return False  # it may have been accepted: never pay twice
                 wait = exc.retry_after
             else:
                 return False
             if wait is None:
-                wait = policy.backoff(attempt_number)
+                wait = policy.backoff(attempts[0])
             elif wait > policy.max_retry_after:
                 return False
             else:
@@ -323,65 +365,30 @@ class Sender:
                 return False  # the next attempt would start after the budget: fail now
             return wait
 
-        async for attempt in stamina.retry_context(
-            on=backoff_hook, attempts=budget.attempts, timeout=budget.timeout
-        ):
-            with attempt:
-                attempt_number = attempt.num
-                await self.gate.wait_turn(retry_deadline)
-                if attempt.num > 1:
-                    logger.info("retrying %s (attempt %d)", endpoint, attempt.num)
-                answer: Answer | None = None
-                # A /detect attempt, once on the wire, may charge: it is shielded so a cancelled
-                # caller still hears the id it paid for — but never past the operation's deadline,
-                # which the scope's own deadline enforces even under the shield.
-                with anyio.CancelScope(shield=detect, deadline=deadline):
-                    answer = await self._exchange(
-                        endpoint, method, url, headers, json, content, timeout, secrets, max_bytes
-                    )
-                if answer is None:  # the scope's deadline passed (an outside cancel propagates)
-                    raise timed_out(endpoint, total)
-                if answer.status_code >= 300:
-                    error = error_for(endpoint, answer, key_place=self._key_place)
-                    if isinstance(error, RateLimitedError):
-                        self._hold_off(error, attempt.num)
-                    raise error
-                return read(answer)
-        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+        return backoff_hook
 
-    async def _exchange(
-        self,
-        endpoint: str,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        json: Any,
-        content: Callable[[], AsyncIterator[bytes]] | None,
-        timeout: httpx2.Timeout | None,
-        secrets: tuple[str, ...],
-        max_bytes: int,
-    ) -> Answer:
+    async def _exchange(self, op: Operation, secrets: tuple[str, ...]) -> Answer:
         """One request and its whole body, streamed under `max_bytes`, redacted before parsing."""
         try:
             async with self.http.stream(
-                method,
-                url,
-                headers=headers,
-                json=json,
-                content=content() if content is not None else None,
-                timeout=timeout if timeout is not None else httpx2.USE_CLIENT_DEFAULT,
+                op.method,
+                op.url,
+                headers=op.headers,
+                json=op.json,
+                content=op.content() if op.content is not None else None,
+                timeout=op.timeout if op.timeout is not None else httpx2.USE_CLIENT_DEFAULT,
             ) as response:
                 self._on_answer(response)
-                body = await read_capped(response, max_bytes, endpoint)
+                body = await read_capped(response, op.max_bytes, op.endpoint)
                 text = _decoded(body, response.charset_encoding)
                 return Answer(response.status_code, response.headers, redact(text, secrets), secrets)
         except httpx2.TransportError as exc:
-            raise transport_error(endpoint, exc) from None
+            raise transport_error(op.endpoint, exc) from None
 
     def _hold_off(self, exc: RateLimitedError, attempt: int) -> None:
         policy = self.policy
         wait = exc.retry_after
         if wait is None:
-            wait = min(policy.wait_max, policy.wait_initial * 2 ** (attempt - 1))
+            wait = policy.backoff(attempt, jitter=False)
         if wait <= policy.max_retry_after:
             self.gate.close_for(wait)
