@@ -16,6 +16,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
+from truthscan_mcp.adapter import texts
+from truthscan_mcp.adapter.declare import declare
 from truthscan_mcp.app import AppContext
 from truthscan_mcp.media.uploads import MAX_NOTE
 from truthscan_mcp.models import UploadRequest
@@ -41,6 +43,13 @@ def render_upload_request(request: UploadRequest) -> str:
     return "\n".join(lines)
 
 
+@declare(
+    title="Ask the person for an image",
+    description=texts.REQUEST_IMAGE_DESCRIPTION,
+    read_only=True,
+    open_world=False,
+    view=True,
+)
 async def request_image(
     ctx: Context[AppContext],
     note: Annotated[

@@ -15,12 +15,13 @@ from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import Icon, SubscribeRequestParams, ToolAnnotations, UnsubscribeRequestParams
+from mcp.types import Icon, SubscribeRequestParams, UnsubscribeRequestParams
 
 from truthscan_mcp import __version__
 from truthscan_mcp.adapter import handover, prompts, resources, texts, tools
 from truthscan_mcp.adapter.apps import UI_META, ImageStore, create_apps
 from truthscan_mcp.adapter.arguments import ArgumentCheck
+from truthscan_mcp.adapter.declare import spec_of
 from truthscan_mcp.adapter.upload_desk import UploadDesk
 from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.app import AppContext
@@ -49,60 +50,18 @@ def _icon_list() -> tuple[Icon, ...]:
     return (Icon(src=uri, mime_type="image/png", sizes=["64x64"]),)
 
 
-#: tools whose repeated call does something new each time (export_report writes a new file)
-_NOT_IDEMPOTENT = frozenset({"export_report"})
-
-
-def _annotations(
-    title: str, *, read_only: bool, open_world: bool = True, idempotent: bool = True
-) -> ToolAnnotations:
-    """Honest hints: nothing here destroys anything; repeating a call is safe (the content cache
-    makes a repeated detection free); every tool but check_provenance talks to TruthScan, an open
-    world (check_provenance reads the file, or downloads the URL it is given, and asks nobody)."""
-    return ToolAnnotations(
-        title=title,
-        read_only_hint=read_only,
-        destructive_hint=False,
-        idempotent_hint=idempotent,
-        open_world_hint=open_world,
-    )
-
-
-# The tools whose results the evidence view draws declare it (UI_META); hosts without MCP Apps
+# The order tools are listed in; each is declared (title, texts, flags) where it is defined. The
+# tools whose results the evidence view draws carry its `_meta` (UI_META); hosts without MCP Apps
 # ignore `_meta` and read the same text and structured content as ever.
 _REGISTERED = (
-    # tool, title, description, read-only, open world, _meta
-    (tools.detect_image, "Detect an AI-generated image", texts.DETECT_DESCRIPTION, False, True, UI_META),
-    (
-        tools.detect_images,
-        "Detect AI-generated images in bulk",
-        texts.BATCH_DESCRIPTION,
-        False,
-        True,
-        UI_META,
-    ),
-    (tools.get_result, "Get a detection result", texts.GET_RESULT_DESCRIPTION, True, True, UI_META),
-    (
-        tools.check_provenance,
-        "Check an image's declared provenance (free)",
-        texts.PROVENANCE_DESCRIPTION,
-        True,
-        False,
-        None,
-    ),
-    (tools.check_credits, "Check TruthScan credits", texts.CREDITS_DESCRIPTION, True, True, None),
-    # writes new files only: not read-only, destroys nothing, asks nobody outside (the heatmap
-    # comes from TruthScan's own storage, as get_result's does)
-    (tools.export_report, "Export an evidence report", texts.EXPORT_DESCRIPTION, False, False, None),
-    (tools.health, "TruthScan health", texts.HEALTH_DESCRIPTION, True, True, None),
-    (
-        handover.request_image,
-        "Ask the person for an image",
-        texts.REQUEST_IMAGE_DESCRIPTION,
-        True,
-        False,
-        UI_META,
-    ),
+    tools.detect_image,
+    tools.detect_images,
+    tools.get_result,
+    tools.check_provenance,
+    tools.check_credits,
+    tools.export_report,
+    tools.health,
+    handover.request_image,
 )
 
 
@@ -117,20 +76,15 @@ def _declared_tools() -> tuple[Tool, ...]:
     """
     return tuple(
         Tool.from_function(
-            fn,
-            name=fn.__name__,
-            title=title,
-            description=description,
-            annotations=_annotations(
-                title,
-                read_only=read_only,
-                open_world=open_world,
-                idempotent=fn.__name__ not in _NOT_IDEMPOTENT,
-            ),
+            spec.function,
+            name=spec.name,
+            title=spec.title,
+            description=spec.description,
+            annotations=spec.annotations(),
             icons=_icons(),
-            meta=meta,
+            meta=UI_META if spec.view else None,
         )
-        for fn, title, description, read_only, open_world, meta in _REGISTERED
+        for spec in map(spec_of, _REGISTERED)
     )
 
 
@@ -170,7 +124,7 @@ def create_server(
         if tool in _RECORDING_TOOLS and settings.cache_path is not None:
             await history.changed()
 
-    arguments = ArgumentCheck({fn.__name__: fn for fn, *_ in _REGISTERED}, after_call=after_call)
+    arguments = ArgumentCheck({fn.__name__: fn for fn in _REGISTERED}, after_call=after_call)
     mcp: MCPServer[AppContext] = MCPServer(
         name="truthscan-mcp",
         title="TruthScan AI image detection",

@@ -24,7 +24,9 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 from pydantic import Field
 
+from truthscan_mcp.adapter import texts
 from truthscan_mcp.adapter.confirm import SpendConfirmation, SpendPlan, can_elicit, question, refused
+from truthscan_mcp.adapter.declare import declare
 from truthscan_mcp.adapter.heatmap import describe_heatmap
 from truthscan_mcp.adapter.render import (
     render_batch,
@@ -172,6 +174,9 @@ def _bitmap_provenance(provenance: Provenance) -> Provenance:
     return provenance.model_copy(update={"evidence": [*provenance.evidence, BITMAP_NOTE]})
 
 
+@declare(
+    title="Detect an AI-generated image", description=texts.DETECT_DESCRIPTION, read_only=False, view=True
+)
 async def detect_image(
     ctx: Context[AppContext],
     path: PathArgument = None,
@@ -348,6 +353,12 @@ def confirm_spending(
     return Elicit(question(plan.quote), SpendConfirmation)
 
 
+@declare(
+    title="Detect AI-generated images in bulk",
+    description=texts.BATCH_DESCRIPTION,
+    read_only=False,
+    view=True,
+)
 async def detect_images(
     ctx: Context[AppContext],
     plan: Annotated[SpendPlan, Resolve(spending_plan)],
@@ -421,6 +432,7 @@ async def detect_images(
     return tool_result(result, render_batch(result))
 
 
+@declare(title="Get a detection result", description=texts.GET_RESULT_DESCRIPTION, read_only=True, view=True)
 async def get_result(
     ctx: Context[AppContext],
     id: Annotated[
@@ -440,6 +452,13 @@ async def get_result(
     return await _report_result(app, report, include_heatmap)
 
 
+# reads the file, or downloads the URL it is given, and asks nobody: not an open world
+@declare(
+    title="Check an image's declared provenance (free)",
+    description=texts.PROVENANCE_DESCRIPTION,
+    read_only=True,
+    open_world=False,
+)
 async def check_provenance(
     ctx: Context[AppContext],
     path: PathArgument = None,
@@ -467,6 +486,7 @@ async def check_provenance(
     return tool_result(provenance, render_provenance(provenance))
 
 
+@declare(title="Check TruthScan credits", description=texts.CREDITS_DESCRIPTION, read_only=True)
 async def check_credits(ctx: Context[AppContext]) -> Annotated[CallToolResult, Credits]:
     app = ctx.request_context.lifespan_context
     with tool_errors():
@@ -474,6 +494,7 @@ async def check_credits(ctx: Context[AppContext]) -> Annotated[CallToolResult, C
     return tool_result(credits, render_credits(credits))
 
 
+@declare(title="TruthScan health", description=texts.HEALTH_DESCRIPTION, read_only=True)
 async def health(ctx: Context[AppContext]) -> Annotated[CallToolResult, Health]:
     app = ctx.request_context.lifespan_context
     result = await check_health(app)
@@ -485,6 +506,15 @@ def reporter(app: AppContext) -> Reporter:
     return Reporter(app.detector, app.client, app.store, app.settings)
 
 
+# writes new files only: not read-only, destroys nothing, a repeat writes another file, asks
+# nobody outside (the heatmap comes from TruthScan's own storage, as get_result's does)
+@declare(
+    title="Export an evidence report",
+    description=texts.EXPORT_DESCRIPTION,
+    read_only=False,
+    open_world=False,
+    idempotent=False,
+)
 async def export_report(
     ctx: Context[AppContext],
     id: Annotated[
