@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 
 from truthscan_mcp.evidence.disagreement import disagreement
 from truthscan_mcp.models import (
@@ -46,15 +47,32 @@ _MAX_REASONING = 600
 _MAX_ITEMS = 4
 #: The text block's budget (bench/tokens.py): the model re-reads a tool result every turn.
 MAX_REPORT_CHARS = 1500
-#: (reasoning chars, items per list, chars per item, notes, chars per note), loosest first; the
-#: first that fits is used.
-_LEVELS = (
-    (_MAX_REASONING, _MAX_ITEMS, 120, 3, 200),
-    (500, 4, 100, 3, 200),
-    (400, 3, 100, 3, 160),
-    (320, 2, 80, 2, 140),
-    (240, 2, 60, 2, 120),
-    (160, 1, 60, 1, 100),
+
+
+@dataclass(frozen=True)
+class Cut:
+    """How far a long report is cut to fit MAX_REPORT_CHARS (every line stays, only shorter)."""
+
+    #: characters of TruthScan's reasoning
+    reasoning: int
+    #: items shown per list
+    items: int
+    #: characters per item
+    width: int
+    #: warnings shown
+    notes: int
+    #: characters per warning
+    note_width: int
+
+
+#: loosest first; the first that fits is used
+_CUTS = (
+    Cut(reasoning=_MAX_REASONING, items=_MAX_ITEMS, width=120, notes=3, note_width=200),
+    Cut(reasoning=500, items=4, width=100, notes=3, note_width=200),
+    Cut(reasoning=400, items=3, width=100, notes=3, note_width=160),
+    Cut(reasoning=320, items=2, width=80, notes=2, note_width=140),
+    Cut(reasoning=240, items=2, width=60, notes=2, note_width=120),
+    Cut(reasoning=160, items=1, width=60, notes=1, note_width=100),
 )
 
 
@@ -101,8 +119,8 @@ def render_report(report: DetectionReport, heatmap_words: str | None = None) -> 
     the id and the next step. `heatmap_words` says where the heatmap is hot, for clients whose
     model cannot see the attached image."""
     lines: list[str] = []
-    for level in _LEVELS:
-        lines = _render_report(report, heatmap_words, *level)
+    for cut in _CUTS:
+        lines = _render_report(report, heatmap_words, cut)
         if len("\n".join(lines)) <= MAX_REPORT_CHARS:
             return "\n".join(lines)
     return _fit(lines, MAX_REPORT_CHARS)
@@ -124,36 +142,8 @@ def _fit(lines: list[str], limit: int) -> str:
     return "\n".join([*essential[: len(head)], *shown, *essential[len(head) :]])[:limit]
 
 
-def _render_report(
-    report: DetectionReport,
-    heatmap_words: str | None,
-    max_reasoning: int,
-    max_items: int,
-    width: int,
-    max_notes: int,
-    note_width: int,
-) -> list[str]:
-    lines: list[str] = []
-    tag = " [SIMULATED — sandbox, not a real TruthScan verdict]" if report.simulated else ""
-    cached = " (from local cache, no credits spent)" if report.cached else ""
-    name = f" for {named(report.source.name, max_length=80)}" if report.source.name else ""
-    if report.status == "failed":
-        lines.append(f"Detection FAILED{name}{tag}: TruthScan could not process the image.")
-    elif report.verdict is not None:
-        conf = ""
-        if report.confidence is not None:
-            conf = f", confidence {report.confidence:.0f}"
-            if report.confidence_band:
-                conf += f" ({report.confidence_band})"
-        elif report.confidence_band:
-            conf = f", confidence {report.confidence_band}"
-        score = f"AI score {report.ai_score:.1f}/100" if report.ai_score is not None else "no score"
-        if report.tier:
-            score += f" ({report.tier} band)"
-        verdict = truthscan_says(report.verdict, max_length=200)
-        lines.append(f"Verdict{name}: {verdict} — {score}{conf}{tag}{cached}")
-    else:
-        lines.append(f"No verdict yet{name} (status: {report.status}){tag}")
+def _render_report(report: DetectionReport, heatmap_words: str | None, cut: Cut) -> list[str]:
+    lines = [_verdict_line(report)]
     lines.append(
         "The score is a probability, not proof: quote the reasoning, do not overstate it."
         if report.verdict is not None
@@ -162,22 +152,66 @@ def _render_report(
     conflict = disagreement(report)
     if conflict:
         lines.append(conflict)
-    signals = _signals(report, max(1, min(2, max_items - 1)), width)
+    signals = _signals(report, max(1, min(2, cut.items - 1)), cut.width)
     if signals:
         lines.append(signals)
+    lines.extend(_analysis_lines(report, cut))
+    lines.extend(_picture_lines(report, heatmap_words))
+    if report.provenance is not None:
+        lines.append(provenance_line(report.provenance))
+    for warning in report.warnings[: cut.notes]:
+        lines.append(f"Note: {_clip(warning, cut.note_width)}")
+    state = "complete" if report.complete else "INCOMPLETE"
+    lines.append(f"id: {clean_line(report.id or '')} ({state}, {report.elapsed_seconds:.1f}s)")
+    if report.next_step:
+        lines.append(f"Next step: {clean_line(report.next_step)}")
+    return lines
+
+
+def _verdict_line(report: DetectionReport) -> str:
+    """The first line: the verdict as TruthScan says it, the score, confidence, and the marks."""
+    tag = " [SIMULATED — sandbox, not a real TruthScan verdict]" if report.simulated else ""
+    cached = " (from local cache, no credits spent)" if report.cached else ""
+    name = f" for {named(report.source.name, max_length=80)}" if report.source.name else ""
+    if report.status == "failed":
+        return f"Detection FAILED{name}{tag}: TruthScan could not process the image."
+    if report.verdict is None:
+        return f"No verdict yet{name} (status: {report.status}){tag}"
+    conf = ""
+    if report.confidence is not None:
+        conf = f", confidence {report.confidence:.0f}"
+        if report.confidence_band:
+            conf += f" ({report.confidence_band})"
+    elif report.confidence_band:
+        conf = f", confidence {report.confidence_band}"
+    score = f"AI score {report.ai_score:.1f}/100" if report.ai_score is not None else "no score"
+    if report.tier:
+        score += f" ({report.tier} band)"
+    verdict = truthscan_says(report.verdict, max_length=200)
+    return f"Verdict{name}: {verdict} — {score}{conf}{tag}{cached}"
+
+
+def _analysis_lines(report: DetectionReport, cut: Cut) -> list[str]:
     analysis = report.analysis
-    if analysis is not None:
-        lines.append(_deep_analysis(analysis, max_reasoning))
-        if analysis.key_indicators:
-            lines.append(f"Key indicators: {_said(analysis.key_indicators, max_items, width)}")
-        if analysis.visual_patterns:
-            lines.append(f"Visual patterns: {_said(analysis.visual_patterns, min(3, max_items), width)}")
-        if analysis.recommendations:
-            lines.append(f"Recommendations: {_said(analysis.recommendations, min(3, max_items), width)}")
-    elif report.analysis_status == "pending":
-        lines.append("Deep analysis: still pending.")
-    elif report.analysis_status in ("skipped", "failed"):
-        lines.append(f"Deep analysis: {report.analysis_status}.")
+    if analysis is None:
+        if report.analysis_status == "pending":
+            return ["Deep analysis: still pending."]
+        if report.analysis_status in ("skipped", "failed"):
+            return [f"Deep analysis: {report.analysis_status}."]
+        return []
+    lines = [_deep_analysis(analysis, cut.reasoning)]
+    if analysis.key_indicators:
+        lines.append(f"Key indicators: {_said(analysis.key_indicators, cut.items, cut.width)}")
+    if analysis.visual_patterns:
+        lines.append(f"Visual patterns: {_said(analysis.visual_patterns, min(3, cut.items), cut.width)}")
+    if analysis.recommendations:
+        lines.append(f"Recommendations: {_said(analysis.recommendations, min(3, cut.items), cut.width)}")
+    return lines
+
+
+def _picture_lines(report: DetectionReport, heatmap_words: str | None) -> list[str]:
+    """Where the heatmap and the preview are (URLs cleaned to one line)."""
+    lines: list[str] = []
     if report.heatmap_url and report.heatmap_status == "ready":
         words = f" — {heatmap_words}" if heatmap_words else ""
         lines.append(f"Heatmap{words}: {clean_url(report.heatmap_url)}")
@@ -185,14 +219,6 @@ def _render_report(
         lines.append(f"Heatmap: {report.heatmap_status}.")
     if report.preview_url:
         lines.append(f"Preview: {clean_url(report.preview_url)}")
-    if report.provenance is not None:
-        lines.append(provenance_line(report.provenance))
-    for warning in report.warnings[:max_notes]:
-        lines.append(f"Note: {_clip(warning, note_width)}")
-    state = "complete" if report.complete else "INCOMPLETE"
-    lines.append(f"id: {clean_line(report.id or '')} ({state}, {report.elapsed_seconds:.1f}s)")
-    if report.next_step:
-        lines.append(f"Next step: {clean_line(report.next_step)}")
     return lines
 
 
