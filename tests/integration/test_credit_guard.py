@@ -26,9 +26,11 @@ from tests.support import (
     assert_error,
     make_server,
     make_settings,
+    serve_app,
     structured,
     text_of,
 )
+from tests.support.servers import StaticSite
 from truthscan_mcp.sandbox import FaultRule, SandboxConfig
 from truthscan_mcp.settings import Settings
 
@@ -319,3 +321,26 @@ async def test_the_person_is_not_asked_about_a_batch_the_cap_refuses_anyway(
     assert person.questions == []
     assert_error(result, "only 2 of today's 2 are left")
     assert paid(sandbox)["upload"] == 0
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_page_sweep_above_the_threshold_asks_first_too(
+    sandbox: SandboxServer, tmp_path: Path, era: str
+) -> None:
+    quick(sandbox)
+    site = StaticSite()
+    camera = CAMERA_JPG.read_bytes()
+    for n in range(4):
+        site.image(f"/p{n}.jpg", camera + f"page variant {n}".encode())
+    site.page(
+        "/gallery", "<html><body>" + "".join(f'<img src="/p{n}.jpg">' for n in range(4)) + "</body></html>"
+    )
+    person = Person("decline", sandbox)
+    settings = settings_for(sandbox, tmp_path, confirm_above=3, allow_private_urls=True)
+    with serve_app(site) as base:
+        async with Client(make_server(settings), mode=era, elicitation_callback=person) as client:
+            result = await client.call_tool("detect_images", {"page": f"{base}/gallery", "wait_seconds": 10})
+    assert len(person.questions) == 1
+    assert "Spend 4 TruthScan detections" in person.questions[0]
+    assert_error(result, "declined", "nothing was uploaded")
+    assert paid(sandbox) == {"upload": 0, "detect": 0}
