@@ -236,6 +236,56 @@ def test_sandbox_command_serves_the_simulator_on_the_given_port(
     assert presign.status_code == 200
 
 
+def _sandbox_stderr(*argv: str, **env: str) -> str:
+    """Run `truthscan-mcp ARGV...` (the sandbox), ask it three questions, stop it: its stderr."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "truthscan_mcp", *argv, "--port", str(port)],
+        env=child_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        for _ in range(3):
+            while True:
+                assert process.poll() is None, "the sandbox command exited"
+                try:
+                    assert httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+                    break
+                except httpx2.TransportError:
+                    assert time.monotonic() < deadline, "the sandbox never answered"
+                    time.sleep(0.05)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    return stderr
+
+
+def test_sandbox_command_logs_each_request_at_the_default_level() -> None:
+    stderr = _sandbox_stderr("sandbox")
+    assert "listening on" in stderr
+    assert stderr.count('"GET /health HTTP/1.1" 200') == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (("sandbox",), {"TRUTHSCAN_LOG_LEVEL": "WARNING"}),
+        (("sandbox", "--log-level", "WARNING"), {}),
+        (("--log-level", "WARNING", "sandbox"), {}),
+    ],
+    ids=["variable", "option-after", "option-before"],
+)
+def test_sandbox_command_at_warning_writes_no_line_per_request(
+    argv: tuple[str, ...], env: dict[str, str]
+) -> None:
+    stderr = _sandbox_stderr(*argv, **env)
+    assert "GET /health" not in stderr
+    assert "listening on" not in stderr
+
+
 # --- stopping and start-up lines ----------------------------------------------------------------
 
 _INITIALIZE = {

@@ -276,9 +276,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         from truthscan_mcp.cli.demo import run_demo
 
         raise SystemExit(run_demo(args))
-    if command == "sandbox":
-        _run_sandbox(args)
-        return
     if command == "trust":
         from truthscan_mcp.cli.trust import PUBLISHED_URL, run_trust
 
@@ -297,7 +294,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         # the live line owns the terminal; INFO log lines would break into it
         level = "WARNING"
     configure_logging(level, secrets)
-    if command == "serve":
+    if command == "sandbox":  # after the logging: its level decides the line per request
+        _run_sandbox(args)
+    elif command == "serve":
         _exit_on_signals()
         from truthscan_mcp.adapter.transports import serve
 

@@ -172,7 +172,7 @@ COMMAND_SETTINGS: dict[str, frozenset[str]] = {
     "trust": frozenset(),
     "cache": frozenset({"cache_path", "cache_url"}),
     "demo": frozenset({"sandbox"}),
-    "sandbox": frozenset(),
+    "sandbox": frozenset({"log_level"}),
 }
 
 
