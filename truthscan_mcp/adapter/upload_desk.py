@@ -21,7 +21,10 @@ from anyio.abc import TaskGroup, TaskStatus
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
+from truthscan_mcp.adapter.connections import ACCEPT_BATCH, connection_cap, guarded_protocol
+from truthscan_mcp.adapter.transports import CLIENT_DRIVEN_LOGGERS, KEEP_ALIVE_SECONDS, MAX_HEADER_BYTES
 from truthscan_mcp.adapter.upload_page import upload_routes
+from truthscan_mcp.logs import limit_repeats
 from truthscan_mcp.media.uploads import UploadStore
 
 logger = logging.getLogger(__name__)
@@ -90,16 +93,25 @@ class UploadDesk:
     async def _listen(self, *, task_status: TaskStatus[tuple[int, uvicorn.Server]]) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
+        sock.listen(ACCEPT_BATCH)
         sock.setblocking(False)
         port = int(sock.getsockname()[1])
         own = [f"127.0.0.1:{port}", f"localhost:{port}"]
+        # Any local program can connect: the HTTP transport's bounds, so that connections held
+        # open without a request cannot take the descriptors the MCP server itself needs.
+        cap = connection_cap()
+        limit_repeats(*CLIENT_DRIVEN_LOGGERS)
         config = uvicorn.Config(
             upload_routes(self.store, lambda: own),
             lifespan="off",
             log_config=None,
             access_log=False,
             log_level="warning",
+            http=guarded_protocol(cap),
+            limit_concurrency=cap + 1,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            server_header=False,
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         )
         server = _QuietServer(config)
         logger.info("upload page listening on http://127.0.0.1:%d/upload/", port)
