@@ -13,11 +13,14 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -27,6 +30,7 @@ from tests.support import (
     PROTOCOL_MODES,
     assert_error,
     child_env,
+    live_env,
     make_server,
     make_settings,
     quick_sandbox,
@@ -35,7 +39,12 @@ from tests.support import (
     structured,
     text_of,
 )
+from tests.support.images import png_bomb
+from tests.support.memory import PeakRss, limited_server_command, server_child
 from truthscan_mcp.media.clipboard import BITMAP_NOTE
+
+if TYPE_CHECKING:
+    from tests.support import SandboxServer
 
 pytestmark = [
     pytest.mark.anyio,
@@ -202,3 +211,37 @@ async def test_the_clipboard_over_stdio(display: str) -> None:
     report = structured(result)
     assert report["source"]["kind"] == "clipboard"
     assert report["complete"] is True
+
+
+# --- a copied image beyond the pixel budget ------------------------------------------------------
+
+#: What reading the clipboard may add to the server's resident memory: a full-size decode of the
+#: bomb takes 0.5 GB (and its PNG re-encoding more); reading its header takes next to nothing.
+RSS_GROWTH_LIMIT = 192 * 1024 * 1024
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_AS is POSIX only")
+async def test_a_copied_image_over_the_pixel_budget_is_refused_before_it_is_decoded(
+    display: str, sandbox: SandboxServer
+) -> None:
+    # 13000×13000 (169 MP): just under Pillow's own refusal, so only our budget stands in the way
+    env = live_env(sandbox, TRUTHSCAN_CACHE_PATH="off", TRUTHSCAN_LOG_LEVEL="WARNING", DISPLAY=display)
+    env.pop("WAYLAND_DISPLAY", None)
+    params = stdio_params(env=env)
+    params.args = limited_server_command()
+    detects = sandbox.sandbox.stats.accepted_detects
+    with copied(display, png_bomb(), "image/png"):
+        async with Client(params) as client:
+            await client.list_tools()
+            rss = PeakRss(server_child().pid)
+            try:
+                with anyio.fail_after(60):
+                    result = await client.call_tool("detect_image", {"clipboard": True, "wait_seconds": 20})
+            finally:
+                growth = rss.stop()
+            health = await client.call_tool("health", {})
+    print(f"clipboard bomb: server RSS +{growth / 2**20:.0f} MB")  # the measurement, with -s
+    assert_error(result, "13000×13000 pixels", "169 megapixels", "more than the 32 megapixels", "as a path")
+    assert growth < RSS_GROWTH_LIMIT, f"the server grew by {growth / 2**20:.0f} MB"
+    assert sandbox.sandbox.stats.accepted_detects == detects  # nothing spent
+    assert not health.is_error  # and it keeps serving

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import logging
 import struct
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,39 @@ def decode_small(data: bytes, max_side: int, *, budget: int = MAX_DECODE_PIXELS)
     except Exception as exc:  # any undecodable bytes (Pillow raises many kinds): no preview
         logger.debug("no preview: %s: %s", type(exc).__name__, exc)
         return Decoded(None, "No preview: this image format cannot be shown here.")
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """An image's size in pixels from its header alone (nothing decoded), or None if it is not
+    one of the formats opened here; Pillow's `DecompressionBombError` when the header declares
+    more than twice Pillow's own limit. Blocking (tiny): a header is a few hundred bytes."""
+    webp = webp_size(data)
+    if webp is not None:
+        return webp
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns of a "decompression bomb" over 89 MP: the caller is deciding just that
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=(*_FORMATS, "DIB")) as opened:
+                return opened.size
+    except Image.DecompressionBombError:  # over twice Pillow's limit: far beyond any budget
+        raise
+    except Exception:  # not an image Pillow opens here: no size to read
+        return None
+
+
+def over_budget(what: str, width: int, height: int, *, budget: int = MAX_DECODE_PIXELS) -> str | None:
+    """A sentence refusing an image of `width`×`height` pixels over `budget`, or None within it."""
+    if width * height <= budget:
+        return None
+    return (
+        f"{what} is {width}×{height} pixels ({width * height / 1_000_000:.0f} megapixels), more than "
+        f"the {budget // 1_000_000} megapixels this server decodes."
+    )
 
 
 def webp_size(data: bytes) -> tuple[int, int] | None:
