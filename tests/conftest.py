@@ -16,11 +16,15 @@ sys.dont_write_bytecode = False
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support import PROTOCOL_MODES, ConnectLog, SandboxServer, scrub_truthscan_env, short_sandbox_config
 from tests.support.guards import guard_loopback
+
+if TYPE_CHECKING:
+    from tests.support.postgres import Cluster
 from truthscan_mcp.sandbox import Sandbox, serve_in_thread
 from truthscan_mcp.settings import Settings
 
@@ -103,3 +107,20 @@ def allowed(tmp_path: Path) -> Path:
 def cfg(allowed: Path) -> Settings:
     """Only `allowed` may be read, private URLs are refused, no cache."""
     return Settings(allowed_dirs=[allowed], allow_private_urls=False, cache_path=None)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster on loopback for the session (skips when not installed)."""
+    from tests.support.postgres import INSTALL_HINT, postgres_bin, postgres_cluster
+
+    if postgres_bin() is None:
+        pytest.skip(INSTALL_HINT)
+    with postgres_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_url(postgres: Cluster) -> str:
+    """A fresh, empty database on the session's cluster."""
+    return postgres.new_database()

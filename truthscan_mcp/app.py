@@ -21,13 +21,40 @@ from truthscan_mcp.cache.store import ResultCache, open_cache
 from truthscan_mcp.detection.detector import Detector
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.schedule import MemoryDurations, Planner
-from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.errors import ConfigurationError, TruthScanError
 from truthscan_mcp.media.uploads import UploadStore
 from truthscan_mcp.models import Health, History
 from truthscan_mcp.settings import SANDBOX_BASE_URL, Settings
 
 if TYPE_CHECKING:
+    from truthscan_mcp.cache.postgres import PostgresStore
     from truthscan_mcp.sandbox import Sandbox
+
+    #: the SQLite file of one machine, or the PostgreSQL store of a team's replicas
+    Store = ResultCache | PostgresStore
+
+POSTGRES_MISSING = (
+    "TRUTHSCAN_CACHE_URL names a PostgreSQL store, but psycopg is not installed. Install the "
+    "postgres extra: pip install 'truthscan-mcp[postgres]' (or uv tool install 'truthscan-mcp[postgres]')."
+)
+
+
+@asynccontextmanager
+async def open_store(
+    settings: Settings, *, service: str, history_prefix: str | None
+) -> AsyncGenerator[Store | None]:
+    """The shared PostgreSQL store when TRUTHSCAN_CACHE_URL is set, else the SQLite file (or none)."""
+    if settings.cache_url is None:
+        async with open_cache(settings.cache_path, service=service, history_prefix=history_prefix) as cache:
+            yield cache
+        return
+    try:
+        from truthscan_mcp.cache.postgres import open_postgres
+    except ImportError as exc:  # the extra is not installed
+        raise ConfigurationError(POSTGRES_MISSING) from exc
+    url = settings.cache_url.get_secret_value()
+    async with open_postgres(url, service=service, history_prefix=history_prefix) as shared:
+        yield shared
 
 
 class UploadPages(Protocol):
@@ -47,8 +74,8 @@ class AppContext:
     http: httpx2.AsyncClient
     client: TruthScanClient
     detector: Detector
-    #: the result cache (None when TRUTHSCAN_CACHE_PATH is off)
-    store: ResultCache | None = None
+    #: the result cache (None when TRUTHSCAN_CACHE_PATH is off), or a team's shared store
+    store: Store | None = None
     #: where detections leave their images for a viewer (the MCP server's evidence view); None
     #: for the command line. The tools hand it to the detector only for clients that show it.
     images: ImageSink | None = None
@@ -105,7 +132,7 @@ async def open_app(
 
     async with (
         make_http_client(transport=transport) as http,
-        open_cache(settings.cache_path, service=service, history_prefix=history_prefix) as store,
+        open_store(settings, service=service, history_prefix=history_prefix) as store,
     ):
         client = TruthScanClient(
             http,

@@ -121,7 +121,7 @@ def create_server(
     icons = _icons()
 
     async def after_call(tool: str) -> None:
-        if tool in _RECORDING_TOOLS and settings.cache_path is not None:
+        if tool in _RECORDING_TOOLS and (settings.cache_path is not None or settings.cache_url is not None):
             await history.changed()
 
     arguments = ArgumentCheck({fn.__name__: fn for fn in _REGISTERED}, after_call=after_call)

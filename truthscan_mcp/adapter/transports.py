@@ -20,6 +20,7 @@ load balancer's probe before every check.
 from __future__ import annotations
 
 import hmac
+import importlib.util
 import ipaddress
 import logging
 import re
@@ -51,8 +52,9 @@ EXPOSED_HEADERS = ("Mcp-Session-Id", "Mcp-Protocol-Version", "WWW-Authenticate")
 MAX_HEADER_BYTES = 16 * 1024
 #: Seconds an idle keep-alive connection stays open between requests.
 KEEP_ALIVE_SECONDS = 5
-#: Loggers a client can make repeat themselves (accept errors, malformed requests).
-CLIENT_DRIVEN_LOGGERS = ("asyncio", "uvicorn.error")
+#: Loggers a client (or an outage) can make repeat themselves: accept errors, malformed requests,
+#: the shared store's pool reconnecting while the database is down.
+CLIENT_DRIVEN_LOGGERS = ("asyncio", "uvicorn.error", "psycopg.pool")
 
 
 def is_loopback(host: str) -> bool:
@@ -295,6 +297,10 @@ def serve(
             "(clients then send 'Authorization: Bearer <token>'), or TRUTHSCAN_OAUTH_ISSUER and "
             "TRUTHSCAN_OAUTH_AUDIENCE for a team's identity provider, or bind to 127.0.0.1."
         )
+    if settings.cache_url is not None and importlib.util.find_spec("psycopg") is None:
+        from truthscan_mcp.app import POSTGRES_MISSING
+
+        raise SystemExit(f"truthscan-mcp: {POSTGRES_MISSING}")
     if stateless and settings.cache_url is None:
         logger.warning(
             "--stateless with a local cache: results and the single-flight claim stay on this machine, "

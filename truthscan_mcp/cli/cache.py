@@ -11,6 +11,7 @@ import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from truthscan_mcp.cache.database import CacheUnusableError, NotACacheError, cache_stats, clear_cache
 from truthscan_mcp.media.formats import human_size
@@ -21,6 +22,59 @@ def _when(stamp: float | None) -> str:
     if stamp is None:
         return "-"
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def run_shared_cache_command(url: str, action: str, *, as_json: bool = False) -> int:
+    """`cache stats|clear` on a team's PostgreSQL store (TRUTHSCAN_CACHE_URL)."""
+    try:
+        import anyio
+        import psycopg
+
+        from truthscan_mcp.cache import postgres_schema
+        from truthscan_mcp.cache.postgres import redacted
+    except ImportError:
+        from truthscan_mcp.app import POSTGRES_MISSING
+
+        sys.stderr.write(f"truthscan-mcp: {POSTGRES_MISSING}\n")
+        return 1
+    where = redacted(url)
+
+    async def run() -> dict[str, Any]:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10) as conn:
+            if action == "clear":
+                results, history = await postgres_schema.clear(conn)
+                return {"results": results, "history": history}
+            results, paid, cached, first, last, size = await postgres_schema.counts(conn)
+            return {
+                "results": results,
+                "paid": paid,
+                "cached": cached,
+                "first_at": first,
+                "last_at": last,
+                "size_bytes": size,
+            }
+
+    try:
+        found = anyio.run(run)
+    except (psycopg.Error, OSError, CacheUnusableError) as exc:
+        sys.stderr.write(f"truthscan-mcp: the shared store {where} cannot be used: {exc}\n")
+        return 1
+    if as_json:
+        sys.stdout.write(json.dumps({**found, "store": where}) + "\n")
+    elif action == "clear":
+        sys.stdout.write(
+            f"Removed {counted(found['results'], 'stored result')} and "
+            f"{counted(found['history'], 'history entry', 'history entries')} from {where}.\n"
+        )
+    else:
+        sys.stdout.write(
+            f"Shared store: {where}\n"
+            f"  stored results: {found['results']}\n"
+            f"  detections: {found['paid']} paid, {found['cached']} answered from the store (no credits)\n"
+            f"  size in the database: {human_size(found['size_bytes'])}\n"
+            f"  first: {_when(found['first_at'])}, last: {_when(found['last_at'])}\n"
+        )
+    return 0
 
 
 def run_cache_command(path: Path | None, action: str, *, as_json: bool = False) -> int:

@@ -316,8 +316,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         raise SystemExit(run_report(settings, args))
     elif command == "cache":
-        from truthscan_mcp.cli.cache import run_cache_command
+        from truthscan_mcp.cli.cache import run_cache_command, run_shared_cache_command
 
+        if settings.cache_url is not None:
+            url = settings.cache_url.get_secret_value()
+            raise SystemExit(run_shared_cache_command(url, args.cache_action, as_json=args.json))
         raise SystemExit(run_cache_command(settings.cache_path, args.cache_action, as_json=args.json))
     else:  # pragma: no cover - argparse rejects unknown commands
         parser.error(f"unknown command {command}")
