@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -30,6 +31,7 @@ from tests.support import (
     structured,
     text_of,
 )
+from tests.support.images import png_bytes
 from tests.support.postgres import postgres_bin, postgres_cluster
 from truthscan_mcp.cache.postgres import PostgresStore
 from truthscan_mcp.detection.schedule import Duration
@@ -221,3 +223,38 @@ async def test_a_store_outage_mid_run_costs_no_detection_and_what_was_paid_is_wr
     assert again["cached"] is True
     assert sandbox.sandbox.stats.requests["detect"] == 2
     assert during["id"] in ids, "the document paid for during the outage reached the store"
+
+
+@pytest.mark.anyio
+async def test_servers_on_one_store_reach_the_daily_cap_together_and_pay_no_more(
+    sandbox: SandboxServer, pg_url: str, tmp_path: Path
+) -> None:
+    quick(sandbox)
+    # Slow uploads: every detection has passed the cap check before any is paid, so a check
+    # that did not hold its place atomically across servers would let all four through.
+    sandbox.sandbox.add_fault(FaultRule(endpoint="upload", kind="delay", delay_seconds=0.5, times=4))
+    images: list[str] = []
+    for seed in range(5):
+        path = tmp_path / f"desk-{seed}.png"
+        path.write_bytes(png_bytes(8192, seed=500 + seed))
+        images.append(str(path))
+    settings = make_settings(sandbox, tmp_path, cache_url=pg_url, max_detections_per_day=3)
+    outcomes: list[str] = []
+    async with Client(make_server(settings)) as first, Client(make_server(settings)) as second:
+
+        async def run(client: Client, path: str) -> None:
+            result = await client.call_tool("detect_image", {"path": path, "wait_seconds": 10})
+            outcomes.append(text_of(result) if result.is_error else "ok")
+
+        async with anyio.create_task_group() as tg:
+            for client, path in zip([first, second, first, second], images[:4], strict=True):
+                tg.start_soon(run, client, path)
+        refused = await second.call_tool("detect_image", {"path": images[4], "wait_seconds": 10})
+        credits = [structured(await client.call_tool("check_credits", {})) for client in (first, second)]
+    assert sorted(outcomes)[-3:] == ["ok", "ok", "ok"]
+    assert "daily limit of 3 paid detections is reached" in sorted(outcomes)[0]
+    assert refused.is_error
+    assert sandbox.sandbox.stats.requests["detect"] == 3
+    assert [(c["detections_today"], c["daily_limit"]) for c in credits] == [(3, 3), (3, 3)]
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM truthscan_ledger").fetchone() == (3,)

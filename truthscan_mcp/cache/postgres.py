@@ -36,6 +36,7 @@ from psycopg import AsyncConnection
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from truthscan_mcp.cache import postgres_ledger as ledger
 from truthscan_mcp.cache.database import CacheUnusableError, service_key
 from truthscan_mcp.cache.postgres_rows import PER_ANSWER_FIELDS, RESULT_COLUMNS, history_entry, stored
 from truthscan_mcp.cache.postgres_schema import migrate
@@ -48,7 +49,7 @@ from truthscan_mcp.detection.schedule import (
     MemoryDurations,
     PollPhase,
 )
-from truthscan_mcp.detection.store import ClaimWait, ContentKey, StoredResult
+from truthscan_mcp.detection.store import ClaimWait, ContentKey, Hold, StoredResult
 from truthscan_mcp.models import DetectionReport, History, HistoryEntry, ReportSource
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ class PostgresStore:
         self.url = url
         self.where = redacted(url)
         self.service = service_key(service)
+        #: whose credits the ledger counts: the API's, or (with a prefix) every simulator's
+        self.ledger_scope = history_prefix or self.service
         self.claim_lease = claim_lease
         self._history_prefix = history_prefix
         self._claim_poll = claim_poll
@@ -141,14 +144,22 @@ class PostgresStore:
         return await self._run(lambda conn: _get(conn, self.service, document_id))
 
     async def record_submission(
-        self, document_id: str, source: ReportSource, *, deep_analysis: bool, preview: bool
+        self,
+        document_id: str,
+        source: ReportSource,
+        *,
+        deep_analysis: bool,
+        preview: bool,
+        hold: str | None = None,
     ) -> None:
         """Written the moment TruthScan accepts a paid submission: from then on every replica
-        finds the id instead of paying again."""
-        at, service = self._clock(), self.service
+        finds the id instead of paying again; its ledger row goes in the same transaction."""
+        at, service, scope = self._clock(), self.service, self.ledger_scope
 
         async def write(conn: AsyncConnection) -> None:
-            await _record_submission(conn, service, document_id, source, deep_analysis, preview, at)
+            async with conn.transaction():
+                await _record_submission(conn, service, document_id, source, deep_analysis, preview, at)
+                await ledger.add(conn, scope, document_id, at=at, hold=hold)
 
         if not await self._write(write):
             self._unwritten.submitted(
@@ -216,6 +227,25 @@ class PostgresStore:
             if anyio.current_time() >= until:
                 return "held"
             await anyio.sleep(min(self._claim_poll, max(0.0, until - anyio.current_time())))
+
+    # --- the ledger of paid detections (the daily cap), shared by every replica ---------------
+
+    async def spent_since(self, since: float) -> int | None:
+        """From the database, plus what this replica paid that the database has not taken yet."""
+        scope = self.ledger_scope
+        counted = await self._run(lambda conn: ledger.spent_since(conn, scope, since))
+        return None if counted is None else counted + self._unwritten.paid_since(since)
+
+    async def hold(self, holder: str, count: int, *, limit: int, since: float) -> Hold | None:
+        scope, unwritten = self.ledger_scope, self._unwritten.paid_since(since)
+        held = await self._run(
+            lambda conn: ledger.hold(conn, scope, holder, count, limit=limit - unwritten, since=since)
+        )
+        return None if held is None else Hold(held.granted, held.used + unwritten)
+
+    async def release(self, holder: str) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._run(lambda conn: ledger.release(conn, holder))
 
     # --- reading back -------------------------------------------------------------------------
 
@@ -378,7 +408,7 @@ async def _record_submission(
     at: float,
 ) -> None:
     read_at = source.read_at.timestamp() if source.read_at is not None else None
-    async with conn.transaction():
+    async with conn.transaction():  # nested in the caller's: a savepoint
         await conn.execute(
             "INSERT INTO truthscan_results (service, document_id, sha256, source_kind, source_name, "
             "media_type, size, location, final_url, read_at, deep_analysis, preview, status, "

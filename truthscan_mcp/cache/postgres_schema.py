@@ -79,6 +79,25 @@ _SCHEMA: tuple[str, ...] = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS truthscan_durations_by_phase ON truthscan_durations (service, phase, seq)",
+    # The ledger of paid detections (the daily cap), one row per paid id and scope (whose credits).
+    """
+    CREATE TABLE IF NOT EXISTS truthscan_ledger (
+        seq         BIGSERIAL PRIMARY KEY,
+        scope       TEXT NOT NULL,
+        document_id TEXT NOT NULL,
+        paid_at     DOUBLE PRECISION NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS truthscan_ledger_by_time ON truthscan_ledger (scope, paid_at)",
+    # Detections held by a call or a batch about to pay for them, until used, released or lapsed.
+    """
+    CREATE TABLE IF NOT EXISTS truthscan_holds (
+        holder     TEXT PRIMARY KEY,
+        scope      TEXT NOT NULL,
+        count      INTEGER NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    )
+    """,
     "CREATE TABLE IF NOT EXISTS truthscan_schema (version INTEGER NOT NULL)",
 )
 #: What each version adds to the one before it (none yet: version 1 is `_SCHEMA`).
