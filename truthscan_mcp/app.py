@@ -122,7 +122,6 @@ async def open_app(
             sandbox = Sandbox()
         transport = httpx2.ASGITransport(app=sandbox.app)
     settings = _effective_settings(settings)
-    key = settings.effective_api_key()
     # A simulator's ids mean nothing to another instance: its own namespace in the cache, while
     # the history shows every run's (each `--sandbox` run is a new instance).
     service, history_prefix = settings.api_url, None
@@ -134,16 +133,7 @@ async def open_app(
         make_http_client(transport=transport) as http,
         open_store(settings, service=service, history_prefix=history_prefix) as store,
     ):
-        client = TruthScanClient(
-            http,
-            api_url=settings.api_url,
-            storage_url=settings.storage_url,
-            api_key=SecretStr(key) if key else None,
-            retry=retry,
-            deadlines=deadlines,
-            allow_private=settings.allow_private_urls,
-            knobs=settings.knobs,
-        )
+        client = _client(http, settings, retry, deadlines)
         if schedule is None:
             schedule = Planner(store if store is not None else MemoryDurations(), api_url=settings.api_url)
         detector = Detector(
@@ -159,6 +149,23 @@ async def open_app(
             uploads=uploads,
             upload_pages=upload_pages,
         )
+
+
+def _client(
+    http: httpx2.AsyncClient, settings: Settings, retry: RetryPolicy | None, deadlines: Deadlines | None
+) -> TruthScanClient:
+    """The one API client of a run, on its shared pool (`settings` already effective)."""
+    key = settings.effective_api_key()
+    return TruthScanClient(
+        http,
+        api_url=settings.api_url,
+        storage_url=settings.storage_url,
+        api_key=SecretStr(key) if key else None,
+        retry=retry,
+        deadlines=deadlines,
+        allow_private=settings.allow_private_urls,
+        knobs=settings.knobs,
+    )
 
 
 async def read_history(app: AppContext) -> History:

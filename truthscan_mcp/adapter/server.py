@@ -140,6 +140,14 @@ def create_server(
         token_verifier=oauth[0] if oauth else None,
         auth=oauth[1] if oauth else None,
     )
+    _add_resources(mcp, lifespans, history)
+    _add_prompts(mcp)
+    return mcp
+
+
+def _add_resources(
+    mcp: MCPServer[AppContext], lifespans: resources.Lifespans, history: resources.HistoryNotifier
+) -> None:
     # MCPServer serves no `resources/subscribe` (the 2025 era's way to ask for updates); the
     # SDK points there for re-providing a method the 2026 revision removed.
     lowlevel = mcp._lowlevel_server  # pyright: ignore[reportPrivateUsage]
@@ -159,10 +167,12 @@ def create_server(
         description=texts.RESULT_RESOURCE_DESCRIPTION,
         mime_type="application/json",
     )(resources.result)
+
+
+def _add_prompts(mcp: MCPServer[AppContext]) -> None:
     mcp.prompt(
         "check_image", title="Check an image with TruthScan", description=prompts.CHECK_IMAGE_DESCRIPTION
     )(prompts.check_image)
     mcp.prompt("check_page", title="Check a web page's images", description=prompts.CHECK_PAGE_DESCRIPTION)(
         prompts.check_page
     )
-    return mcp

@@ -115,27 +115,8 @@ def error_for(
     lowered = (said or "").lower()
     if endpoint == "upload" and status in (400, 403):
         return UploadExpiredError(f"The upload URL was refused (HTTP {status}){quoted}.")
-    if status == 401:
-        return InvalidKeyError(
-            f"TruthScan refused the API key (HTTP 401){quoted}: the key was refused before anything was "
-            f"charged. Check {key_place}: it must be the key from the TruthScan developer portal, "
-            "active and not expired (regenerate it there if needed)."
-        )
-    if status == 402:
-        return NotEnoughCreditsError(
-            f"TruthScan says there are not enough credits for this request (HTTP 402){quoted}. Call "
-            "check_credits to see the balance, and add credits in the TruthScan dashboard before retrying."
-        )
-    if status == 403:
-        if "credit" in lowered:
-            return NotEnoughCreditsError(
-                "TruthScan says there are not enough credits for this detection. Call check_credits "
-                "to see the balance, and add credits in the TruthScan dashboard before retrying."
-            )
-        return InvalidKeyError(
-            f"TruthScan rejected the API key{quoted}. Check {key_place}: it must be the key from "
-            "the TruthScan developer portal, active and not expired (regenerate it there if needed)."
-        )
+    if status in (401, 402, 403):
+        return _refused_key_or_credits(status, quoted, lowered, key_place)
     if status == 429:
         return RateLimitedError(
             f"TruthScan is rate-limiting requests (HTTP 429){quoted}. Wait a little and try again.",
@@ -148,6 +129,35 @@ def error_for(
             retry_after=retry_after_of(response),
             status=status,
         )
+    return _refused_request(endpoint, status, quoted, lowered)
+
+
+def _refused_key_or_credits(status: int, quoted: str, lowered: str, key_place: str) -> TruthScanError:
+    """401, 402 and 403: the key, or the balance (a 403 that speaks of credits)."""
+    if status == 401:
+        return InvalidKeyError(
+            f"TruthScan refused the API key (HTTP 401){quoted}: the key was refused before anything was "
+            f"charged. Check {key_place}: it must be the key from the TruthScan developer portal, "
+            "active and not expired (regenerate it there if needed)."
+        )
+    if status == 402:
+        return NotEnoughCreditsError(
+            f"TruthScan says there are not enough credits for this request (HTTP 402){quoted}. Call "
+            "check_credits to see the balance, and add credits in the TruthScan dashboard before retrying."
+        )
+    if "credit" in lowered:
+        return NotEnoughCreditsError(
+            "TruthScan says there are not enough credits for this detection. Call check_credits "
+            "to see the balance, and add credits in the TruthScan dashboard before retrying."
+        )
+    return InvalidKeyError(
+        f"TruthScan rejected the API key{quoted}. Check {key_place}: it must be the key from "
+        "the TruthScan developer portal, active and not expired (regenerate it there if needed)."
+    )
+
+
+def _refused_request(endpoint: str, status: int, quoted: str, lowered: str) -> TruthScanError:
+    """A 4xx about the request itself (or a status the API reference does not describe)."""
     if status == 404:
         return NotFoundError(f"TruthScan answered 404 Not Found on {endpoint}{quoted}.")
     if status == 400 and ("format" in lowered or "unsupported" in lowered):

@@ -239,49 +239,28 @@ def parse_document(raw: Any, *, queried_id: str | None = None) -> ApiDocument | 
 
     raw_status = _text(top.get("status"), 50)
     status: Status = _STATUS.get(raw_status.lower(), "pending") if raw_status else "pending"
-    warnings: list[str] = []
-    if raw_status and raw_status.lower() not in _STATUS:
-        warnings.append(
-            f"TruthScan reported an unknown status ({truthscan_says(raw_status)}); "
-            "treated as still processing."
-        )
+    warnings = _status_warnings(raw_status)
 
     confidence_raw = pick("confidence")
     confidence = _percent(confidence_raw)
     band = _band_word(confidence_raw) or band_of(confidence)
 
-    step_raw = _number(pick("detection_step"))
-    step = int(step_raw) if step_raw is not None and 1 <= step_raw <= 3 else None
+    step = _step(pick("detection_step"))
 
     # Eight lines say all a reader needs; a long tail only costs tokens (bench/tokens.py).
     metadata = _texts(pick("metadata"), 8)
     signals = Signals(metadata=metadata, ocr=_signal(pick("ocr")), ml_model=_signal(pick("ml_model")))
 
     analysis_raw = _first((details, "analysis_results_status"), (top, "analysis_results_status"))
-    analysis_status = None
-    if analysis_raw is not None:
-        word = str(analysis_raw).strip().lower()
-        analysis_status = _ANALYSIS.get(word, "pending")
-        if word not in _ANALYSIS:
-            warnings.append(f"TruthScan reported an unknown analysis status ({truthscan_says(word)}).")
+    analysis_status = _analysis_status(analysis_raw, warnings)
     analysis = _analysis(_first((details, "analysis_results"), (top, "analysis_results")))
     if analysis is not None and analysis_status in (None, "pending"):
         analysis_status = "done"
 
-    heat_raw = _text(pick("heatmap_status"), 50)
-    heatmap_status = _HEATMAP.get(heat_raw.lower(), heat_raw.lower()) if heat_raw else None
     heatmap_url = _url(pick("heatmap_url"))
-    if heatmap_url and heatmap_status is None:
-        heatmap_status = "ready"
+    heatmap_status = _heatmap_status(pick("heatmap_status"), heatmap_url)
 
-    for item in _as_list(top.get("warnings")):
-        if isinstance(item, dict):
-            w: dict[str, Any] = item  # pyright: ignore[reportUnknownVariableType]
-            label = _text(w.get("label") or w.get("message") or w.get("type"), 300)
-            if label:
-                warnings.append(truthscan_says(label))
-        elif (text := _text(item, 300)) is not None:
-            warnings.append(truthscan_says(text))
+    warnings.extend(_listed_warnings(top.get("warnings")))
 
     doc_id = _text(top.get("id"), 100) or queried_id
     return ApiDocument(
@@ -302,6 +281,50 @@ def parse_document(raw: Any, *, queried_id: str | None = None) -> ApiDocument | 
         error_message=_text(pick("error_message") or pick("error"), 500),
         api_warnings=warnings,
     )
+
+
+def _step(raw: Any) -> int | None:
+    """Which of TruthScan's three stages decided (1-3); anything else is not said."""
+    step = _number(raw)
+    return int(step) if step is not None and 1 <= step <= 3 else None
+
+
+def _heatmap_status(raw: Any, url: str | None) -> str | None:
+    """The heatmap's state in our words; a URL without a state means it is ready."""
+    word = _text(raw, 50)
+    status = _HEATMAP.get(word.lower(), word.lower()) if word else None
+    return "ready" if url and status is None else status
+
+
+def _status_warnings(raw_status: str | None) -> list[str]:
+    if raw_status and raw_status.lower() not in _STATUS:
+        said = truthscan_says(raw_status)
+        return [f"TruthScan reported an unknown status ({said}); treated as still processing."]
+    return []
+
+
+def _analysis_status(raw: Any, warnings: list[str]) -> Literal["pending", "done", "skipped", "failed"] | None:
+    """The deep analysis's state; a word TruthScan never documented is pending, and said so."""
+    if raw is None:
+        return None
+    word = str(raw).strip().lower()
+    if word not in _ANALYSIS:
+        warnings.append(f"TruthScan reported an unknown analysis status ({truthscan_says(word)}).")
+    return _ANALYSIS.get(word, "pending")
+
+
+def _listed_warnings(raw: Any) -> list[str]:
+    """The document's own warnings, each quoted as TruthScan's words."""
+    warnings: list[str] = []
+    for item in _as_list(raw):
+        if isinstance(item, dict):
+            w: dict[str, Any] = item  # pyright: ignore[reportUnknownVariableType]
+            label = _text(w.get("label") or w.get("message") or w.get("type"), 300)
+            if label:
+                warnings.append(truthscan_says(label))
+        elif (text := _text(item, 300)) is not None:
+            warnings.append(truthscan_says(text))
+    return warnings
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -14,9 +14,13 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
+
+if TYPE_CHECKING:  # the SDK is imported when the demo runs, not when the command line is built
+    from mcp import Client, StdioServerParameters
+    from mcp.types import CallToolResult
 
 SAMPLES = ("ai-generated.png", "camera-photo.jpg")
 
@@ -41,7 +45,7 @@ def run_demo(args: argparse.Namespace | None = None) -> int:
 
 
 async def _demo(args: argparse.Namespace | None) -> int:
-    from mcp import Client, StdioServerParameters
+    from mcp import Client
 
     live = bool(os.environ.get("TRUTHSCAN_API_KEY", "").strip()) and not getattr(args, "sandbox", False)
     workdir = Path(tempfile.mkdtemp(prefix="truthscan-demo-"))
@@ -49,91 +53,104 @@ async def _demo(args: argparse.Namespace | None) -> int:
         for name in SAMPLES:
             with resources.as_file(resources.files("truthscan_mcp.samples") / name) as sample:
                 shutil.copyfile(sample, workdir / name)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRUTHSCAN_")}
-        if live:
-            env["TRUTHSCAN_API_KEY"] = os.environ["TRUTHSCAN_API_KEY"]
-            for key in ("TRUTHSCAN_API_URL", "TRUTHSCAN_STORAGE_URL"):
-                if key in os.environ:
-                    env[key] = os.environ[key]
-        env["TRUTHSCAN_ALLOWED_DIRS"] = str(workdir)
-        env["TRUTHSCAN_CACHE_PATH"] = str(workdir / "cache.sqlite3")
-        env["TRUTHSCAN_REPORTS_DIR"] = str(workdir / "reports")
-        env["TRUTHSCAN_LOG_LEVEL"] = "WARNING"
-        server_args = ["-m", "truthscan_mcp"] + ([] if live else ["--sandbox"])
-        params = StdioServerParameters(command=sys.executable, args=server_args, env=env)
-
+        params = _server_params(workdir, live)
         _out("truthscan-mcp demo — a real MCP client talking to this server over stdio")
         if live:
             _out("Mode: LIVE TruthScan API (TRUTHSCAN_API_KEY is set): detections spend real credits.")
         else:
             _out("Mode: SANDBOX. Set TRUTHSCAN_API_KEY for the real API. Every verdict below is")
             _out("SIMULATED by the built-in simulator: it shows the workflow, not a real analysis.")
-        _out(f"Server: {sys.executable} {' '.join(server_args)}\n")
+        _out(f"Server: {params.command} {' '.join(params.args)}\n")
 
         async with Client(params, mode="legacy") as client:
-            info = client.server_info
-            _out(f"Connected to {info.name if info else '?'} {info.version if info else ''}")
-            tools = await client.list_tools()
-            # what the model is offered: app-only tools (MCP Apps visibility ["app"]) are for the page
-            offered = [t.name for t in tools.tools if _model_visible(t.meta)]
-            _out("Tools: " + ", ".join(offered) + "\n")
-
-            for name, arguments in (("health", {}), ("check_credits", {})):
-                result = await client.call_tool(name, arguments)
-                _out(f"> {name}()")
-                _out(_indent(_text_of(result)) + "\n")
-
-            first_id: str | None = None
-            for sample in SAMPLES:
-                events: list[str] = []
-
-                async def on_progress(
-                    progress: float, total: float | None, message: str | None, events: list[str] = events
-                ) -> None:
-                    events.append(f"{progress:.0f}% {message or ''}")
-
-                arguments: dict[str, Any] = {
-                    "path": str(workdir / sample),
-                    "deep_analysis": True,
-                    "wait_seconds": 60,
-                }
-                result = await client.call_tool("detect_image", arguments, progress_callback=on_progress)
-                _out(f"> detect_image(path={sample!r}, deep_analysis=True)")
-                _out(
-                    f"    progress: {len(events)} notifications, e.g. " + " | ".join(events[:1] + events[-2:])
-                )
-                _out(_indent(_text_of(result)) + "\n")
-                if result.structured_content and first_id is None:
-                    first_id = result.structured_content.get("id")
-                if result.is_error:
-                    return 1
-
-            if first_id:
-                result = await client.call_tool("get_result", {"id": first_id})
-                _out(f"> get_result(id={first_id!r})")
-                _out(_indent(_text_of(result)) + "\n")
-                result = await client.call_tool("export_report", {"id": first_id})
-                _out(f"> export_report(id={first_id!r}) — an evidence report (HTML + JSON sidecar)")
-                _out(_indent(_text_of(result)))
-                _out("    (written into the demo's temporary folder, removed at the end; by default")
-                _out("    reports go to TRUTHSCAN_REPORTS_DIR, 'TruthScan reports' in your documents)\n")
-
-            result = await client.call_tool("detect_image", {"path": str(workdir / SAMPLES[0])})
-            _out(f"> detect_image(path={SAMPLES[0]!r}) again — same bytes")
-            _out(_indent(_text_of(result)) + "\n")
-
-            result = await client.call_tool("detect_images", {"directory": str(workdir)})
-            _out("> detect_images(directory=<the two samples>) — a batch; both are known already")
-            _out(_indent(_text_of(result)) + "\n")
-
-            result = await client.call_tool("detect_image", {"path": str(workdir / "missing.png")})
-            _out("> detect_image(path='missing.png') — what an error looks like")
-            _out(_indent(_text_of(result)) + f"\n    (isError: {result.is_error})\n")
+            if not await _session(client, workdir):
+                return 1
         if not live:
             _out("All verdicts above were SIMULATED by the sandbox.")
         return 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _server_params(workdir: Path, live: bool) -> StdioServerParameters:
+    """This server over stdio, configured by nothing of the user's but the live API's key and URLs."""
+    from mcp import StdioServerParameters
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUTHSCAN_")}
+    if live:
+        env["TRUTHSCAN_API_KEY"] = os.environ["TRUTHSCAN_API_KEY"]
+        for key in ("TRUTHSCAN_API_URL", "TRUTHSCAN_STORAGE_URL"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+    env["TRUTHSCAN_ALLOWED_DIRS"] = str(workdir)
+    env["TRUTHSCAN_CACHE_PATH"] = str(workdir / "cache.sqlite3")
+    env["TRUTHSCAN_REPORTS_DIR"] = str(workdir / "reports")
+    env["TRUTHSCAN_LOG_LEVEL"] = "WARNING"
+    server_args = ["-m", "truthscan_mcp"] + ([] if live else ["--sandbox"])
+    return StdioServerParameters(command=sys.executable, args=server_args, env=env)
+
+
+async def _session(client: Client, workdir: Path) -> bool:
+    """Every tool, in the order a person would meet them; False when a detection failed."""
+    info = client.server_info
+    _out(f"Connected to {info.name if info else '?'} {info.version if info else ''}")
+    tools = await client.list_tools()
+    # what the model is offered: app-only tools (MCP Apps visibility ["app"]) are for the page
+    offered = [t.name for t in tools.tools if _model_visible(t.meta)]
+    _out("Tools: " + ", ".join(offered) + "\n")
+
+    for name in ("health", "check_credits"):
+        result = await client.call_tool(name, {})
+        _out(f"> {name}()")
+        _out(_indent(_text_of(result)) + "\n")
+
+    first_id: str | None = None
+    for sample in SAMPLES:
+        result = await _detect_sample(client, workdir, sample)
+        if result.structured_content and first_id is None:
+            first_id = result.structured_content.get("id")
+        if result.is_error:
+            return False
+    if first_id:
+        await _result_and_report(client, first_id)
+
+    result = await client.call_tool("detect_image", {"path": str(workdir / SAMPLES[0])})
+    _out(f"> detect_image(path={SAMPLES[0]!r}) again — same bytes")
+    _out(_indent(_text_of(result)) + "\n")
+
+    result = await client.call_tool("detect_images", {"directory": str(workdir)})
+    _out("> detect_images(directory=<the two samples>) — a batch; both are known already")
+    _out(_indent(_text_of(result)) + "\n")
+
+    result = await client.call_tool("detect_image", {"path": str(workdir / "missing.png")})
+    _out("> detect_image(path='missing.png') — what an error looks like")
+    _out(_indent(_text_of(result)) + f"\n    (isError: {result.is_error})\n")
+    return True
+
+
+async def _detect_sample(client: Client, workdir: Path, sample: str) -> CallToolResult:
+    events: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        events.append(f"{progress:.0f}% {message or ''}")
+
+    arguments: dict[str, Any] = {"path": str(workdir / sample), "deep_analysis": True, "wait_seconds": 60}
+    result = await client.call_tool("detect_image", arguments, progress_callback=on_progress)
+    _out(f"> detect_image(path={sample!r}, deep_analysis=True)")
+    _out(f"    progress: {len(events)} notifications, e.g. " + " | ".join(events[:1] + events[-2:]))
+    _out(_indent(_text_of(result)) + "\n")
+    return result
+
+
+async def _result_and_report(client: Client, first_id: str) -> None:
+    result = await client.call_tool("get_result", {"id": first_id})
+    _out(f"> get_result(id={first_id!r})")
+    _out(_indent(_text_of(result)) + "\n")
+    result = await client.call_tool("export_report", {"id": first_id})
+    _out(f"> export_report(id={first_id!r}) — an evidence report (HTML + JSON sidecar)")
+    _out(_indent(_text_of(result)))
+    _out("    (written into the demo's temporary folder, removed at the end; by default")
+    _out("    reports go to TRUTHSCAN_REPORTS_DIR, 'TruthScan reports' in your documents)\n")
 
 
 def _model_visible(meta: dict[str, Any] | None) -> bool:

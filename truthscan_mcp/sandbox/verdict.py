@@ -182,65 +182,86 @@ def _basic_source(kind: Kind, f: ImageFindings) -> str:
 
 
 def _analysis(kind: Kind, f: ImageFindings, score: float, confidence: float, digest: bytes) -> Analysis:
-    shown = f"{score:.1f}"
+    """What the simulated deep analysis says, in the words the real one uses for each kind of
+    evidence: the metadata decided it (generator), or the classifier alone did (unknown)."""
     if kind == "generator":
-        names = ", ".join(f.ai_generators) or "an AI generator"
-        indicators = [*f.ai_evidence[:3]]
-        if f.model_name:
-            indicators.append(f"Model checkpoint recorded in metadata: {f.model_name}")
-        return Analysis(
-            agreement="strong",
-            confidence=round(confidence),
-            key_indicators=tuple(indicators),
-            reasoning=(
-                f"The file carries a generator signature from {names}. Metadata of this kind is "
-                "written by the generation tool itself and is not produced by cameras, so the "
-                f"metadata stage decided the verdict; the classifier's score of {shown} agrees."
-            ),
-            visual_patterns=_pick(_AI_PATTERNS, digest, 2),
-            recommendations=(
-                "Treat the image as AI-generated unless its original source proves otherwise",
-                "Metadata can be stripped or forged: confirm with the publisher when provenance matters",
-            ),
-        )
+        return _generator_analysis(f, score, confidence, digest)
     if kind == "editor":
-        return Analysis(
-            agreement="moderate",
-            confidence=round(confidence),
-            key_indicators=(
-                f"Editing software recorded in EXIF: {f.software}",
-                "No AI generator signature or AI provenance claim",
-                f"Classifier score {shown} is below the AI threshold",
-            ),
-            reasoning=(
-                f"The image was saved by {f.editor}, so it was edited after capture, but nothing in "
-                "its metadata or its pixels points to generation by AI. Edits can still alter what "
-                "the image shows."
-            ),
-            visual_patterns=_pick(_EDIT_PATTERNS, digest, 2),
-            recommendations=(
-                "Ask for the unedited original if the exact content matters",
-                "Compare with other photographs of the same scene",
-            ),
-        )
+        return _editor_analysis(f, score, confidence, digest)
     if kind == "camera":
-        return Analysis(
-            agreement="strong",
-            confidence=round(confidence),
-            key_indicators=(
-                f"Camera make and model recorded in EXIF: {f.camera}",
-                "No AI generator signature or AI provenance claim",
-                f"Classifier score {shown} is well below the AI threshold",
-            ),
-            reasoning=(
-                f"The camera metadata ({f.camera}) and a low classifier score agree: this looks like "
-                "an unaltered photograph."
-            ),
-            visual_patterns=_pick(_REAL_PATTERNS, digest, 2),
-            recommendations=(
-                "EXIF can be edited: for high-stakes use, obtain the original file from the photographer",
-            ),
-        )
+        return _camera_analysis(f, score, confidence, digest)
+    return _classifier_analysis(score, confidence, digest)
+
+
+def _generator_analysis(f: ImageFindings, score: float, confidence: float, digest: bytes) -> Analysis:
+    shown = f"{score:.1f}"
+    names = ", ".join(f.ai_generators) or "an AI generator"
+    indicators = [*f.ai_evidence[:3]]
+    if f.model_name:
+        indicators.append(f"Model checkpoint recorded in metadata: {f.model_name}")
+    return Analysis(
+        agreement="strong",
+        confidence=round(confidence),
+        key_indicators=tuple(indicators),
+        reasoning=(
+            f"The file carries a generator signature from {names}. Metadata of this kind is "
+            "written by the generation tool itself and is not produced by cameras, so the "
+            f"metadata stage decided the verdict; the classifier's score of {shown} agrees."
+        ),
+        visual_patterns=_pick(_AI_PATTERNS, digest, 2),
+        recommendations=(
+            "Treat the image as AI-generated unless its original source proves otherwise",
+            "Metadata can be stripped or forged: confirm with the publisher when provenance matters",
+        ),
+    )
+
+
+def _editor_analysis(f: ImageFindings, score: float, confidence: float, digest: bytes) -> Analysis:
+    shown = f"{score:.1f}"
+    return Analysis(
+        agreement="moderate",
+        confidence=round(confidence),
+        key_indicators=(
+            f"Editing software recorded in EXIF: {f.software}",
+            "No AI generator signature or AI provenance claim",
+            f"Classifier score {shown} is below the AI threshold",
+        ),
+        reasoning=(
+            f"The image was saved by {f.editor}, so it was edited after capture, but nothing in "
+            "its metadata or its pixels points to generation by AI. Edits can still alter what "
+            "the image shows."
+        ),
+        visual_patterns=_pick(_EDIT_PATTERNS, digest, 2),
+        recommendations=(
+            "Ask for the unedited original if the exact content matters",
+            "Compare with other photographs of the same scene",
+        ),
+    )
+
+
+def _camera_analysis(f: ImageFindings, score: float, confidence: float, digest: bytes) -> Analysis:
+    shown = f"{score:.1f}"
+    return Analysis(
+        agreement="strong",
+        confidence=round(confidence),
+        key_indicators=(
+            f"Camera make and model recorded in EXIF: {f.camera}",
+            "No AI generator signature or AI provenance claim",
+            f"Classifier score {shown} is well below the AI threshold",
+        ),
+        reasoning=(
+            f"The camera metadata ({f.camera}) and a low classifier score agree: this looks like "
+            "an unaltered photograph."
+        ),
+        visual_patterns=_pick(_REAL_PATTERNS, digest, 2),
+        recommendations=(
+            "EXIF can be edited: for high-stakes use, obtain the original file from the photographer",
+        ),
+    )
+
+
+def _classifier_analysis(score: float, confidence: float, digest: bytes) -> Analysis:
+    shown = f"{score:.1f}"
     distance = abs(score - 50)
     agreement = "strong" if distance >= 30 else ("moderate" if distance >= 15 else "weak")
     ai = score >= 50
