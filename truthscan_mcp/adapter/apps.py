@@ -34,8 +34,8 @@ from mcp.types import CallToolResult, Icon, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from truthscan_mcp.adapter.pixels import decode_small
+from truthscan_mcp.adapter.results import tool_errors
 from truthscan_mcp.adapter.texts import SUBMIT_UPLOAD_DESCRIPTION
-from truthscan_mcp.adapter.tools import tool_errors
 from truthscan_mcp.api.client import MAX_HEATMAP_BYTES
 from truthscan_mcp.app import AppContext
 from truthscan_mcp.errors import UploadError

@@ -8,38 +8,50 @@ for the many that show the model only text). `server.create_server` registers th
 
 from __future__ import annotations
 
-import base64
-import logging
-from collections.abc import Generator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
-import anyio.to_thread
 from mcp.server.apps import client_supports_apps
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Elicit, Resolve
-from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
+from mcp.types import CallToolResult, ContentBlock, ResourceLink
 from pydantic import Field
 
 from truthscan_mcp.adapter import texts
 from truthscan_mcp.adapter.confirm import SpendConfirmation, SpendPlan, can_elicit, question, refused
 from truthscan_mcp.adapter.declare import declare
-from truthscan_mcp.adapter.heatmap import describe_heatmap
+from truthscan_mcp.adapter.provenance_text import render_provenance
 from truthscan_mcp.adapter.render import (
     render_batch,
     render_credits,
     render_export,
     render_health,
-    render_provenance,
-    render_report,
 )
-from truthscan_mcp.api.client import MAX_HEATMAP_BYTES
+from truthscan_mcp.adapter.results import report_result, tool_errors, tool_result
+from truthscan_mcp.adapter.tool_arguments import (
+    AllowPartialArgument,
+    BatchDeepArgument,
+    BatchWaitArgument,
+    ClipboardArgument,
+    DataArgument,
+    DirectoryArgument,
+    ForceArgument,
+    MaxDetectionsArgument,
+    MaxImagesArgument,
+    PageArgument,
+    PathArgument,
+    PathsArgument,
+    PatternArgument,
+    RecursiveArgument,
+    UploadArgument,
+    UrlArgument,
+    UrlsArgument,
+)
 from truthscan_mcp.app import AppContext, check_health
 from truthscan_mcp.detection.batch import (
-    MAX_BATCH,
     BatchInput,
     SpendLimits,
     check_page_alone,
@@ -52,39 +64,9 @@ from truthscan_mcp.detection.call import DetectOptions
 from truthscan_mcp.detection.images import ImageSink
 from truthscan_mcp.detection.progress import Progress, ProgressCallback
 from truthscan_mcp.detection.sweep import DEFAULT_PAGE_IMAGES, sweep_page
-from truthscan_mcp.errors import TruthScanError
 from truthscan_mcp.evidence.export import Reporter
 from truthscan_mcp.media.clipboard import BITMAP_NOTE, is_clipboard_bitmap
 from truthscan_mcp.models import BatchResult, Credits, DetectionReport, ExportedReport, Health, Provenance
-from truthscan_mcp.sanitize import clean_text
-
-logger = logging.getLogger(__name__)
-
-#: every result model carries its own text as `summary`
-Summarised = DetectionReport | BatchResult | Credits | Health | Provenance | ExportedReport
-
-
-@contextmanager
-def tool_errors() -> Generator[None]:
-    """A `TruthScanError` as the tool error the model reads: its message says what to do next."""
-    try:
-        yield
-    except TruthScanError as exc:
-        # a message may quote outside text (a path, TruthScan's words): no control reaches the model
-        raise ToolError(clean_text(exc.message, multiline=True)) from None
-
-
-def tool_result(model: Summarised, text: str, *extra: ContentBlock) -> CallToolResult:
-    """`model` as structured content, `text` for clients that show only text, then `extra`.
-
-    The text also goes into the structured content as `summary`: some clients (Claude Code,
-    Codex, Copilot CLI) hand the model only the structured JSON, others only the text block, and
-    either way the framing and the next step must reach it.
-    """
-    return CallToolResult(
-        content=[TextContent(type="text", text=text), *extra],
-        structured_content=model.model_copy(update={"summary": text}).model_dump(mode="json"),
-    )
 
 
 def _image_sink(ctx: Context[AppContext]) -> ImageSink | None:
@@ -99,65 +81,6 @@ def _progress_to(ctx: Context[AppContext]) -> ProgressCallback:
         await ctx.report_progress(progress.fraction * 100, 100, message=progress.message)
 
     return send
-
-
-async def _report_result(app: AppContext, report: DetectionReport, include_heatmap: bool) -> CallToolResult:
-    blocks: list[ContentBlock] = []
-    heatmap_words: str | None = None
-    if include_heatmap:
-        if report.heatmap_status == "ready" and report.heatmap_url:
-            try:
-                image = await app.client.fetch_image(report.heatmap_url, max_bytes=MAX_HEATMAP_BYTES)
-                if image is not None:
-                    data, media_type = image  # the type its magic bytes show, never the server's label
-                    # decoding a PNG takes a while: off the event loop, which serves other calls
-                    heatmap_words = await anyio.to_thread.run_sync(describe_heatmap, data)
-                    blocks.append(
-                        ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=media_type)
-                    )
-            except Exception:  # the report (and its paid id) goes out whatever the heatmap does
-                logger.exception("attaching the heatmap of %s failed", report.id)
-                image = None
-            if image is None:
-                report = report.model_copy(
-                    update={"warnings": [*report.warnings, "The heatmap could not be downloaded."]}
-                )
-        elif report.heatmap_status is None and report.status == "done":
-            report = report.model_copy(
-                update={
-                    "warnings": [
-                        *report.warnings,
-                        "No heatmap for this image (TruthScan makes them only for AI scores of 20 or more).",
-                    ]
-                }
-            )
-    return tool_result(report, render_report(report, heatmap_words), *blocks)
-
-
-#: the one image source of `detect_image` and `check_provenance` (exactly one of the three)
-PathArgument = Annotated[
-    str | None, Field(description="Local image file path (~ expanded) or file:// URI.", max_length=4096)
-]
-UrlArgument = Annotated[
-    str | None, Field(description="http(s) URL of the image; this server downloads it.", max_length=8192)
-]
-DataArgument = Annotated[
-    str | None, Field(description="The image as base64, or a data:image/...;base64, URI.")
-]
-ClipboardArgument = Annotated[
-    bool,
-    Field(
-        description="true: the image on the person's system clipboard (they copy it first: "
-        "right-click → Copy Image, or copy the file)."
-    ),
-]
-UploadArgument = Annotated[
-    str | None,
-    Field(
-        description="The upload_id from request_image: the image the person dropped on its page.",
-        max_length=100,
-    ),
-]
 
 
 def _bitmap_noted(report: DetectionReport) -> DetectionReport:
@@ -221,71 +144,7 @@ async def detect_image(
             clipboard=clipboard,
             upload=upload,
         )
-    return await _report_result(app, _bitmap_noted(report), include_heatmap)
-
-
-PathsArgument = Annotated[
-    list[Annotated[str, Field(max_length=4096)]] | None,
-    Field(description="Local image file paths (or file:// URIs), at most 100.", max_length=MAX_BATCH),
-]
-DirectoryArgument = Annotated[
-    str | None,
-    Field(
-        description="A local directory whose images to check (inside the allowed directories).",
-        max_length=4096,
-    ),
-]
-PatternArgument = Annotated[
-    str | None,
-    Field(
-        description="Glob for `directory`, e.g. '*.jpg' or '**/*.png' (default: every "
-        "supported image file directly inside it).",
-        max_length=200,
-    ),
-]
-RecursiveArgument = Annotated[bool, Field(description="Also look in the directory's subdirectories.")]
-UrlsArgument = Annotated[
-    list[Annotated[str, Field(max_length=8192)]] | None,
-    Field(description="http(s) image URLs, at most 100.", max_length=MAX_BATCH),
-]
-BatchDeepArgument = Annotated[
-    bool, Field(description="Request and wait for deep-analysis reasoning for every image (slower).")
-]
-ForceArgument = Annotated[bool, Field(description="Bypass the local result cache and spend credits again.")]
-AllowPartialArgument = Annotated[
-    bool,
-    Field(
-        description="When the credits cannot cover the batch, detect as many as they cover "
-        "instead of refusing."
-    ),
-]
-PageArgument = Annotated[
-    str | None,
-    Field(
-        description="The http(s) URL of a web page: every image it shows (img, srcset, picture, "
-        "og:image, twitter:image, video poster, data: images) is checked; tiny and unreadable "
-        "images are listed in `skipped` instead of paid for.",
-        max_length=8192,
-    ),
-]
-MaxImagesArgument = Annotated[
-    int | None,
-    Field(
-        description=f"At most this many images are detected (default {DEFAULT_PAGE_IMAGES} for "
-        f"`page`; for the other sources every input, up to {MAX_BATCH}).",
-        ge=1,
-        le=MAX_BATCH,
-    ),
-]
-MaxDetectionsArgument = Annotated[
-    int | None,
-    Field(
-        description="Refuse the whole batch, before spending anything, if it would pay for more new "
-        "detections than this (images already known and duplicates are free and not counted).",
-        ge=0,
-        le=MAX_BATCH,
-    ),
-]
+    return await report_result(app, _bitmap_noted(report), include_heatmap)
 
 
 async def spending_plan(
@@ -369,15 +228,7 @@ async def detect_images(
     recursive: RecursiveArgument = False,
     urls: UrlsArgument = None,
     deep_analysis: BatchDeepArgument = False,
-    wait_seconds: Annotated[
-        float | None,
-        Field(
-            description="Seconds to wait for the whole batch before handing off unfinished images "
-            "(default from TRUTHSCAN_WAIT_SECONDS, 45).",
-            ge=0,
-            le=600,
-        ),
-    ] = None,
+    wait_seconds: BatchWaitArgument = None,
     force: ForceArgument = False,
     allow_partial: AllowPartialArgument = False,
     page: PageArgument = None,
@@ -411,14 +262,7 @@ async def detect_images(
     with tool_errors():
         if page is not None and page.strip():
             check_page_alone(paths=paths, directory=directory, urls=urls, pattern=pattern)
-            sweep = await sweep_page(app.settings, page, max_images=max_images or DEFAULT_PAGE_IMAGES)
-            try:
-                result = await run(sweep.inputs)
-            finally:
-                await sweep.aclose()
-            result = result.model_copy(
-                update={"page_url": sweep.page_url, "page_title": sweep.page_title, "skipped": sweep.skipped}
-            )
+            result = await _run_page(app, page, max_images, run)
         else:
             inputs = await expand_inputs(
                 app.settings,
@@ -430,6 +274,23 @@ async def detect_images(
             )
             result = await run(limit_inputs(inputs, max_images, directory=bool(directory)))
     return tool_result(result, render_batch(result))
+
+
+async def _run_page(
+    app: AppContext,
+    page: str,
+    max_images: int | None,
+    run: Callable[[list[BatchInput]], Awaitable[BatchResult]],
+) -> BatchResult:
+    """A page sweep: the page's images run as one batch, its title and what was skipped kept."""
+    sweep = await sweep_page(app.settings, page, max_images=max_images or DEFAULT_PAGE_IMAGES)
+    try:
+        result = await run(sweep.inputs)
+    finally:
+        await sweep.aclose()
+    return result.model_copy(
+        update={"page_url": sweep.page_url, "page_title": sweep.page_title, "skipped": sweep.skipped}
+    )
 
 
 @declare(title="Get a detection result", description=texts.GET_RESULT_DESCRIPTION, read_only=True, view=True)
@@ -449,7 +310,7 @@ async def get_result(
         report = await app.detector.get_result(
             id, wait_seconds=wait_seconds, include_heatmap=include_heatmap, progress=_progress_to(ctx)
         )
-    return await _report_result(app, report, include_heatmap)
+    return await report_result(app, report, include_heatmap)
 
 
 # reads the file, or downloads the URL it is given, and asks nobody: not an open world
