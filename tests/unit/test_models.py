@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from truthscan_mcp.api.wire import (
+    Presigned,
     parse_credits,
     parse_detect,
     parse_document,
@@ -202,9 +203,8 @@ def test_detect_without_id_says_it_was_not_resubmitted() -> None:
 
 
 def test_presign_needs_url_and_path() -> None:
-    assert parse_presign({"presigned_url": "https://u/x", "file_path": "uploads/a.png"}) == (
-        "https://u/x",
-        "uploads/a.png",
+    assert parse_presign({"presigned_url": "https://u/x", "file_path": "uploads/a.png"}) == Presigned(
+        url="https://u/x", file_path="uploads/a.png"
     )
     with pytest.raises(UnexpectedResponseError):
         parse_presign({"status": "success"})
@@ -278,6 +278,6 @@ def test_arbitrary_json_gives_the_other_parsers_their_type_or_our_error(raw: Any
         assert isinstance(document_id, str)
         assert document_id
     with contextlib.suppress(TruthScanError):
-        url, file_path = parse_presign(raw)
-        assert isinstance(url, str)
-        assert isinstance(file_path, str)
+        presigned = parse_presign(raw)
+        assert isinstance(presigned.url, str)
+        assert isinstance(presigned.file_path, str)

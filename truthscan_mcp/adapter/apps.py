@@ -24,7 +24,7 @@ import io
 import logging
 from collections import OrderedDict
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import anyio
 import anyio.to_thread
@@ -107,32 +107,41 @@ def _data_uri(data: bytes, media_type: str) -> str:
 
 def make_thumbnail(data: bytes, media_type: str, *, max_side: int = MAX_SIDE) -> str | None:
     """A data: URI at most `max_side` px a side, or None when the bytes cannot be decoded here."""
-    return thumbnail_of(data, media_type, max_side=max_side)[0]
+    return thumbnail_of(data, media_type, max_side=max_side).uri
 
 
-def thumbnail_of(data: bytes, media_type: str, *, max_side: int = MAX_SIDE) -> tuple[str | None, str | None]:
-    """(a data: URI at most `max_side` px a side, or None; why there is none, for a person).
+class Thumbnail(NamedTuple):
+    """A small copy of an image for the evidence view, or why there is none."""
+
+    #: a data: URI at most `max_side` px a side, or None
+    uri: str | None
+    #: why there is no thumbnail, in words for a person (None when there is one)
+    note: str | None
+
+
+def thumbnail_of(data: bytes, media_type: str, *, max_side: int = MAX_SIDE) -> Thumbnail:
+    """A data: URI at most `max_side` px a side, or None and why there is none, for a person.
 
     Blocking (decoding takes tens of milliseconds): call it in a worker thread. Decoding is
     bounded by `pixels.decode_small` (a pixel budget read from the header); never raises."""
     if importlib.util.find_spec("PIL") is None:  # no decoder: a small file a browser reads as it is
         if media_type in _BROWSER_TYPES and len(data) <= _MAX_RAW_BYTES:
-            return _data_uri(data, media_type), None
-        return None, "No preview: this image format cannot be shown here."
+            return Thumbnail(_data_uri(data, media_type), None)
+        return Thumbnail(None, "No preview: this image format cannot be shown here.")
     decoded = decode_small(data, max_side)
     image = decoded.image
     if image is None:
-        return None, decoded.note
+        return Thumbnail(None, decoded.note)
     try:
         out = io.BytesIO()
         if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             image.convert("RGBA").save(out, "PNG", optimize=True)
-            return _data_uri(out.getvalue(), "image/png"), None
+            return Thumbnail(_data_uri(out.getvalue(), "image/png"), None)
         image.convert("RGB").save(out, "JPEG", quality=82)
-        return _data_uri(out.getvalue(), "image/jpeg"), None
+        return Thumbnail(_data_uri(out.getvalue(), "image/jpeg"), None)
     except Exception as exc:  # a small image that will not encode (Pillow raises many kinds)
         logger.debug("no thumbnail for a %s image: %s", media_type, exc)
-        return None, "No preview: this image format cannot be shown here."
+        return Thumbnail(None, "No preview: this image format cannot be shown here.")
 
 
 class ImageStore:

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import quote
 
 import anyio
@@ -39,7 +39,14 @@ from truthscan_mcp.api.sending import (
     read_capped,
     upload_timeout,
 )
-from truthscan_mcp.api.wire import ApiDocument, parse_credits, parse_detect, parse_document, parse_presign
+from truthscan_mcp.api.wire import (
+    ApiDocument,
+    Presigned,
+    parse_credits,
+    parse_detect,
+    parse_document,
+    parse_presign,
+)
 from truthscan_mcp.errors import ConfigurationError, TruthScanError, UnavailableError, UnexpectedResponseError
 from truthscan_mcp.media.formats import sniff_format
 from truthscan_mcp.media.netguard import guarded_client
@@ -79,10 +86,11 @@ class Uploadable(Protocol):
     def iter_chunks(self, chunk_size: int = ...) -> AsyncIterator[bytes]: ...
 
 
-@dataclass(frozen=True)
-class Presigned:
-    url: str
-    file_path: str
+class FetchedImage(NamedTuple):
+    """An image TruthScan produced (heatmap, preview): its bytes and the type they show."""
+
+    data: bytes
+    media_type: str
 
 
 @dataclass(frozen=True)
@@ -176,7 +184,7 @@ class TruthScanClient:
         key = self.require_key()
         # The name is already reduced to [A-Za-z0-9._-]; quote() only guards the contract.
         url = f"{self.api_url}/get-presigned-url?file_name={quote(file_name, safe='._-')}"
-        presigned_url, path = await self._sender.send(
+        return await self._sender.send(
             Operation(
                 "presign",
                 "GET",
@@ -186,7 +194,6 @@ class TruthScanClient:
             ),
             lambda response: parse_presign(_json("presign", response)),
         )
-        return Presigned(url=presigned_url, file_path=path)
 
     async def upload(self, presigned: Presigned, image: Uploadable) -> None:
         seconds = self.deadlines.upload(image.size)
@@ -304,10 +311,8 @@ class TruthScanClient:
         origin = _origin(url)
         return origin is not None and origin in {_origin(self.api_url), _origin(self.storage_url)}
 
-    async def fetch_image(
-        self, url: str, *, max_bytes: int = MAX_IMAGE_ANSWER_BYTES
-    ) -> tuple[bytes, str] | None:
-        """A heatmap/preview TruthScan produced, as (bytes, media type from its magic bytes);
+    async def fetch_image(self, url: str, *, max_bytes: int = MAX_IMAGE_ANSWER_BYTES) -> FetchedImage | None:
+        """A heatmap/preview TruthScan produced, with the media type its magic bytes show;
         None when it is not an image, over `max_bytes`, too slow, or refused by the URL guard.
 
         The URL comes from an answer, so it is a request forgery waiting to happen: only the
@@ -320,9 +325,7 @@ class TruthScanClient:
         async with guarded_client(allow_private=self._allow_private, timeout=self.deadlines.image) as http:
             return await self._fetch_image(http, url, max_bytes)
 
-    async def _fetch_image(
-        self, http: httpx2.AsyncClient, url: str, max_bytes: int
-    ) -> tuple[bytes, str] | None:
+    async def _fetch_image(self, http: httpx2.AsyncClient, url: str, max_bytes: int) -> FetchedImage | None:
         data = b""
         with anyio.move_on_after(self.deadlines.image):
             try:
@@ -337,7 +340,7 @@ class TruthScanClient:
         fmt = sniff_format(data[:512])
         if fmt is None:
             return None
-        return data, fmt.media_type
+        return FetchedImage(data, fmt.media_type)
 
 
 def _health_body(body: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -385,14 +386,22 @@ def parse_detect(raw: Any) -> str:
     )
 
 
-def parse_presign(raw: Any) -> tuple[str, str]:
-    """(presigned_url, file_path) of a presign answer."""
+@dataclass(frozen=True)
+class Presigned:
+    """Where to upload (a presigned URL) and the path TruthScan will know the file by."""
+
+    url: str
+    file_path: str
+
+
+def parse_presign(raw: Any) -> Presigned:
+    """The presigned URL and file path of a presign answer."""
     if isinstance(raw, dict):
         obj: dict[str, Any] = raw  # pyright: ignore[reportUnknownVariableType]
         url = _url(obj.get("presigned_url") or obj.get("url"))
         path = _text(obj.get("file_path"), 2000)
         if url and path:
-            return url, path.lstrip("/")
+            return Presigned(url=url, file_path=path.lstrip("/"))
     raise UnexpectedResponseError(
         "TruthScan's upload-URL answer was missing presigned_url or file_path. "
         "Nothing was charged; try again in a moment."

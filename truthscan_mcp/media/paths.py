@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import anyio
 
@@ -59,7 +59,14 @@ class LocatedFile:
     size: int
 
 
-def parse_path(raw: str, kind: PathKind = "file") -> tuple[Path, bool]:
+class ParsedPath(NamedTuple):
+    """The path an argument names (file:// decoded, ~ expanded), and whether it was relative."""
+
+    path: Path
+    relative: bool
+
+
+def parse_path(raw: str, kind: PathKind = "file") -> ParsedPath:
     """The path an argument names (file:// decoded, ~ expanded), and whether it is relative."""
     text = raw.strip()
     if text[:5].lower() == "file:":
@@ -79,7 +86,7 @@ def parse_path(raw: str, kind: PathKind = "file") -> tuple[Path, bool]:
         path = Path(text).expanduser()
     except RuntimeError as exc:  # "~someone" for an unknown user, or no home directory
         raise InvalidInputError(f"Cannot expand '~' in {text!r} ({exc}). Pass an absolute path.") from None
-    return path, not path.is_absolute()
+    return ParsedPath(path, relative=not path.is_absolute())
 
 
 def allowed_path(
