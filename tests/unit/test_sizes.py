@@ -22,6 +22,8 @@ MAX_MODULE_LINES = 450
 ALLOWED_LONG_MODULES = frozenset(
     {
         "cache/database.py",
+        # the PostgreSQL store, landed the same day as this test
+        "cache/postgres.py",
         "detection/batch.py",
     }
 )
