@@ -118,11 +118,11 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def http_server(env: dict[str, str], cwd: Path) -> Generator[tuple[str, psutil.Process]]:
-    """`truthscan-mcp serve --transport http` on a free loopback port: (MCP URL, its process)."""
+def http_server(env: dict[str, str], cwd: Path, *extra: str) -> Generator[tuple[str, psutil.Process]]:
+    """`truthscan-mcp serve --transport http [extra…]` on a free loopback port: (MCP URL, its process)."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "truthscan_mcp", "serve", "--transport", "http", "--port", str(port)],
+        [sys.executable, "-m", "truthscan_mcp", "serve", "--transport", "http", "--port", str(port), *extra],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         env={**os.environ, **env},
