@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -18,6 +19,19 @@ from truthscan_mcp.cli.inputs import Skipped
 from truthscan_mcp.cli.tally import Tally, field_of
 from truthscan_mcp.models import BatchRow
 from truthscan_mcp.sanitize import clean_line, clean_text
+
+#: what `json.dumps(ensure_ascii=False)` leaves raw and a terminal may obey: DEL and the C1
+#: controls (U+0080-U+009F; U+009B is an 8-bit CSI). It escapes C0 itself.
+_RAW_CONTROLS = re.compile("[\x7f-\x9f]")
+
+
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    """JSON for a terminal or a pipe: non-ASCII text kept readable, every control escaped.
+
+    The values are exact (a file name's control characters come back on parsing), but none
+    reaches the terminal raw: they can only occur inside strings, where a `u00XX` escape is their JSON."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def write_json(out: TextIO, tally: Tally, skipped: Sequence[Skipped]) -> None:
@@ -28,12 +42,12 @@ def write_json(out: TextIO, tally: Tally, skipped: Sequence[Skipped]) -> None:
         "simulated": tally.simulated,
         "interrupted": tally.interrupted,
     }
-    out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    out.write(dumps(document, indent=2) + "\n")
     out.flush()
 
 
 def jsonl_line(tally: Tally, index: int, row: BatchRow | None = None) -> str:
-    return json.dumps(tally.row_dict(index, row), ensure_ascii=False)
+    return dumps(tally.row_dict(index, row))
 
 
 def write_jsonl_row(out: TextIO, tally: Tally, index: int, row: BatchRow | None = None) -> None:
