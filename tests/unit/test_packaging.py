@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.types import TextContent
 
 from tests.support import ROOT
 from tests.support.bundle import host_launch
 from truthscan_mcp import __version__
+from truthscan_mcp.adapter import prompts
 from truthscan_mcp.adapter.server import create_server
 from truthscan_mcp.cli.main import build_parser, settings_from
 from truthscan_mcp.settings import Settings
@@ -93,6 +95,31 @@ async def test_manifest_lists_exactly_the_tools_the_server_serves() -> None:
     declared = {tool["name"]: _words(tool.get("description")) for tool in _json("manifest.json")["tools"]}
     suggestion = json.dumps([{"name": n, "description": d} for n, d in served.items()], indent=2)
     assert declared == served, f"manifest.json 'tools' should be:\n{suggestion}"
+
+
+@pytest.mark.anyio
+async def test_manifest_lists_exactly_the_prompts_the_server_offers() -> None:
+    """Each with its arguments' names, and a `text` that uses MCPB's `${arguments.NAME}` for each
+    and presents the answer as the server's own prompt does."""
+    async with Client(create_server(Settings(sandbox=True, cache_path=None))) as client:
+        listed = (await client.list_prompts()).prompts
+        served = {p.name: (_words(p.description), [a.name for a in p.arguments or []]) for p in listed}
+        page = await client.get_prompt("check_page", {"url": "${arguments.url}"})
+    manifest = _json("manifest.json")
+    declared = {
+        p["name"]: (_words(p.get("description")), p.get("arguments", [])) for p in manifest["prompts"]
+    }
+    suggestion = json.dumps({n: {"description": d, "arguments": a} for n, (d, a) in served.items()}, indent=2)
+    assert declared == served, f"manifest.json 'prompts' should be:\n{suggestion}"
+    assert set(served) == {"check_image", "check_page"}
+    assert manifest["prompts_generated"] is False
+    texts = {p["name"]: p["text"] for p in manifest["prompts"]}
+    for name, (_, arguments) in served.items():
+        assert all(f"${{arguments.{a}}}" in texts[name] for a in arguments)
+        assert texts[name].endswith(prompts.PRESENTING)
+    content = page.messages[0].content
+    assert isinstance(content, TextContent)
+    assert texts["check_page"] == content.text  # the server's own words, with the placeholder
 
 
 def test_manifest_declares_every_user_setting_it_uses_and_uses_every_one_it_declares() -> None:
