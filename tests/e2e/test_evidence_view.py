@@ -44,7 +44,7 @@ from tests.support import (
     serve_app,
     structured,
 )
-from truthscan_mcp.adapter.apps import REPORT_URI
+from truthscan_mcp.adapter.evidence_view import REPORT_URI
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOST_DIR = Path(__file__).parent / "host"

@@ -56,7 +56,7 @@ from truthscan_mcp.api.client import RetryPolicy, TruthScanClient, make_http_cli
 from truthscan_mcp.errors import RateLimitedError
 from truthscan_mcp.models import BatchRow
 from truthscan_mcp.sandbox import FaultRule
-from truthscan_mcp.sandbox.app import endpoint_for
+from truthscan_mcp.sandbox.asgi import endpoint_for
 from truthscan_mcp.settings import Settings
 
 if TYPE_CHECKING:

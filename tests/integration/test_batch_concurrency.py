@@ -20,7 +20,7 @@ from truthscan_mcp.api.client import TruthScanClient, make_http_client
 from truthscan_mcp.detection.batch import BatchInput, run_batch
 from truthscan_mcp.detection.call import DetectOptions
 from truthscan_mcp.detection.detector import Detector
-from truthscan_mcp.sandbox.app import endpoint_for
+from truthscan_mcp.sandbox.asgi import endpoint_for
 
 if TYPE_CHECKING:
     from tests.conftest import SandboxServer

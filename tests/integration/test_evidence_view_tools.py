@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.support import AI_PNG, CAMERA_JPG, make_server, make_settings, quick_sandbox, serve_app
-from truthscan_mcp.adapter.apps import REPORT_URI
+from truthscan_mcp.adapter.evidence_view import REPORT_URI
 from truthscan_mcp.app import AppContext
 from truthscan_mcp.sandbox import Sandbox
 

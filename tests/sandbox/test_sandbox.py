@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import truthscan_mcp.samples
 from truthscan_mcp.sandbox import FaultRule, Sandbox, SandboxConfig, inspect_image, judge
-from truthscan_mcp.sandbox.heatmap import encode_png_rgb
+from truthscan_mcp.sandbox.fake_heatmap import encode_png_rgb
 
 if TYPE_CHECKING:
     from tests.support import SandboxServer

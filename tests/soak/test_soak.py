@@ -37,7 +37,7 @@ from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
 from truthscan_mcp.adapter.server import create_server
-from truthscan_mcp.sandbox.heatmap import encode_png_rgb
+from truthscan_mcp.sandbox.fake_heatmap import encode_png_rgb
 from truthscan_mcp.settings import Settings
 
 pytestmark = [pytest.mark.soak, pytest.mark.anyio]

@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from truthscan_mcp.adapter.heatmap import describe_heatmap
+from truthscan_mcp.adapter.heatmap_words import describe_heatmap
 from truthscan_mcp.adapter.render import MAX_REPORT_CHARS, render_batch, render_report
 from truthscan_mcp.models import (
     Analysis,
@@ -20,7 +20,7 @@ from truthscan_mcp.models import (
     Signal,
     Signals,
 )
-from truthscan_mcp.sandbox.heatmap import encode_png_rgb
+from truthscan_mcp.sandbox.fake_heatmap import encode_png_rgb
 
 UUID = "00fee5ff-a55b-42fb-b7c7-d14f05ae0769"
 

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from tests.support.images import png_bomb, webp_bomb
-from truthscan_mcp.adapter.apps import thumbnail_of
-from truthscan_mcp.adapter.heatmap import grid_heat
+from truthscan_mcp.adapter.evidence_view import thumbnail_of
+from truthscan_mcp.adapter.heatmap_words import grid_heat
 from truthscan_mcp.adapter.pixels import MAX_DECODE_PIXELS, decode_small, webp_size
 
 

@@ -12,7 +12,7 @@ import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
 
-from truthscan_mcp.adapter.heatmap import describe_heatmap
+from truthscan_mcp.adapter.heatmap_words import describe_heatmap
 from truthscan_mcp.adapter.render import render_report
 from truthscan_mcp.api.client import MAX_HEATMAP_BYTES
 from truthscan_mcp.app import AppContext

@@ -19,9 +19,9 @@ from mcp.types import Icon, SubscribeRequestParams, UnsubscribeRequestParams
 
 from truthscan_mcp import __version__
 from truthscan_mcp.adapter import handover, prompts, resources, texts, tools
-from truthscan_mcp.adapter.apps import UI_META, ImageStore, create_apps
 from truthscan_mcp.adapter.arguments import ArgumentCheck
 from truthscan_mcp.adapter.declare import spec_of
+from truthscan_mcp.adapter.evidence_view import UI_META, ImageStore, create_apps
 from truthscan_mcp.adapter.upload_desk import UploadDesk
 from truthscan_mcp.api.sending import Deadlines, RetryPolicy
 from truthscan_mcp.app import AppContext

@@ -1,6 +1,6 @@
 """What the detector hands on of an image once TruthScan's id for it is known.
 
-A viewer of results (the evidence view, `adapter.apps.ImageStore`) wants to show the picture a
+A viewer of results (the evidence view, `adapter.evidence_view.ImageStore`) wants to show the picture a
 report is about, by document id. Only the detector knows both at once — the validated bytes and
 the id they were submitted (or found in the cache) as — and, for a download, only for a moment:
 its temporary copy is removed as soon as it is uploaded. So the detector calls a sink, once per

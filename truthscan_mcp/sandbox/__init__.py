@@ -13,7 +13,7 @@ dialects), `api` (the route table and `endpoint_for`), `control` (`/_sandbox/`),
 
 from __future__ import annotations
 
-from truthscan_mcp.sandbox.app import Sandbox
+from truthscan_mcp.sandbox.asgi import Sandbox
 from truthscan_mcp.sandbox.config import SandboxConfig, SandboxStats
 from truthscan_mcp.sandbox.faults import FaultRule
 from truthscan_mcp.sandbox.inspect_image import ImageFindings, inspect_image

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from truthscan_mcp.sandbox.app import Sandbox
+from truthscan_mcp.sandbox.asgi import Sandbox
 from truthscan_mcp.sandbox.config import SandboxConfig
 
 logger = logging.getLogger("truthscan_mcp.sandbox")

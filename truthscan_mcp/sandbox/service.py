@@ -29,8 +29,8 @@ from truthscan_mcp.sandbox.config import (
     UPLOAD_CONTENT_TYPES,
 )
 from truthscan_mcp.sandbox.documents import Document, render
+from truthscan_mcp.sandbox.fake_heatmap import heatmap_size, render_heatmap
 from truthscan_mcp.sandbox.faults import DOCUMENT_MARKS, ConnectionDropped
-from truthscan_mcp.sandbox.heatmap import heatmap_size, render_heatmap
 from truthscan_mcp.sandbox.simulator import Simulator
 from truthscan_mcp.sandbox.state import StoredUpload
 from truthscan_mcp.sandbox.verdict import Verdict, judge

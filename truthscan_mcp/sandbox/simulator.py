@@ -2,7 +2,7 @@
 
 Everything a test, a benchmark or the control plane can change or read lives here: the
 config, the accounts, uploads and documents, the armed faults, the clock. The service
-(`sandbox.service`) acts on it request by request; the HTTP layer (`sandbox.app`) only
+(`sandbox.service`) acts on it request by request; the HTTP layer (`sandbox.asgi`) only
 translates. Nothing here imports a web framework, so the behaviour can be driven and typed
 as plain Python.
 """
