@@ -81,6 +81,14 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> ConnectLog:
     return guard_loopback(monkeypatch)
 
 
+@pytest.fixture(scope="session")
+def signed() -> bytes:
+    """A PNG with a valid C2PA manifest declaring AI, signed by a throwaway (untrusted) chain."""
+    from tests.support import provenance
+
+    return provenance.c2pa_signed_png()
+
+
 @pytest.fixture
 def no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     """No TRUTHSCAN_* variable (or .env) of the machine running the tests reaches the code under

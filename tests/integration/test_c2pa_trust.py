@@ -64,7 +64,7 @@ async def check(client: Client, path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def signed(tmp_path: Path) -> Path:
+def signed_file(tmp_path: Path) -> Path:
     path = tmp_path / "signed.png"
     path.write_bytes(fx.c2pa_signed_png())
     return path
@@ -82,9 +82,9 @@ def test_the_bundled_snapshot_is_the_c2pa_list_with_its_recorded_hash() -> None:
 
 
 async def test_a_throwaway_signer_is_valid_but_not_on_the_bundled_trust_list(
-    client: Client, signed: Path
+    client: Client, signed_file: Path
 ) -> None:
-    c2pa = (found := await check(client, signed))["c2pa"]
+    c2pa = (found := await check(client, signed_file))["c2pa"]
     assert (c2pa["present"], c2pa["valid"], c2pa["trusted"]) == (True, True, False)
     bundled = bundled_trust_list()
     assert c2pa["trust_list"] == {"name": bundled.name, "date": bundled.date, "sha256": bundled.sha256}
@@ -92,9 +92,9 @@ async def test_a_throwaway_signer_is_valid_but_not_on_the_bundled_trust_list(
 
 
 async def test_the_same_file_is_trusted_once_its_root_is_on_an_installed_list(
-    client: Client, signed: Path, tmp_path: Path, data_home: Path
+    client: Client, signed_file: Path, tmp_path: Path, data_home: Path
 ) -> None:
-    assert (await check(client, signed))["c2pa"]["trusted"] is False
+    assert (await check(client, signed_file))["c2pa"]["trusted"] is False
     newer = tmp_path / "C2PA-TRUST-LIST.pem"
     newer.write_bytes(bundled_trust_list().anchors_pem.encode() + fx.throwaway_chain().root_pem)
     done = await run_cli_process(
@@ -103,7 +103,7 @@ async def test_the_same_file_is_trusted_once_its_root_is_on_an_installed_list(
     assert done.returncode == 0, done.stderr
     assert "C2PA Trust List (snapshot of 2026-12-01)" in done.stdout
     # the running server picks the new list up at the next check, without a restart
-    found = await check(client, signed)
+    found = await check(client, signed_file)
     c2pa = found["c2pa"]
     assert (c2pa["valid"], c2pa["trusted"]) == (True, True)
     assert (c2pa["trust_list"]["name"], c2pa["trust_list"]["date"]) == ("C2PA Trust List", "2026-12-01")
@@ -113,7 +113,7 @@ async def test_the_same_file_is_trusted_once_its_root_is_on_an_installed_list(
 
 
 async def test_a_tampered_file_stays_invalid_whatever_the_list(
-    client: Client, signed: Path, tmp_path: Path, data_home: Path
+    client: Client, signed_file: Path, tmp_path: Path, data_home: Path
 ) -> None:
     newer = tmp_path / "list.pem"
     newer.write_bytes(fx.throwaway_chain().root_pem)

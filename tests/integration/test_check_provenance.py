@@ -54,11 +54,6 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def signed() -> bytes:
-    return fx.c2pa_signed_png()
-
-
-@pytest.fixture(scope="module")
 async def live_client(
     sandbox_server: SandboxServer, images: Path, anyio_backend: str
 ) -> AsyncIterator[Client]:

@@ -40,11 +40,6 @@ def read(data: bytes, media_type: str = "image/png", **options: Any) -> Provenan
     return read_provenance(data, media_type=media_type, source=None, **options)
 
 
-@pytest.fixture(scope="module")
-def signed() -> bytes:
-    return fx.c2pa_signed_png()
-
-
 # --- C2PA ------------------------------------------------------------------------------------
 
 
