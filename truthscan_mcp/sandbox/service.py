@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel
@@ -156,7 +156,7 @@ def detect(sim: Simulator, body: DetectRequest) -> Answer:
         return ApiRefusal(403, "Not enough credits")
     marks = frozenset(rule.kind for rule in sim.faults.take_all("detect", DOCUMENT_MARKS, config.seed))
     found = sim.state.upload_for_url(body.url)
-    verdict, error = _process(None if found is None else found[1])
+    verdict, error = _process(None if found is None else found.upload)
     document = Document(
         id=str(uuid.uuid4()),
         created_at=sim.clock(),
@@ -166,7 +166,7 @@ def detect(sim: Simulator, body: DetectRequest) -> Answer:
         generate_preview=body.generate_preview,
         generate_analysis=body.generate_analysis_details,
         marks=marks,
-        upload_path=None if found is None else found[0],
+        upload_path=None if found is None else found.path,
     )
     sim.state.add_document(document)
     if sim.faults.take("detect", frozenset({"reset_after_accept"}), config.seed):
@@ -227,21 +227,28 @@ def stored_file(sim: Simulator, *, path: str) -> Answer:
     return FileAnswer(stored.data, stored.content_type)
 
 
-def _process(stored: StoredUpload | None) -> tuple[Verdict | None, str | None]:
+class Processed(NamedTuple):
+    """The verdict, or why processing will fail — decided up front, revealed over time."""
+
+    verdict: Verdict | None
+    error: str | None
+
+
+def _process(stored: StoredUpload | None) -> Processed:
     """The verdict, or why processing will fail — decided up front, revealed over time."""
     if stored is None:
-        return None, "Image upload never completed: no image is stored at this URL"
+        return Processed(None, "Image upload never completed: no image is stored at this URL")
     size = len(stored.data)
     if size < MIN_IMAGE_BYTES:
-        return None, f"Image too small: {size} bytes, the minimum is 1 KB"
+        return Processed(None, f"Image too small: {size} bytes, the minimum is 1 KB")
     if size > MAX_IMAGE_BYTES:
-        return None, f"Image too large: {size} bytes, the maximum is 10 MB"
+        return Processed(None, f"Image too large: {size} bytes, the maximum is 10 MB")
     if sniff_format(stored.data) is None:
-        return (
+        return Processed(
             None,
             "Unsupported file format: the upload is not a JPG, PNG, WebP, HEIC/HEIF, AVIF, BMP or TIFF image",
         )
-    return judge(stored.data), None
+    return Processed(judge(stored.data), None)
 
 
 def _too_large(*, close: bool) -> StorageRefusal:

@@ -13,7 +13,7 @@ import secrets
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from truthscan_mcp.sandbox.config import SandboxConfig, SandboxStats
@@ -44,6 +44,13 @@ class Grant:
 class StoredUpload:
     data: bytes
     content_type: str
+
+
+class FoundUpload(NamedTuple):
+    """A stored upload and the `uploads/…` path a `/detect` URL found it by."""
+
+    path: str
+    upload: StoredUpload
 
 
 #: Per document: beyond this many `/query` calls (a 50 ms poller's for ten minutes) the log
@@ -135,7 +142,7 @@ class SandboxState:
         with self.lock:
             return self.uploads.get(file_path)
 
-    def upload_for_url(self, url: str) -> tuple[str, StoredUpload] | None:
+    def upload_for_url(self, url: str) -> FoundUpload | None:
         """The stored upload a `/detect` URL points at, whatever its host: by the `uploads/…` path."""
         path = unquote(urlsplit(url).path)
         at = path.rfind("uploads/")
@@ -143,7 +150,7 @@ class SandboxState:
             return None
         file_path = path[at:]
         found = self.upload(file_path)
-        return None if found is None else (file_path, found)
+        return None if found is None else FoundUpload(file_path, found)
 
     # --- documents -------------------------------------------------------------------------
 
