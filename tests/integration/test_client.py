@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
+import re
 import socket
 import time
 from collections.abc import AsyncGenerator
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 import anyio
 import httpx2
 import pytest
+import stamina.instrumentation
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -54,6 +57,7 @@ from truthscan_mcp.errors import (
     UnsupportedFormatError,
     UploadExpiredError,
 )
+from truthscan_mcp.logs import log_retry
 from truthscan_mcp.media.sources import load_image
 from truthscan_mcp.sandbox import FaultRule, serve_in_thread
 
@@ -468,3 +472,24 @@ async def test_an_upload_url_refused_twice_fails_before_anything_is_charged(sand
 
     stats = sandbox.sandbox.stats
     assert (stats.requests["presign"], stats.requests["detect"], stats.accepted_detects) == (2, 0, 0)
+
+
+async def test_a_scheduled_retry_is_reported_through_staminas_instrumentation(
+    sandbox: SandboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The retry loop names itself after the endpoint; the process's logging hook (installed by
+    `configure_logging`) writes one line per scheduled retry, with what caused it."""
+    sandbox.sandbox.add_fault(FaultRule(endpoint="credits", kind="status", status=503, times=1))
+    stamina.instrumentation.set_on_retry_hooks([log_retry])
+    try:
+        with caplog.at_level(logging.INFO, logger="truthscan_mcp.retries"):
+            async with open_client(sandbox) as client:
+                await client.credits()
+    finally:
+        stamina.instrumentation.set_on_retry_hooks(None)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "truthscan_mcp.retries"]
+    assert len(lines) == 1, lines
+    assert re.fullmatch(
+        r"retrying TruthScan credits \(retry 1 in \d+\.\d\ds\) after UnavailableError", lines[0]
+    )
