@@ -20,12 +20,15 @@ import anyio.to_thread
 import psycopg
 import pytest
 from mcp import Client
+from mcp.client.session import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
 
 from tests.support import PROTOCOL_MODES, child_env, free_port, live_env, structured, text_of
+from tests.support.balancer import RoundRobin
 from tests.support.images import png_bytes
 from tests.support.postgres import INSTALL_HINT, Cluster, postgres_bin, postgres_cluster
 from tests.support.replicas import Replica, replica, replicas
-from tests.support.servers import SandboxServer
+from tests.support.servers import SandboxServer, serve_app
 from tests.support.waiting import wait_until
 from truthscan_mcp.cache.postgres import PostgresStore
 from truthscan_mcp.models import ReportSource
@@ -211,3 +214,29 @@ def test_the_cache_command_names_an_unreachable_store_without_its_password(tmp_p
     assert done.returncode == 1
     assert "cannot be used" in done.stderr
     assert "hunter2-secret-pw" not in done.stderr + done.stdout
+
+
+@pytest.mark.anyio
+async def test_a_question_asked_by_one_replica_is_answered_on_another_in_the_2026_era(
+    sandbox_server: SandboxServer, sandbox: SandboxServer, store_url: str, images: Path, tmp_path: Path
+) -> None:
+    """The retry that carries the person's answer (and the sealed `requestState`) reaches the
+    other replica: it can open the state only with the key the replicas share."""
+    timings(sandbox, 0.2)
+    paths = [str(image(images, seed=600 + n)) for n in range(2)]
+    env = live_env(sandbox_server, images, TRUTHSCAN_CACHE_URL=store_url, TRUTHSCAN_CONFIRM_ABOVE="1")
+    questions: list[str] = []
+
+    async def person(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        questions.append(params.message)
+        return ElicitResult(action="accept", content={"spend": True})
+
+    with replicas(2, env, tmp_path) as pair:
+        balancer = RoundRobin([server.base_url for server in pair])
+        with serve_app(balancer) as front:
+            async with Client(f"{front}/mcp", mode="2026-07-28", elicitation_callback=person) as client:
+                result = await client.call_tool("detect_images", {"paths": paths, "wait_seconds": 20})
+    assert len(questions) == 1
+    assert not result.is_error, text_of(result) + pair[0].stderr() + pair[1].stderr()
+    assert structured(result)["totals"]["detections_paid"] == 2
+    assert len(set(balancer.routed)) == 2

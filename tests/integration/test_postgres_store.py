@@ -34,6 +34,8 @@ from tests.support import (
 from tests.support.images import png_bytes
 from tests.support.postgres import postgres_bin, postgres_cluster
 from truthscan_mcp.cache.postgres import PostgresStore
+from truthscan_mcp.cache.postgres_keys import shared_request_state_key
+from truthscan_mcp.cache.postgres_schema import SCHEMA_VERSION
 from truthscan_mcp.detection.schedule import Duration
 from truthscan_mcp.detection.store import ContentKey
 from truthscan_mcp.sandbox import FaultRule, SandboxConfig
@@ -150,7 +152,7 @@ async def test_replicas_starting_together_create_the_schema_once(pg_url: str) ->
         await store.aclose()
     assert opened == [True] * 6
     with psycopg.connect(pg_url) as conn:
-        assert conn.execute("SELECT version FROM truthscan_schema").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM truthscan_schema").fetchall() == [(SCHEMA_VERSION,)]
 
 
 @pytest.mark.anyio
@@ -258,3 +260,37 @@ async def test_servers_on_one_store_reach_the_daily_cap_together_and_pay_no_more
     assert [(c["detections_today"], c["daily_limit"]) for c in credits] == [(3, 3), (3, 3)]
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM truthscan_ledger").fetchone() == (3,)
+
+
+@pytest.mark.anyio
+async def test_a_store_of_the_first_schema_is_upgraded_in_place(pg_url: str) -> None:
+    first = PostgresStore(pg_url, service="http://127.0.0.1:1")
+    await first.record_answer("kept-across-the-upgrade", "desk.png")
+    await first.aclose()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # what version 1 left behind
+        conn.execute("DROP TABLE truthscan_secrets")
+        conn.execute("UPDATE truthscan_schema SET version = 1")
+    upgraded = PostgresStore(pg_url, service="http://127.0.0.1:1")
+    try:
+        shown = await upgraded.history()
+    finally:
+        await upgraded.aclose()
+    assert [entry.id for entry in shown.detections] == ["kept-across-the-upgrade"]
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT max(version) FROM truthscan_schema").fetchone() == (SCHEMA_VERSION,)
+        assert conn.execute("SELECT to_regclass('truthscan_secrets') IS NOT NULL").fetchone() == (True,)
+
+
+def test_replicas_read_one_request_state_key_from_the_store(pg_url: str) -> None:
+    first, second = shared_request_state_key(pg_url), shared_request_state_key(pg_url)
+    assert first is not None
+    assert len(first) == 32
+    assert first == second
+
+
+def test_an_unreachable_store_gives_no_request_state_key(caplog: pytest.LogCaptureFixture) -> None:
+    url = f"postgresql://truthscan:pw-never-logged@127.0.0.1:{free_port()}/postgres"
+    with caplog.at_level(logging.WARNING):
+        assert shared_request_state_key(url) is None
+    assert "request-state key" in caplog.text
+    assert "pw-never-logged" not in caplog.text

@@ -15,6 +15,7 @@ from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.request_state import RequestStateSecurity
 from mcp.types import Icon, SubscribeRequestParams, UnsubscribeRequestParams
 
 from truthscan_mcp import __version__
@@ -97,12 +98,15 @@ def create_server(
     deadlines: Deadlines | None = None,
     uploads: UploadDesk | None = None,
     oauth: tuple[TokenVerifier, AuthSettings] | None = None,
+    request_state_key: bytes | None = None,
 ) -> MCPServer[AppContext]:
     """The MCP server; `sandbox` lets tests share one simulator with the in-process mode, and
     `retry` / `schedule` / `deadlines` (see `open_app`) let tests retry, poll and time out in
     milliseconds and benchmarks compare schedules. `uploads` is where images handed over
     through `request_image` go (the HTTP transport passes the desk it mounts the page of).
-    `oauth` makes the HTTP app an OAuth resource server (see `oauth`)."""
+    `oauth` makes the HTTP app an OAuth resource server (see `oauth`); `request_state_key`
+    seals the 2026 era's `requestState` with a key every replica shares (else one of this
+    process's own)."""
     settings = settings or Settings()
     uploads = uploads or UploadDesk()
     # The evidence view (MCP Apps): thumbnails by document id, fed by the detections of clients
@@ -138,6 +142,7 @@ def create_server(
         extensions=[arguments, create_apps(images, icons=icons, uploads=uploads.store)],
         tools=list(_declared_tools()),
         token_verifier=oauth[0] if oauth else None,
+        request_state_security=RequestStateSecurity(keys=[request_state_key]) if request_state_key else None,
         auth=oauth[1] if oauth else None,
     )
     _add_resources(mcp, lifespans, history)

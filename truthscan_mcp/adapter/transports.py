@@ -221,6 +221,15 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
+def _shared_key(settings: Settings) -> bytes | None:
+    """Replicas on one shared store seal `requestState` with one key (`cache.postgres_keys`)."""
+    if settings.cache_url is None or importlib.util.find_spec("psycopg") is None:
+        return None
+    from truthscan_mcp.cache.postgres_keys import shared_request_state_key
+
+    return shared_request_state_key(settings.cache_url.get_secret_value())
+
+
 def build_http_app(settings: Settings, host: str, *, oauth: OAuth | None = None) -> ASGIApp:
     """The HTTP app; `oauth` (from `oauth.oauth_from`, by default built from `settings`) lets
     tests of key rotation shorten its refetch interval."""
@@ -234,7 +243,7 @@ def build_http_app(settings: Settings, host: str, *, oauth: OAuth | None = None)
     require_strong_token(settings)
     desk = UploadDesk()
     oauth = oauth or oauth_from(settings)
-    server = create_server(settings, uploads=desk, oauth=oauth)
+    server = create_server(settings, uploads=desk, oauth=oauth, request_state_key=_shared_key(settings))
     if oauth is not None:
         add_bare_metadata_route(server, oauth[1])
     origins = list(settings.http_allowed_origins)

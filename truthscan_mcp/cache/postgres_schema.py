@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 
 from truthscan_mcp.cache.database import CacheUnusableError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Any constant: the advisory lock key serialising migrations across replicas.
 MIGRATION_LOCK = 0x7472757468736361  # "truthsca"
 
@@ -100,8 +100,20 @@ _SCHEMA: tuple[str, ...] = (
     """,
     "CREATE TABLE IF NOT EXISTS truthscan_schema (version INTEGER NOT NULL)",
 )
-#: What each version adds to the one before it (none yet: version 1 is `_SCHEMA`).
-_MIGRATIONS: dict[int, tuple[str, ...]] = {}
+#: What each version adds to the one before it (a new store gets `_SCHEMA`, then all of them).
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # Secrets every replica must share: the key sealing the 2026-07-28 era's `requestState`, so
+    # a question asked by one replica can be answered on another (see `postgres_keys`).
+    2: (
+        """
+        CREATE TABLE IF NOT EXISTS truthscan_secrets (
+            name       TEXT PRIMARY KEY,
+            value      BYTEA NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL
+        )
+        """,
+    ),
+}
 
 
 async def schema_version(conn: AsyncConnection) -> int | None:
