@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from tests.support import AI_PNG, child_env
 from tests.support.hostile import HOSTILE_KEY, HostileApi, Recorded, Reply, hostile_text, serve_hostile
 from tests.support.provenance import camera_jpeg
-from tests.support.terminal import in_terminal, run_piped
+from tests.support.terminal import COMMAND, in_terminal, run_piped
 
 #: every C0 control but newline, DEL and every C1 control: none may reach a terminal raw
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
@@ -147,3 +148,48 @@ def test_a_terminal_obeys_no_sequence_from_outside(env: dict[str, str], folder: 
     assert code == 0, run.text
     assert_clean("the terminal", run.text, HOSTILE_SEQUENCES)
     assert "PWNED" not in run.text
+
+
+# --- TruthScan's refusals, in a terminal's words ------------------------------------------------
+
+#: words of the MCP server's reader that mean nothing at a shell (no tool is called there)
+TOOL_WORDS = ("health tool", "this server", "MCP server", "get_result", "check_credits")
+
+
+@pytest.fixture
+def refusing(hostile: HostileApi) -> Iterator[HostileApi]:
+    """The module's fake with the test's refusals; its hostile documents again afterwards."""
+    yield hostile
+    hostile.reset()
+    hostile.answer("query", lambda request: _every_field_hostile(hostile, request))
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "status"), [("presign", 500), ("presign", 418), ("detect", 400), ("presign", 503)]
+)
+def test_a_refusal_of_truthscan_is_told_in_the_terminals_words(
+    refusing: HostileApi, env: dict[str, str], folder: Path, endpoint: str, status: int
+) -> None:
+    refusing.answer(endpoint, Reply.json({"detail": "no"}, status=status))
+    done = run_piped("detect", str(folder / "camera.jpg"), "--format", "json", env=env, timeout=120)
+    assert done.returncode == 1, done.stderr
+    error = json.loads(done.stdout)["results"][0]["error"]
+    assert f"HTTP {status}" in error or "maintenance" in error
+    for word in TOOL_WORDS:
+        assert word not in error, f"{word!r} in {error!r}"
+        assert word not in done.stderr
+
+
+def test_a_missing_relative_path_is_not_told_to_be_made_absolute(env: dict[str, str], folder: Path) -> None:
+    done = subprocess.run(
+        [COMMAND, "detect", "--format", "json", "missing.png"],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    error = json.loads(done.stdout)["results"][0]["error"]
+    assert error == f"There is no file at {folder / 'missing.png'}."

@@ -15,6 +15,17 @@ import re
 _REWORDS: tuple[tuple[str, str], ...] = (
     (r" The file must exist on the machine running this MCP server; otherwise pass [^.]*\.", ""),
     (r"this server's working directory", "the current directory"),
+    # the path shown is already absolute: in a shell the current directory is the expected one
+    (
+        r" A relative path is resolved against the current directory \([^)]*\); "
+        r"pass an absolute path instead\.",
+        "",
+    ),
+    # there is no health command: the status page is where a person looks
+    (r"; the health tool shows (?:when it is back|whether TruthScan is reachable)\.", "."),
+    (r": the health tool shows its state\.", "."),
+    (r"check the health tool and TruthScan's status page", "check TruthScan's status page"),
+    (r"check the health tool", "check TruthScan's status page"),
     (r"The directory ", "The folder "),
     (r"the directories this server may read", "the folders this command may read (--allowed-dirs)"),
     (
