@@ -183,3 +183,31 @@ async def test_the_demo_shows_an_evidence_report_being_written() -> None:
     assert "> export_report(id=" in done.stdout
     assert "Evidence report written for" in done.stdout
     assert "SHA-256 of the HTML:" in done.stdout
+
+
+def test_report_in_a_later_sandbox_run_says_to_write_it_in_the_same_run(
+    capsys: pytest.CaptureFixture[str], live: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--sandbox` simulates TruthScan inside each command: the second run's simulator has never
+    # seen the id. Saying "TruthScan has no document" would send the person hunting for a typo.
+    for name in ("TRUTHSCAN_API_URL", "TRUTHSCAN_STORAGE_URL", "TRUTHSCAN_API_KEY"):
+        monkeypatch.delenv(name)
+    first = run_cli(capsys, "--sandbox", "detect", str(live / "camera-photo.jpg"), "--json")
+    assert first.returncode == 0, first.stderr
+    doc_id = json.loads(first.stdout)["results"][0]["id"]
+    run = run_cli(capsys, "--sandbox", "report", doc_id, "--out", str(tmp_path / "later"))
+    assert run.returncode == 1
+    assert "forgets its detections when the command ends" in run.stderr
+    assert "TruthScan has no document" not in run.stderr
+    same_run = run_cli(
+        capsys, "--sandbox", "detect", str(live / "camera-photo.jpg"), "--report", str(tmp_path / "now")
+    )
+    assert same_run.returncode == 0, same_run.stderr
+    assert len(sidecars(tmp_path / "now")) == 1
+
+
+def test_a_malformed_id_is_explained_in_terminal_words(capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_cli(capsys, "report", "1234")
+    assert run.returncode == 1
+    assert "as `truthscan-mcp detect` prints it" in run.stderr
+    assert "detect_image" not in run.stderr

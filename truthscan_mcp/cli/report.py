@@ -16,10 +16,18 @@ import anyio
 
 from truthscan_mcp.app import AppContext, open_app
 from truthscan_mcp.cli.words import terminal_words
-from truthscan_mcp.errors import TruthScanError
+from truthscan_mcp.errors import NotFoundError, TruthScanError
 from truthscan_mcp.evidence.export import BatchItem, Reporter, ReportRun
 from truthscan_mcp.models import BatchRow
 from truthscan_mcp.settings import Settings
+
+#: why `--sandbox report ID` cannot find an id a `--sandbox detect` printed: each run simulates
+#: TruthScan afresh (its ids mean nothing to another run, so the cache keeps them apart)
+SANDBOX_FORGETS = (
+    "the sandbox simulates TruthScan inside each command and forgets its detections when the "
+    "command ends, so a later run cannot report on them. Write the report in the same run: "
+    "truthscan-mcp --sandbox detect IMAGE --report DIR"
+)
 
 
 def reporter_of(app: AppContext) -> Reporter:
@@ -71,6 +79,9 @@ async def _finished(app: AppContext, doc_id: str) -> BatchItem:
     up to --wait-seconds), or why it cannot be reported."""
     try:
         report = await app.detector.get_result(doc_id, wait_seconds=app.settings.wait_seconds)
+    except NotFoundError as exc:
+        problem = SANDBOX_FORGETS if app.settings.sandbox else terminal_words(exc.message)
+        return BatchItem(doc_id, None, problem=problem)
     except TruthScanError as exc:
         return BatchItem(doc_id, None, problem=terminal_words(exc.message))
     if not report.complete:

@@ -53,6 +53,7 @@ _REWORDS: tuple[tuple[str, str], ...] = (
     (r"Call check_credits(?: to see the balance)?", "Check your balance in the TruthScan dashboard"),
     (r"(?:call|run) check_credits(?: to see the balance)?", "check your balance in the TruthScan dashboard"),
     (r"running detect_image again", "running the command again"),
+    (r"as returned by detect_image", "as `truthscan-mcp detect` prints it"),
     (
         r"\(it comes from detect_image\), or run detect_image again",
         "(`truthscan-mcp detect` prints it), or run `truthscan-mcp detect` on the image again",
