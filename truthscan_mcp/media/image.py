@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import NamedTuple, Self
 
 import anyio
 
@@ -271,14 +271,14 @@ class LoadedImage:
             return self.content
         return b"".join([chunk async for chunk in self.iter_chunks()])
 
-    async def held(self) -> tuple[LoadedImage, bytes]:
+    async def held(self) -> HeldImage:
         """The same validated image backed by its bytes in memory, and those bytes: read once
         (and checked against the validated hash) for a consumer that needs them whole, such as
         the provenance reader, so the upload then sends exactly those bytes instead of reading
         the file a second time. This object still owns (and on close removes) any temp file."""
         content = await self.read_bytes()
         if self.content is not None:
-            return self, content
+            return HeldImage(self, content)
         copy = LoadedImage(
             kind=self.kind,
             name=self.name,
@@ -291,7 +291,7 @@ class LoadedImage:
             final_url=self.final_url,
             read_at=self.read_at,
         )
-        return copy, content
+        return HeldImage(copy, content)
 
     def _changed(self) -> InvalidInputError:
         return InvalidInputError(
@@ -318,3 +318,10 @@ class LoadedImage:
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class HeldImage(NamedTuple):
+    """A validated image backed by its bytes in memory, and those bytes (see `LoadedImage.held`)."""
+
+    image: LoadedImage
+    content: bytes
