@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import select
 import signal
 import subprocess
@@ -31,6 +32,7 @@ from tests.support import (
     child_env,
     free_port,
     run_cli,
+    run_cli_process,
     scrub_truthscan_env,
 )
 from truthscan_mcp import __version__
@@ -410,3 +412,19 @@ def test_every_option_of_every_command_has_help_text() -> None:
         if not action.help
     ]
     assert silent == []
+
+
+@pytest.mark.anyio
+async def test_the_demo_calls_every_tool_the_model_is_offered() -> None:
+    done = await run_cli_process("demo")
+    assert done.returncode == 0, done.stderr
+    offered = re.search(r"^Tools: (.+)$", done.stdout, re.MULTILINE)
+    assert offered is not None, done.stdout
+    called = set(re.findall(r"^> (\w+)\(", done.stdout, re.MULTILINE))
+    assert set(offered.group(1).split(", ")) <= called
+    # the hand-over: the sample dropped on the upload page, then detected from it
+    assert "HTTP 200" in done.stdout
+    assert re.search(
+        r'^    Verdict for "camera-photo\.jpg"', done.stdout.split("> detect_image(upload=")[1], re.M
+    )
+    assert "Traceback" not in done.stderr

@@ -104,6 +104,10 @@ async def _session(client: Client, workdir: Path) -> bool:
         _out(f"> {name}()")
         _out(_indent(_text_of(result)) + "\n")
 
+    result = await client.call_tool("check_provenance", {"path": str(workdir / SAMPLES[0])})
+    _out(f"> check_provenance(path={SAMPLES[0]!r}) — free: what the file itself declares")
+    _out(_indent(_text_of(result)) + "\n")
+
     first_id: str | None = None
     for sample in SAMPLES:
         result = await _detect_sample(client, workdir, sample)
@@ -122,10 +126,31 @@ async def _session(client: Client, workdir: Path) -> bool:
     _out("> detect_images(directory=<the two samples>) — a batch; both are known already")
     _out(_indent(_text_of(result)) + "\n")
 
+    await _hand_over(client, workdir / SAMPLES[1])
+
     result = await client.call_tool("detect_image", {"path": str(workdir / "missing.png")})
     _out("> detect_image(path='missing.png') — what an error looks like")
     _out(_indent(_text_of(result)) + f"\n    (isError: {result.is_error})\n")
     return True
+
+
+async def _hand_over(client: Client, image: Path) -> None:
+    """request_image, then the image dropped on its page as a person's browser sends it."""
+    import httpx2
+
+    result = await client.call_tool("request_image", {"note": "the photo you were sent"})
+    _out("> request_image(note='the photo you were sent') — for an image the model cannot pass")
+    _out(_indent(_text_of(result)) + "\n")
+    upload: dict[str, Any] = result.structured_content or {}
+    if result.is_error or "upload_url" not in upload:
+        return
+    content = await anyio.Path(image).read_bytes()
+    async with httpx2.AsyncClient() as http:
+        sent = await http.post(upload["upload_url"], content=content, headers={"X-Upload-Name": image.name})
+    _out(f"    (the demo drops {image.name} on that page, as a person would: HTTP {sent.status_code})\n")
+    result = await client.call_tool("detect_image", {"upload": upload["upload_id"]})
+    _out(f"> detect_image(upload={upload['upload_id']!r}) — the image the person handed over")
+    _out(_indent(_text_of(result)) + "\n")
 
 
 async def _detect_sample(client: Client, workdir: Path, sample: str) -> CallToolResult:
