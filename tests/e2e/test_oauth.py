@@ -12,6 +12,7 @@ import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx2
 import jwt
@@ -27,11 +28,13 @@ from tests.support import (
     TOOL_NAMES,
     SandboxServer,
     free_port,
+    live_env,
     make_settings,
     serve_app,
     short_sandbox_config,
 )
 from tests.support.identity import IdentityProvider, SigningKey
+from tests.support.replicas import replica
 from truthscan_mcp.adapter.oauth import oauth_from
 from truthscan_mcp.adapter.transports import build_http_app
 from truthscan_mcp.sandbox import Sandbox
@@ -337,3 +340,28 @@ def test_healthz_needs_no_token_under_oauth(server: Resource) -> None:
     response = httpx2.get(f"{server.base_url}/healthz", timeout=30)
     assert response.status_code == 200
     assert response.text == "ok"
+
+
+def test_a_flood_of_bad_tokens_logs_a_few_lines_and_never_a_token(
+    idp: IdentityProvider, sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = live_env(
+        sandbox_server,
+        TRUTHSCAN_OAUTH_ISSUER=idp.issuer,
+        TRUTHSCAN_OAUTH_AUDIENCE=f"http://127.0.0.1:{port}/mcp",
+        TRUTHSCAN_LOG_LEVEL="DEBUG",
+    )
+    expired = idp.token(f"http://127.0.0.1:{port}/mcp", exp=int(time.time()) - 3600)
+    with replica(env, tmp_path, port=port) as server, httpx2.Client(timeout=30) as http:
+        statuses = {
+            http.post(
+                server.url, json=INITIALIZE, headers={**MCP_HEADERS, "authorization": f"Bearer {token}"}
+            ).status_code
+            for token in [f"garbage-token-{n:04d}" for n in range(40)] + [expired] * 40
+        }
+    log = server.stderr()
+    assert statuses == {401}
+    assert log.count("refused a bearer token") <= 4, log
+    assert "garbage-token-" not in log
+    assert expired not in log

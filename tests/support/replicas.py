@@ -58,9 +58,12 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeou
 
 
 @contextmanager
-def replica(env: Mapping[str, str], log_dir: Path, *extra: str) -> Generator[Replica]:
-    """One `serve --transport http --stateless` process on a free loopback port."""
-    port = free_port()
+def replica(
+    env: Mapping[str, str], log_dir: Path, *extra: str, port: int | None = None
+) -> Generator[Replica]:
+    """One `serve --transport http --stateless` process on a free loopback port (or `port`: a
+    server that must know its URL first, as an OAuth resource names itself)."""
+    port = port or free_port()
     log = log_dir / f"replica-{port}.log"
     command = [sys.executable, "-m", "truthscan_mcp", "serve", "--transport", "http", "--stateless"]
     command += ["--port", str(port), *extra]

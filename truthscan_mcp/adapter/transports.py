@@ -53,8 +53,14 @@ MAX_HEADER_BYTES = 16 * 1024
 #: Seconds an idle keep-alive connection stays open between requests.
 KEEP_ALIVE_SECONDS = 5
 #: Loggers a client (or an outage) can make repeat themselves: accept errors, malformed requests,
-#: the shared store's pool reconnecting while the database is down.
-CLIENT_DRIVEN_LOGGERS = ("asyncio", "uvicorn.error", "psycopg.pool")
+#: refused bearer tokens, the shared store's pool reconnecting while the database is down.
+CLIENT_DRIVEN_LOGGERS = (
+    "asyncio",
+    "uvicorn.error",
+    "truthscan_mcp.adapter.oauth",
+    "mcp.server.auth.middleware.bearer_auth",
+    "psycopg.pool",
+)
 
 
 def is_loopback(host: str) -> bool:
