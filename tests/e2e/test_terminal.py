@@ -454,3 +454,33 @@ def test_a_long_error_is_shown_whole_in_its_table_cell(env: dict[str, str]) -> N
     assert message.startswith("error: The file /etc/hostname is outside the folders"), message
     assert len(message) > 200, message
     assert message.endswith("--allowed-dirs DIR (or TRUTHSCAN_ALLOWED_DIRS, separated by ':')."), message
+
+
+def test_a_narrow_terminal_keeps_every_column_of_every_row(env: dict[str, str]) -> None:
+    """At 80 columns the table folds cells within their columns (no column is squeezed out) and
+    the live line stays one line, redrawn in place."""
+    with in_terminal(
+        "detect", "--no-deep-analysis", str(AI_PNG), str(CAMERA_JPG), env=env, columns=80
+    ) as run:
+        code = run.finish(60)
+    assert code == 0, plain(run.text)
+    screen = plain(run.text)
+    first_line, table = screen.split("\n", 1)  # every redraw of the live line stayed on line one
+    assert "Detecting" in first_line and "2/2 images" in first_line, screen
+    assert all(len(line) <= 80 for line in table.splitlines()), table
+    header = next(line for line in table.splitlines() if "image" in line)
+    for name in ("#", "image", "verdict", "AI score", "tier", "id", "cac"):
+        assert name in header, table
+    rows = [line for line in table.splitlines() if re.match(r"\s*[12]\s{2,}\S", line)]
+    assert len(rows) == 2, table
+    assert all(re.search(r"[0-9a-f]{8}-", row) for row in rows), table
+
+
+def test_a_piped_table_is_whole_whatever_columns_says(env: dict[str, str]) -> None:
+    """A pipe has no width: `COLUMNS=80` (as many environments set) does not crop a script's table."""
+    done = run_piped("detect", "--no-deep-analysis", str(AI_PNG), str(CAMERA_JPG), env={**env, "COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if UUID.search(line)]
+    assert len(rows) == 2, done.stdout
+    assert "ai-generated.png" in rows[0] and "AI Generated" in rows[0] and "Synthetic" in rows[0], rows[0]
+    assert "camera-photo.jpg" in rows[1] and "Real" in rows[1], rows[1]

@@ -137,17 +137,17 @@ async def test_a_422_detail_list_is_spelled_out_in_the_message(sandbox: SandboxS
         FaultRule(endpoint="credits", kind="status", status=422, body_style="detail_list")
     )
     async with open_client(sandbox) as client:
-        with pytest.raises(BadRequestError, match=r"HTTP 422\) \(body: Unprocessable"):
+        with pytest.raises(BadRequestError, match=r'HTTP 422\) \(TruthScan says: "body: Unprocessable'):
             await client.credits()
 
 
 @pytest.mark.parametrize(
     ("style", "quoted"),
     [
-        ("error", "(Bad Request)"),
-        ("detail", "(Bad Request)"),
-        ("detail_list", "(body: Bad Request)"),
-        ("text", "(400 Bad Request)"),
+        ("error", '(TruthScan says: "Bad Request")'),
+        ("detail", '(TruthScan says: "Bad Request")'),
+        ("detail_list", '(TruthScan says: "body: Bad Request")'),
+        ("text", '(TruthScan says: "400 Bad Request")'),
         ("empty", None),
     ],
 )

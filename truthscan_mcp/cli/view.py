@@ -15,7 +15,7 @@ import time
 from typing import Any, TextIO, cast
 
 from rich import box
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -33,7 +33,8 @@ FINDINGS = {
     "none": "none",
 }
 SIMULATED = "SIMULATED: verdicts of the built-in sandbox, not of TruthScan."
-#: the width of a table written to a file or a pipe (a terminal has its own)
+#: the least width of a table written to a file or a pipe: a pipe has no width of its own, and
+#: `COLUMNS` (80 in many environments) describes a terminal, not the file a script reads
 PIPE_WIDTH = 160
 
 
@@ -41,7 +42,7 @@ def console_for(stream: TextIO) -> Console:
     """A console on `stream`: colour and live redraws only on a terminal, never with NO_COLOR
     (rich reads it); no markup, emoji or highlighting, so text is shown exactly as cleaned."""
     terminal = stream.isatty()
-    width = None if terminal else int(os.environ.get("COLUMNS", "") or PIPE_WIDTH)
+    width = None if terminal else max(PIPE_WIDTH, _int_or_zero(os.environ.get("COLUMNS", "")))
     return Console(
         file=stream,
         markup=False,
@@ -53,6 +54,13 @@ def console_for(stream: TextIO) -> Console:
     )
 
 
+def _int_or_zero(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
 # --- the live line ---------------------------------------------------------------------------
 
 
@@ -62,7 +70,12 @@ class _LiveLine:
     def __init__(self, tally: Tally) -> None:
         self.tally = tally
 
-    def __rich__(self) -> RenderableType:
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """One line at any width: the bar shrinks and the counts are cut with an ellipsis, since a
+        line that wraps can no longer be redrawn in place."""
+        yield self._line(options.max_width)
+
+    def _line(self, width: int) -> RenderableType:
         tally = self.tally
         done = sum(tally.done_by_batch.values())
         left = tally.time_left()
@@ -76,11 +89,15 @@ class _LiveLine:
             parts.append(f"took {time.monotonic() - tally.started:.1f} s")
         else:
             parts.append("time left: " + ("estimating" if left is None else _seconds(left)))
+        bar = max(4, min(24, width - 70))
         grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, min_width=9)
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True, overflow="ellipsis")
         grid.add_row(
             Text("Detecting", style="bold"),
-            ProgressBar(total=max(tally.total, 1), completed=done, width=24),
-            Text(" · ".join(parts)),
+            ProgressBar(total=max(tally.total, 1), completed=done, width=bar),
+            Text(" · ".join(parts), no_wrap=True, overflow="ellipsis"),
         )
         return grid
 
@@ -111,15 +128,17 @@ def _seconds(value: float) -> str:
 
 
 def results_table(tally: Tally) -> Table:
+    """Every row and every column at any width: on a narrow terminal each cell folds within a
+    column of a least width rather than a column being squeezed out of the table."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("#", justify="right", style="dim", no_wrap=True)
-    table.add_column("image", overflow="fold", max_width=48)
-    table.add_column("verdict", overflow="fold", min_width=12, max_width=64)
-    table.add_column("AI score", justify="right", no_wrap=True)
-    table.add_column("tier", no_wrap=True)
-    table.add_column("provenance", no_wrap=True)
-    table.add_column("id", no_wrap=True, min_width=36)
-    table.add_column("cached", no_wrap=True)
+    table.add_column("image", overflow="fold", min_width=10, max_width=48)
+    table.add_column("verdict", overflow="fold", min_width=10, max_width=64)
+    table.add_column("AI score", justify="right", overflow="fold", min_width=5)
+    table.add_column("tier", overflow="fold", min_width=6)
+    table.add_column("provenance", overflow="fold", min_width=6)
+    table.add_column("id", overflow="fold", min_width=9)
+    table.add_column("cached", overflow="fold", min_width=3)
     first_of = {item.value: index for index, item in reversed(list(enumerate(tally.inputs)))}
     for index in range(tally.total):
         row = tally.row_dict(index)
