@@ -168,13 +168,14 @@ def _client(
     )
 
 
-async def read_history(app: AppContext) -> History:
-    """The recent answers, with today's paid count and the daily cap beside them."""
+async def read_history(app: AppContext, user: str | None = None) -> History:
+    """The recent answers, with today's paid count and the daily cap beside them (`user`'s
+    alone, when they are kept per user)."""
     guard = app.detector.guard
-    today = {"detections_today": await guard.today(), "daily_limit": guard.daily_limit}
+    today = {"detections_today": await guard.today(user), "daily_limit": guard.daily_limit}
     if app.store is None:
         return History(cache="off", detections=[], **today)
-    return (await app.store.history()).model_copy(update=today)
+    return (await app.store.history(user=user)).model_copy(update=today)
 
 
 async def check_health(app: AppContext) -> Health:

@@ -234,6 +234,11 @@ class Settings(BaseSettings):
     oauth_scopes: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["truthscan"], description="Scopes a token must carry (space-separated)."
     )
+    per_user: bool = Field(
+        default=False,
+        description="Keep the daily cap and the history per user (the token's issuer and subject); "
+        "needs TRUTHSCAN_OAUTH_ISSUER.",
+    )
     # Where the values came from, for `knobs`: not settings themselves (no option, no variable
     # to document), so private attributes.
     _launcher: Launcher = PrivateAttr(default="command")
@@ -313,6 +318,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TRUTHSCAN_OAUTH_ISSUER and TRUTHSCAN_HTTP_TOKEN are both set: a team deployment checks "
                 "OAuth tokens, one person's server the static token; unset one of them"
+            )
+        if self.per_user and self.oauth_issuer is None:
+            raise ValueError(
+                "TRUTHSCAN_PER_USER is set without TRUTHSCAN_OAUTH_ISSUER: a user is known only from a "
+                "verified OAuth token; set the issuer (and audience), or unset TRUTHSCAN_PER_USER"
             )
         return self
 

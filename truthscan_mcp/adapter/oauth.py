@@ -13,12 +13,15 @@ issuer, for this server's audience, within its `nbf`/`exp` window. PyJWT does th
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
 from mcp.server.auth.handlers.metadata import ProtectedResourceMetadataHandler
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
@@ -104,6 +107,32 @@ class JwtVerifier:
             subject=str(subject) if subject is not None else None,
             claims={"iss": claims.get("iss")},
         )
+
+
+#: Hex digits of the user scope: 128 bits, far beyond any collision among one team's users.
+USER_SCOPE_LENGTH = 32
+
+
+def user_scope(issuer: str, subject: str) -> str:
+    """The opaque scope a user's daily cap and history are kept under: a hash of the issuer and
+    the subject (a subject is unique only within its issuer), so no identifier (an e-mail, an
+    employee number) lands in the store or a log. JSON keeps the pair unambiguous."""
+    digest = hashlib.sha256(json.dumps([issuer, subject]).encode()).hexdigest()
+    return digest[:USER_SCOPE_LENGTH]
+
+
+def current_user(settings: Settings) -> str | None:
+    """The scope of the user this request's verified token names, when the cap and the history
+    are kept per user (TRUTHSCAN_PER_USER); None otherwise, or without a token (stdio: then the
+    request counts with everyone's). A token without `sub` (some client-credentials grants) is
+    its client's."""
+    if not settings.per_user:
+        return None
+    token = get_access_token()
+    if token is None:
+        return None
+    issuer = (token.claims or {}).get("iss") or settings.oauth_issuer
+    return user_scope(str(issuer), token.subject or token.client_id)
 
 
 def add_bare_metadata_route(server: MCPServer[Any], auth: AuthSettings) -> None:

@@ -22,6 +22,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 from truthscan_mcp import __version__
+from truthscan_mcp.adapter.oauth import current_user
 from truthscan_mcp.adapter.render import render_report
 from truthscan_mcp.adapter.upload_desk import UploadDesk
 from truthscan_mcp.api.sending import Deadlines, RetryPolicy
@@ -93,7 +94,8 @@ class Lifespans:
     async def history(self) -> str:
         if not self._open:
             raise ResourceError("The server is still starting; read the history again in a moment.")
-        return (await read_history(self._open[-1])).model_dump_json(indent=2)
+        app = self._open[-1]
+        return (await read_history(app, current_user(app.settings))).model_dump_json(indent=2)
 
 
 async def result(id: str, ctx: Context[AppContext]) -> str:

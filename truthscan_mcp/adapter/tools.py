@@ -23,6 +23,7 @@ from pydantic import Field
 from truthscan_mcp.adapter import texts
 from truthscan_mcp.adapter.confirm import SpendConfirmation, SpendPlan, can_elicit, question, refused
 from truthscan_mcp.adapter.declare import declare
+from truthscan_mcp.adapter.oauth import current_user
 from truthscan_mcp.adapter.provenance_text import render_provenance
 from truthscan_mcp.adapter.render import (
     render_batch,
@@ -132,6 +133,7 @@ async def detect_image(
         include_heatmap=include_heatmap,
         preview=preview,
         force=force,
+        user=current_user(app.settings),
     )
     with tool_errors():
         report = await app.detector.detect(
@@ -167,7 +169,7 @@ async def spending_plan(
     app = ctx.request_context.lifespan_context
     if not can_elicit(ctx):
         return SpendPlan(ask=False)
-    options = DetectOptions(deep_analysis=deep_analysis, force=force)
+    options = DetectOptions(deep_analysis=deep_analysis, force=force, user=current_user(app.settings))
     limits = SpendLimits(max_detections=max_detections)
     with tool_errors():
         if page is not None and page.strip():
@@ -242,6 +244,7 @@ async def detect_images(
         deep_analysis=deep_analysis,
         wait_seconds=app.settings.wait_seconds if wait_seconds is None else wait_seconds,
         force=force,
+        user=current_user(app.settings),
     )
 
     async def progress(done: float, total: int, message: str) -> None:
@@ -351,7 +354,7 @@ async def check_provenance(
 async def check_credits(ctx: Context[AppContext]) -> Annotated[CallToolResult, Credits]:
     app = ctx.request_context.lifespan_context
     with tool_errors():
-        credits = await app.detector.credits()
+        credits = await app.detector.credits(current_user(app.settings))
     return tool_result(credits, render_credits(credits))
 
 

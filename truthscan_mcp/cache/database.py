@@ -146,6 +146,11 @@ _UNVERSIONED_TABLES: dict[str, tuple[str, ...]] = {
     "holds": (_HOLDS_TABLE,),
     "custody": (_CUSTODY_TABLE,),
 }
+#: Whose history an event is in, with per-user history (TRUTHSCAN_PER_USER: an opaque hash of the
+#: token's issuer and subject, never the identifier itself); NULL: nobody's in particular. Added
+#: like `claims`, without a version step: older versions name the columns they write and read,
+#: so a file with it stays theirs to use.
+_EVENTS_USER_COLUMN = "ALTER TABLE events ADD COLUMN user_scope TEXT"
 #: How long ledger rows are kept: only the current UTC day is counted, two cover any time zone.
 LEDGER_KEPT = 2 * 86_400.0
 #: How long a hold stands without being used: how long a crashed process's unused detections
@@ -268,6 +273,10 @@ def is_full(exc: BaseException) -> bool:
     return _error_code(exc) == sqlite3.SQLITE_FULL or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
 
 
+def _column_names(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
 def _table_names(conn: sqlite3.Connection) -> set[str]:
     return {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
@@ -317,6 +326,7 @@ class Database:
         if version != SCHEMA_VERSION:
             self._migrate()
         self._add_tables()
+        self._add_columns()
 
     def close(self) -> None:
         self.conn.close()
@@ -371,6 +381,15 @@ class Database:
             with self._write() as conn:
                 for ddl in missing:
                     conn.execute(ddl)
+
+    def _add_columns(self) -> None:
+        """Columns added without a version step; checked again under the write lock, so two
+        processes opening a file at once do not both add one."""
+        if "user_scope" in _column_names(self.conn, "events"):
+            return
+        with self._write() as conn:
+            if "user_scope" not in _column_names(conn, "events"):
+                conn.execute(_EVENTS_USER_COLUMN)
 
     # --- claims: one process pays for some bytes while the others wait for its id ----------
     #
@@ -462,6 +481,7 @@ class Database:
         at: float | None = None,
         scope: str | None = None,
         hold: str | None = None,
+        user: str | None = None,
     ) -> None:
         """A paid document and, in the same transaction, its ledger row under `scope` (default
         `service`) and one detection less held by `hold`. `at`: when it was paid, if not now (a
@@ -486,7 +506,7 @@ class Database:
                     now,
                 ),
             )
-            self._add_event(conn, service, document_id, source.name, paid=True, at=now)
+            self._add_event(conn, service, document_id, source.name, paid=True, at=now, user=user)
             read_at = source.read_at.timestamp() if source.read_at is not None else None
             conn.execute(
                 "INSERT OR REPLACE INTO custody (service, document_id, location, final_url, read_at, "
@@ -534,12 +554,17 @@ class Database:
                 )
 
     def record_answer(
-        self, service: str, document_id: str, source_name: str | None, *, at: float | None = None
+        self,
+        service: str,
+        document_id: str,
+        source_name: str | None,
+        *,
+        at: float | None = None,
+        user: str | None = None,
     ) -> None:
+        when = time.time() if at is None else at
         with self._write() as conn:
-            self._add_event(
-                conn, service, document_id, source_name, paid=False, at=time.time() if at is None else at
-            )
+            self._add_event(conn, service, document_id, source_name, paid=False, at=when, user=user)
 
     def _add_event(
         self,
@@ -550,10 +575,12 @@ class Database:
         *,
         paid: bool,
         at: float,
+        user: str | None = None,
     ) -> None:
         cursor = conn.execute(
-            "INSERT INTO events (at, service, document_id, source_name, paid) VALUES (?, ?, ?, ?, ?)",
-            (at, service, document_id, source_name, int(paid)),
+            "INSERT INTO events (at, service, document_id, source_name, paid, user_scope) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (at, service, document_id, source_name, int(paid), user),
         )
         last = cursor.lastrowid
         if last is not None and last % 100 == 0:  # prune now and then, not on every write
@@ -649,13 +676,18 @@ class Database:
 
     # --- reading back -------------------------------------------------------------------------
 
-    def history(self, service: str, limit: int, *, prefix: bool = False) -> list[HistoryEntry]:
+    def history(
+        self, service: str, limit: int, *, prefix: bool = False, user: str | None = None
+    ) -> list[HistoryEntry]:
         """The latest answers of `service`, or with `prefix` of every service whose key starts so
-        (all simulator instances: each run of `--sandbox` has its own namespace)."""
+        (all simulator instances: each run of `--sandbox` has its own namespace); with `user`,
+        only that user's."""
         if prefix:
             where, arg = "substr(e.service, 1, ?) = ?", (len(service), service)
         else:
             where, arg = "e.service = ?", (service,)
+        if user is not None:
+            where, arg = f"{where} AND e.user_scope = ?", (*arg, user)
         rows = self.conn.execute(
             "SELECT e.at, e.document_id, e.source_name, e.paid, r.verdict, r.ai_score, r.status, "
             "r.complete, r.simulated FROM events e LEFT JOIN results r "

@@ -151,14 +151,15 @@ class PostgresStore:
         deep_analysis: bool,
         preview: bool,
         hold: str | None = None,
+        user: str | None = None,
     ) -> None:
         """Written the moment TruthScan accepts a paid submission: from then on every replica
         finds the id instead of paying again; its ledger row goes in the same transaction."""
-        at, service, scope = self._clock(), self.service, self.ledger_scope
+        at, service, scope = self._clock(), self.service, self.scope_of(user)
 
         async def write(conn: AsyncConnection) -> None:
             async with conn.transaction():
-                await _record_submission(conn, service, document_id, source, deep_analysis, preview, at)
+                await _record_submission(conn, service, document_id, source, deep_analysis, preview, at, user)
                 await ledger.add(conn, scope, document_id, at=at, hold=hold)
 
         if not await self._write(write):
@@ -177,11 +178,13 @@ class PostgresStore:
         if not await self._write(write):
             self._unwritten.reported(report, deep_analysis=deep_analysis, at=at)
 
-    async def record_answer(self, document_id: str, source_name: str | None) -> None:
+    async def record_answer(
+        self, document_id: str, source_name: str | None, *, user: str | None = None
+    ) -> None:
         at, service = self._clock(), self.service
 
         async def write(conn: AsyncConnection) -> None:
-            await _add_event(conn, service, document_id, source_name, paid=False, at=at)
+            await _add_event(conn, service, document_id, source_name, paid=False, at=at, user=user)
 
         if not await self._write(write):
             self._unwritten.answered(document_id, source_name, at=at)
@@ -230,14 +233,20 @@ class PostgresStore:
 
     # --- the ledger of paid detections (the daily cap), shared by every replica ---------------
 
-    async def spent_since(self, since: float) -> int | None:
+    def scope_of(self, user: str | None) -> str:
+        """The ledger scope a user's detections are counted under (their own, with per-user caps)."""
+        return self.ledger_scope if user is None else f"{self.ledger_scope} user:{user}"
+
+    async def spent_since(self, since: float, *, user: str | None = None) -> int | None:
         """From the database, plus what this replica paid that the database has not taken yet."""
-        scope = self.ledger_scope
+        scope = self.scope_of(user)
         counted = await self._run(lambda conn: ledger.spent_since(conn, scope, since))
         return None if counted is None else counted + self._unwritten.paid_since(since)
 
-    async def hold(self, holder: str, count: int, *, limit: int, since: float) -> Hold | None:
-        scope, unwritten = self.ledger_scope, self._unwritten.paid_since(since)
+    async def hold(
+        self, holder: str, count: int, *, limit: int, since: float, user: str | None = None
+    ) -> Hold | None:
+        scope, unwritten = self.scope_of(user), self._unwritten.paid_since(since)
         held = await self._run(
             lambda conn: ledger.hold(conn, scope, holder, count, limit=limit - unwritten, since=since)
         )
@@ -249,14 +258,17 @@ class PostgresStore:
 
     # --- reading back -------------------------------------------------------------------------
 
-    async def history(self, limit: int = HISTORY_SHOWN) -> History:
+    async def history(self, limit: int = HISTORY_SHOWN, *, user: str | None = None) -> History:
+        """The latest answers (`user`'s alone, with per-user history); what is only in memory
+        does not say whose it is, so a user's history leaves it out."""
         prefix = self._history_prefix
         entries = await self._run(
-            lambda conn: _history(conn, prefix or self.service, limit, prefix is not None)
+            lambda conn: _history(conn, prefix or self.service, limit, prefix is not None, user)
         )
         if entries is not None and not self._pending:
             return History(cache="on", detections=entries)
-        merged: list[HistoryEntry] = [*self._unwritten.history(limit), *(entries or [])]
+        kept = self._unwritten.history(limit) if user is None else []
+        merged: list[HistoryEntry] = [*kept, *(entries or [])]
         merged.sort(key=lambda e: e.at, reverse=True)
         return History(cache="unavailable" if self._disabled else "degraded", detections=merged[:limit])
 
@@ -406,6 +418,7 @@ async def _record_submission(
     deep: bool,
     preview: bool,
     at: float,
+    user: str | None,
 ) -> None:
     read_at = source.read_at.timestamp() if source.read_at is not None else None
     async with conn.transaction():  # nested in the caller's: a savepoint
@@ -432,7 +445,7 @@ async def _record_submission(
                 at,
             ),
         )
-        await _add_event(conn, service, document_id, source.name, paid=True, at=at)
+        await _add_event(conn, service, document_id, source.name, paid=True, at=at, user=user)
 
 
 async def _save_report(
@@ -454,12 +467,19 @@ async def _save_report(
 
 
 async def _add_event(
-    conn: AsyncConnection, service: str, document_id: str, source_name: str | None, *, paid: bool, at: float
+    conn: AsyncConnection,
+    service: str,
+    document_id: str,
+    source_name: str | None,
+    *,
+    paid: bool,
+    at: float,
+    user: str | None = None,
 ) -> None:
     cursor = await conn.execute(
-        "INSERT INTO truthscan_events (at, service, document_id, source_name, paid) "
-        "VALUES (%s, %s, %s, %s, %s) RETURNING seq",
-        (at, service, document_id, source_name, paid),
+        "INSERT INTO truthscan_events (at, service, document_id, source_name, paid, user_scope) "
+        "VALUES (%s, %s, %s, %s, %s, %s) RETURNING seq",
+        (at, service, document_id, source_name, paid, user),
     )
     row = await cursor.fetchone()
     if row is not None and int(row[0]) % 100 == 0:  # prune now and then, not on every write
@@ -493,9 +513,13 @@ async def _claim_state(
     return await cursor.fetchone() is not None
 
 
-async def _history(conn: AsyncConnection, service: str, limit: int, prefix: bool) -> list[HistoryEntry]:
+async def _history(
+    conn: AsyncConnection, service: str, limit: int, prefix: bool, user: str | None
+) -> list[HistoryEntry]:
     where = "left(e.service, %s) = %s" if prefix else "e.service = %s"
     args: tuple[Any, ...] = (len(service), service) if prefix else (service,)
+    if user is not None:
+        where, args = f"{where} AND e.user_scope = %s", (*args, user)
     cursor = await conn.execute(
         "SELECT e.at, e.document_id, e.source_name, e.paid, r.verdict, r.ai_score, r.status, "
         "r.complete, r.simulated FROM truthscan_events e LEFT JOIN truthscan_results r "

@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 
 from truthscan_mcp.cache.database import CacheUnusableError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Any constant: the advisory lock key serialising migrations across replicas.
 MIGRATION_LOCK = 0x7472757468736361  # "truthsca"
 
@@ -113,6 +113,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         )
         """,
     ),
+    # Whose history an event is in, with per-user history (TRUTHSCAN_PER_USER): an opaque hash of
+    # the token's issuer and subject; NULL for everyone's.
+    3: ("ALTER TABLE truthscan_events ADD COLUMN IF NOT EXISTS user_scope TEXT",),
 }
 
 

@@ -149,12 +149,13 @@ class ResultCache:
         deep_analysis: bool,
         preview: bool,
         hold: str | None = None,
+        user: str | None = None,
     ) -> None:
         """Called the moment TruthScan accepts a paid submission, before any waiting, so that
         the id survives a cancellation or a crash and the same bytes are not paid for again;
         its ledger row (the daily cap) is written in the same transaction."""
         at = self._clock()
-        service, scope = self.service, self.ledger_scope
+        service, scope = self.service, self.scope_of(user)
 
         def write(db: Database) -> None:
             db.record_submission(
@@ -166,6 +167,7 @@ class ResultCache:
                 at=at,
                 scope=scope,
                 hold=hold,
+                user=user,
             )
 
         if not await self._write(write):
@@ -179,10 +181,14 @@ class ResultCache:
         if not await self._write(lambda db: db.save_report(service, report, deep_analysis=deep_analysis)):
             self._unwritten.reported(report, deep_analysis=deep_analysis, at=self._clock())
 
-    async def record_answer(self, document_id: str, source_name: str | None) -> None:
+    async def record_answer(
+        self, document_id: str, source_name: str | None, *, user: str | None = None
+    ) -> None:
         """A detect_image answered without paying (from the cache, or by joining another call)."""
         at, service = self._clock(), self.service
-        if not await self._write(lambda db: db.record_answer(service, document_id, source_name, at=at)):
+        if not await self._write(
+            lambda db: db.record_answer(service, document_id, source_name, at=at, user=user)
+        ):
             self._unwritten.answered(document_id, source_name, at=at)
 
     async def claim(self, key: ContentKey, holder: str) -> bool | None:
@@ -220,14 +226,21 @@ class ResultCache:
 
     # --- the ledger of paid detections (the daily cap) ----------------------------------------
 
-    async def spent_since(self, since: float) -> int | None:
-        """From the file, plus what this process paid that the file has not taken yet."""
-        scope = self.ledger_scope
+    def scope_of(self, user: str | None) -> str:
+        """The ledger scope a user's detections are counted under (their own, with per-user caps)."""
+        return self.ledger_scope if user is None else f"{self.ledger_scope} user:{user}"
+
+    async def spent_since(self, since: float, *, user: str | None = None) -> int | None:
+        """From the file, plus what this process paid that the file has not taken yet (whoever
+        paid it: a write the file refused does not say for whom, so it counts for everyone)."""
+        scope = self.scope_of(user)
         counted = await self._run(lambda db: db.spent_since(scope, since, now=self._clock()))
         return None if counted is None else counted + self._unwritten.paid_since(since)
 
-    async def hold(self, holder: str, count: int, *, limit: int, since: float) -> Hold | None:
-        scope, unwritten = self.ledger_scope, self._unwritten.paid_since(since)
+    async def hold(
+        self, holder: str, count: int, *, limit: int, since: float, user: str | None = None
+    ) -> Hold | None:
+        scope, unwritten = self.scope_of(user), self._unwritten.paid_since(since)
         held = await self._run(
             lambda db: db.hold(scope, holder, count, limit=limit - unwritten, since=since, now=self._clock()),
             write=True,
@@ -238,17 +251,20 @@ class ResultCache:
         with anyio.CancelScope(shield=True):
             await self._run(lambda db: db.release(holder), write=True)
 
-    async def history(self, limit: int = HISTORY_SHOWN) -> History:
-        """The latest answers; "degraded" while some are only in memory (the file is paused or
-        has not taken them yet), "unavailable" when the file can never be used."""
+    async def history(self, limit: int = HISTORY_SHOWN, *, user: str | None = None) -> History:
+        """The latest answers (`user`'s alone, with per-user history); "degraded" while some are
+        only in memory (the file is paused or has not taken them yet), "unavailable" when the
+        file can never be used. What is only in memory does not say whose it is, so a user's
+        history leaves it out."""
         if self._history_prefix is not None:
             prefix = self._history_prefix
-            entries = await self._run(lambda db: db.history(prefix, limit, prefix=True))
+            entries = await self._run(lambda db: db.history(prefix, limit, prefix=True, user=user))
         else:
-            entries = await self._run(lambda db: db.history(self.service, limit))
+            entries = await self._run(lambda db: db.history(self.service, limit, user=user))
         if entries is not None and not self._unwritten:
             return History(cache="on", detections=entries)
-        merged: list[HistoryEntry] = [*self._unwritten.history(limit), *(entries or [])]
+        kept = self._unwritten.history(limit) if user is None else []
+        merged: list[HistoryEntry] = [*kept, *(entries or [])]
         merged.sort(key=lambda e: e.at, reverse=True)
         return History(cache="unavailable" if self._disabled else "degraded", detections=merged[:limit])
 

@@ -109,6 +109,11 @@ SETTING_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
         {"metavar": "SCOPES", "help": "scopes a token must carry, space-separated (default truthscan)"},
     ),
     (
+        "--per-user",
+        "per_user",
+        {"action": "store_true", "help": "keep the daily cap and the history per OAuth user (token's sub)"},
+    ),
+    (
         "--max-concurrency",
         "max_concurrency",
         {"type": int, "metavar": "N", "help": "parallel uploads and submissions, 1-32 (default 4)"},

@@ -517,7 +517,7 @@ async def quote_batch(
         to_pay = await _to_pay(run, groups, options)
         free = sum(1 for image in run.images if image is not None) - len(to_pay)
         _check_limits(len(to_pay), free, limits)
-        await detector.guard.check(len(to_pay))
+        await detector.guard.check(len(to_pay), options.user)
         credits = (await detector.credits()).credits if to_pay else None
         if credits is not None and credits < len(to_pay) and not allow_partial:
             raise _not_enough(len(to_pay), credits, len(groups) - len(to_pay))
@@ -594,7 +594,7 @@ async def _plan_payment(
     to_pay = await _to_pay(run, groups, options)
     _check_limits(len(to_pay), sum(1 for i in run.images if i is not None) - len(to_pay), limits)
     guard = run.detector.guard
-    await guard.check(len(to_pay))  # before asking TruthScan for the balance: local and free
+    await guard.check(len(to_pay), options.user)  # before asking TruthScan for the balance: local and free
     if to_pay:
         credits_before = payment.credits_before = (await run.detector.credits()).credits
         if credits_before < len(to_pay):
@@ -611,7 +611,7 @@ async def _plan_payment(
                 f"{'was' if credits_before == 1 else 'were'} left: {counted(len(left_out), 'new image')} "
                 f"{'was' if len(left_out) == 1 else 'were'} skipped (allow_partial)."
             )
-        payment.allowance = await guard.allow(sum(1 for g in to_pay if not g.skipped))
+        payment.allowance = await guard.allow(sum(1 for g in to_pay if not g.skipped), options.user)
     await run.tick(f"Validated {counted(run.total, 'image')}; detecting")
     return payment
 

@@ -33,6 +33,9 @@ class DetectOptions:
     #: keep polling (within the deadline) for a heatmap that is coming even when it was not asked
     #: for, so the report carries its link; a batch, whose rows show no heatmap, turns this off
     wait_for_heatmap: bool = True
+    #: whose daily cap and history this detection counts in (per-user deployments: an opaque
+    #: scope the server derives from the caller's identity); None: everyone's together
+    user: str | None = None
 
 
 @dataclass(frozen=True)

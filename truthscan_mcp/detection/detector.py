@@ -252,12 +252,12 @@ class Detector:
         plan = call.plan(doc_id, expect_analysis=expect_analysis, submitted_now=False)
         return await self._following.follow(call, plan)
 
-    async def credits(self) -> Credits:
-        """TruthScan's balance, with the local guard's count and cap beside it."""
+    async def credits(self, user: str | None = None) -> Credits:
+        """TruthScan's balance, with the local guard's count (`user`'s, when counted per user)
+        and cap beside it."""
         balance = await self.client.credits()
-        return balance.model_copy(
-            update={"detections_today": await self.guard.today(), "daily_limit": self.guard.daily_limit}
-        )
+        today = await self.guard.today(user)
+        return balance.model_copy(update={"detections_today": today, "daily_limit": self.guard.daily_limit})
 
     async def needs_paying(self, image: LoadedImage, options: DetectOptions) -> bool:
         """Whether detecting `image` with `options` would spend a credit (no stored answer)."""

@@ -95,5 +95,5 @@ class Following:
             report, source=call.source, elapsed=call.elapsed(), provenance=call.provenance
         )
         if self._store is not None and answer.id is not None:
-            await self._store.record_answer(answer.id, call.source.name)
+            await self._store.record_answer(answer.id, call.source.name, user=call.options.user)
         return answer

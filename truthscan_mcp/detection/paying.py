@@ -144,7 +144,7 @@ class Paying:
         # The daily cap, before any upload: one of the batch's detections, or one held now.
         allowance, own = call.allowance, None
         if allowance is None or not allowance.take():
-            own = allowance = await self._guard.allow(1)  # raises DailyLimitError: nothing sent
+            own = allowance = await self._guard.allow(1, options.user)  # raises DailyLimitError: nothing sent
             if allowance is not None:
                 allowance.take()
         try:
@@ -166,7 +166,7 @@ class Paying:
         # written down even if the caller is cancelled now.
         flight.mark_submitted(doc_id)
         call.note_submitted(doc_id)
-        self._guard.paid(allowance)
+        self._guard.paid(allowance, options.user)
         with anyio.CancelScope(shield=True):
             if self._store is not None:
                 # the ledger row (today's count) goes in with the id, in one transaction
@@ -176,6 +176,7 @@ class Paying:
                     deep_analysis=options.deep_analysis,
                     preview=options.preview,
                     hold=allowance.holder if allowance is not None else None,
+                    user=options.user,
                 )
             await self._guard.release(own)
         logger.info("submitted document %s", doc_id)

@@ -9,6 +9,10 @@ the store: two processes at the cap never both pay. Each paid id uses one (the s
 it in the transaction that records the id), and what was not used is given back.
 
 Without a store (the cache off), or while the store cannot tell, this process counts alone.
+
+`user`: with per-user caps (TRUTHSCAN_PER_USER) each user is counted on their own — an opaque
+scope the caller derives (the adapter: a hash of the token's issuer and subject); None counts
+everyone together. The cap is the same number for each.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class Allowance:
 
     holder: str
     left: int
+    #: whose count it holds against (None: everyone's)
+    user: str | None = None
 
     def take(self) -> bool:
         if self.left <= 0:
@@ -75,25 +81,27 @@ class SpendingGuard:
         self.daily_limit = daily_limit
         self._knobs = knobs
         self._clock = clock
-        #: this process's own count, for when the store cannot tell: paid times, and holds
-        self._paid: list[float] = []
-        self._held: dict[str, int] = {}
+        #: this process's own count, for when the store cannot tell: paid times (and by whom),
+        #: and holds (how many, for whom)
+        self._paid: list[tuple[float, str | None]] = []
+        self._held: dict[str, tuple[int, str | None]] = {}
 
-    async def today(self) -> int:
-        """Paid detections this UTC day (plus those held right now, about to be paid)."""
+    async def today(self, user: str | None = None) -> int:
+        """Paid detections this UTC day (plus those held right now, about to be paid), of `user`
+        or (None) of everyone together."""
         since = day_start(self._clock())
-        stored = await self._store.spent_since(since) if self._store is not None else None
-        return max(stored or 0, self._mine(since))
+        stored = await self._store.spent_since(since, user=user) if self._store is not None else None
+        return max(stored or 0, self._mine(since, user))
 
-    async def check(self, count: int) -> None:
+    async def check(self, count: int, user: str | None = None) -> None:
         """Refuse now if `count` more would pass the cap (without holding anything)."""
         if self.daily_limit is None or count <= 0:
             return
-        used = await self.today()
+        used = await self.today(user)
         if used + count > self.daily_limit:
-            raise self.refusal(count, used)
+            raise self.refusal(count, used, user)
 
-    async def allow(self, count: int) -> Allowance | None:
+    async def allow(self, count: int, user: str | None = None) -> Allowance | None:
         """Hold `count` detections under the cap, or raise `DailyLimitError` (nothing held).
         None when there is no cap: then nothing needs holding."""
         if self.daily_limit is None or count <= 0:
@@ -102,23 +110,25 @@ class SpendingGuard:
         since = day_start(self._clock())
         held: Hold | None = None
         if self._store is not None:
-            held = await self._store.hold(holder, count, limit=self.daily_limit, since=since)
+            held = await self._store.hold(holder, count, limit=self.daily_limit, since=since, user=user)
         if held is None:  # no store, or it cannot hold now: what it can still read, or ours alone
-            used = await self.today()
+            used = await self.today(user)
             held = Hold(granted=used + count <= self.daily_limit, used=used)
         if not held.granted:
-            raise self.refusal(count, held.used)
-        self._held[holder] = count
-        return Allowance(holder, count)
+            raise self.refusal(count, held.used, user)
+        self._held[holder] = (count, user)
+        return Allowance(holder, count, user)
 
-    def paid(self, allowance: Allowance | None) -> None:
-        """One detection was paid (using one of `allowance`'s, if any)."""
-        self._paid.append(self._clock())
-        if allowance is not None and self._held.get(allowance.holder, 0) > 0:
-            self._held[allowance.holder] -= 1
+    def paid(self, allowance: Allowance | None, user: str | None = None) -> None:
+        """One detection was paid by `user` (using one of `allowance`'s, if any)."""
+        self._paid.append((self._clock(), user))
+        if allowance is not None:
+            count, whose = self._held.get(allowance.holder, (0, None))
+            if count > 0:
+                self._held[allowance.holder] = (count - 1, whose)
         cutoff = day_start(self._clock())
-        if self._paid and self._paid[0] < cutoff:
-            self._paid = [t for t in self._paid if t >= cutoff]
+        if self._paid and self._paid[0][0] < cutoff:
+            self._paid = [(t, who) for t, who in self._paid if t >= cutoff]
 
     async def release(self, allowance: Allowance | None) -> None:
         """Give back what `allowance` did not use (shielded: it must happen even on cancel)."""
@@ -129,11 +139,12 @@ class SpendingGuard:
             with anyio.CancelScope(shield=True):
                 await self._store.release(allowance.holder)
 
-    def refusal(self, count: int, used: int) -> DailyLimitError:
+    def refusal(self, count: int, used: int, user: str | None = None) -> DailyLimitError:
         limit = self.daily_limit
         assert limit is not None
         left = max(limit - used, 0)
-        where = f"{used} used today (UTC), counted across every server sharing this cache"
+        whose = " by you (the limit is per user)" if user is not None else ""
+        where = f"{used} used today (UTC){whose}, counted across every server sharing this cache"
         after = (
             f"The count resets {reset_words(self._clock())}; images already detected are still answered "
             f"from the cache for free. To allow more, {self._knobs.daily_limit_hint()}."
@@ -151,5 +162,6 @@ class SpendingGuard:
             + (f" to at most {counted(left, 'new image')}." if left else ".")
         )
 
-    def _mine(self, since: float) -> int:
-        return sum(1 for t in self._paid if t >= since) + sum(self._held.values())
+    def _mine(self, since: float, user: str | None) -> int:
+        paid = sum(1 for t, who in self._paid if t >= since and (user is None or who == user))
+        return paid + sum(count for count, who in self._held.values() if user is None or who == user)

@@ -75,15 +75,19 @@ class ResultStore(Protocol):
         deep_analysis: bool,
         preview: bool,
         hold: str | None = None,
+        user: str | None = None,
     ) -> None:
         """A paid document, and in the same transaction its row in the ledger of paid detections
         (and one detection less held by `hold`, which it used): a paid id is never recorded
-        without being counted, nor counted without being recorded."""
+        without being counted, nor counted without being recorded. `user`: whose count and
+        history it goes into (an opaque scope; None: everyone's)."""
         ...
 
     async def save_report(self, report: DetectionReport, *, deep_analysis: bool) -> None: ...
 
-    async def record_answer(self, document_id: str, source_name: str | None) -> None: ...
+    async def record_answer(
+        self, document_id: str, source_name: str | None, *, user: str | None = None
+    ) -> None: ...
 
     # --- single flight across processes: a claim on the bytes, with a lease -------------------
     #
@@ -117,13 +121,16 @@ class ResultStore(Protocol):
     # one atomic step against the cap, so two processes at the cap never both pay; each paid id
     # turns one held detection into a ledger row (`record_submission(hold=…)`), and the caller
     # releases what it did not use. A hold not renewed by use within its lease lapses (its
-    # holder died). Each returns None when the store cannot tell.
+    # holder died). Each returns None when the store cannot tell. With `user` (per-user caps)
+    # the count is that user's alone; None counts everyone who is not counted per user.
 
-    async def spent_since(self, since: float) -> int | None:
+    async def spent_since(self, since: float, *, user: str | None = None) -> int | None:
         """Paid detections since `since`, plus those held now by anyone."""
         ...
 
-    async def hold(self, holder: str, count: int, *, limit: int, since: float) -> Hold | None:
+    async def hold(
+        self, holder: str, count: int, *, limit: int, since: float, user: str | None = None
+    ) -> Hold | None:
         """Hold `count` detections for `holder` if they fit under `limit` (with what was paid
         since `since` and what others hold); refused (not held) if they do not."""
         ...
