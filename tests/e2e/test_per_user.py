@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +53,7 @@ class Team:
     cache: Path
 
     @asynccontextmanager
-    async def client(self, subject: str) -> AsyncIterator[Client]:
+    async def client(self, subject: str) -> AsyncGenerator[Client]:
         """An MCP client holding a good token for `subject`."""
         token = self.idp.token(self.audience, sub=subject)
         async with (
@@ -71,9 +71,23 @@ def idp() -> Iterator[IdentityProvider]:
         yield provider
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The team's shared store: a SQLite file (in the test's folder), or a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        return {"cache_url": request.getfixturevalue("pg_url")}
+    return {}
+
+
 @contextmanager
 def team_server(
-    sandbox: SandboxServer, idp: IdentityProvider, folder: Path, *, per_user: bool, cap: int
+    sandbox: SandboxServer,
+    idp: IdentityProvider,
+    folder: Path,
+    *,
+    per_user: bool,
+    cap: int,
+    store: dict[str, Any] | None = None,
 ) -> Generator[Team]:
     port = free_port()
     audience = f"http://127.0.0.1:{port}/mcp"
@@ -82,6 +96,7 @@ def team_server(
         sandbox,
         folder,
         cache_path=cache,
+        **(store or {}),
         wait_seconds=10.0,
         oauth_issuer=idp.issuer,
         oauth_audience=audience,
@@ -116,10 +131,10 @@ def paid(sandbox: SandboxServer) -> int:
 
 
 async def test_one_user_at_the_daily_cap_does_not_block_another(
-    sandbox: SandboxServer, idp: IdentityProvider, tmp_path: Path
+    sandbox: SandboxServer, idp: IdentityProvider, tmp_path: Path, store: dict[str, Any]
 ) -> None:
     first, second = write_images(tmp_path, 2)
-    with team_server(sandbox, idp, tmp_path, per_user=True, cap=1) as team:
+    with team_server(sandbox, idp, tmp_path, per_user=True, cap=1, store=store) as team:
         async with team.client(ALICE) as alice, team.client(BOB) as bob:
             await detect(alice, first)
             refused = await alice.call_tool("detect_image", {"path": str(second), "deep_analysis": False})
@@ -133,10 +148,10 @@ async def test_one_user_at_the_daily_cap_does_not_block_another(
 
 
 async def test_check_credits_counts_each_users_own_detections_today(
-    sandbox: SandboxServer, idp: IdentityProvider, tmp_path: Path
+    sandbox: SandboxServer, idp: IdentityProvider, tmp_path: Path, store: dict[str, Any]
 ) -> None:
     images = write_images(tmp_path, 3)
-    with team_server(sandbox, idp, tmp_path, per_user=True, cap=5) as team:
+    with team_server(sandbox, idp, tmp_path, per_user=True, cap=5, store=store) as team:
         async with team.client(ALICE) as alice, team.client(BOB) as bob:
             await detect(alice, images[0])
             await detect(alice, images[1])
@@ -147,10 +162,10 @@ async def test_check_credits_counts_each_users_own_detections_today(
 
 
 async def test_each_users_history_lists_only_their_own_detections(
-    sandbox: SandboxServer, idp: IdentityProvider, tmp_path: Path
+    sandbox: SandboxServer, idp: IdentityProvider, tmp_path: Path, store: dict[str, Any]
 ) -> None:
     first, second = write_images(tmp_path, 2)
-    with team_server(sandbox, idp, tmp_path, per_user=True, cap=5) as team:
+    with team_server(sandbox, idp, tmp_path, per_user=True, cap=5, store=store) as team:
         async with team.client(ALICE) as alice, team.client(BOB) as bob:
             alices = (await detect(alice, first))["id"]
             bobs = (await detect(bob, second))["id"]
@@ -160,10 +175,10 @@ async def test_each_users_history_lists_only_their_own_detections(
 
 
 async def test_another_users_image_is_answered_free_from_the_shared_cache_and_in_their_history(
-    sandbox: SandboxServer, idp: IdentityProvider, tmp_path: Path
+    sandbox: SandboxServer, idp: IdentityProvider, tmp_path: Path, store: dict[str, Any]
 ) -> None:
     (image,) = write_images(tmp_path, 1)
-    with team_server(sandbox, idp, tmp_path, per_user=True, cap=1) as team:
+    with team_server(sandbox, idp, tmp_path, per_user=True, cap=1, store=store) as team:
         async with team.client(ALICE) as alice, team.client(BOB) as bob:
             alices = await detect(alice, image)
             bobs = await detect(bob, image)  # Alice is at her cap; Bob pays nothing
@@ -177,10 +192,10 @@ async def test_another_users_image_is_answered_free_from_the_shared_cache_and_in
 
 
 async def test_without_per_user_the_daily_cap_is_shared_by_everyone(
-    sandbox: SandboxServer, idp: IdentityProvider, tmp_path: Path
+    sandbox: SandboxServer, idp: IdentityProvider, tmp_path: Path, store: dict[str, Any]
 ) -> None:
     first, second = write_images(tmp_path, 2)
-    with team_server(sandbox, idp, tmp_path, per_user=False, cap=1) as team:
+    with team_server(sandbox, idp, tmp_path, per_user=False, cap=1, store=store) as team:
         async with team.client(ALICE) as alice, team.client(BOB) as bob:
             await detect(alice, first)
             refused = await bob.call_tool("detect_image", {"path": str(second), "deep_analysis": False})
