@@ -28,6 +28,7 @@ from tests.support import (
     assert_error,
     free_port,
     make_settings,
+    run_cli,
     serve_app,
     structured,
     text_of,
@@ -239,6 +240,15 @@ def test_the_same_subject_from_another_issuer_is_another_user() -> None:
 def test_per_user_without_oauth_is_refused_saying_what_to_set() -> None:
     with pytest.raises(ValidationError, match="TRUTHSCAN_PER_USER is set without TRUTHSCAN_OAUTH_ISSUER"):
         make_settings(None, per_user=True)
+
+
+def test_the_per_user_option_without_oauth_stops_the_server_saying_what_to_set(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run_cli(capsys, "serve", "--transport", "http", "--port", str(free_port()), "--per-user")
+    assert result.returncode == 3
+    assert "TRUTHSCAN_PER_USER is set without TRUTHSCAN_OAUTH_ISSUER" in result.stderr
+    assert "set the issuer" in result.stderr
 
 
 def test_per_user_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
