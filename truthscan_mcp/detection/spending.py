@@ -52,8 +52,6 @@ class Allowance:
 
     holder: str
     left: int
-    #: whose count it holds against (None: everyone's)
-    user: str | None = None
 
     def take(self) -> bool:
         if self.left <= 0:
@@ -117,7 +115,7 @@ class SpendingGuard:
         if not held.granted:
             raise self.refusal(count, held.used, user)
         self._held[holder] = (count, user)
-        return Allowance(holder, count, user)
+        return Allowance(holder, count)
 
     def paid(self, allowance: Allowance | None, user: str | None = None) -> None:
         """One detection was paid by `user` (using one of `allowance`'s, if any)."""
