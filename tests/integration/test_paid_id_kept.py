@@ -47,7 +47,14 @@ class FullDisk(ResultCache):
     """The real cache, except that writing a submission down fails as a full disk does."""
 
     async def record_submission(
-        self, document_id: str, source: ReportSource, *, deep_analysis: bool, preview: bool
+        self,
+        document_id: str,
+        source: ReportSource,
+        *,
+        deep_analysis: bool,
+        preview: bool,
+        hold: str | None = None,
+        user: str | None = None,
     ) -> None:
         raise OSError(28, "No space left on device")
 
