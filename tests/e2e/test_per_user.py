@@ -251,6 +251,14 @@ def test_the_per_user_option_without_oauth_stops_the_server_saying_what_to_set(
     assert "set the issuer" in result.stderr
 
 
+def test_a_rule_across_settings_is_reported_in_its_own_words(capsys: pytest.CaptureFixture[str]) -> None:
+    """A refusal that belongs to no one setting names no empty variable and no pydantic prefix."""
+    result = run_cli(capsys, "serve", "--transport", "http", "--port", str(free_port()), "--per-user")
+    assert "TRUTHSCAN_ (--)" not in result.stderr
+    assert "Value error" not in result.stderr
+    assert "\n  TRUTHSCAN_PER_USER is set without" in result.stderr
+
+
 def test_per_user_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRUTHSCAN_PER_USER", "true")
     monkeypatch.setenv("TRUTHSCAN_OAUTH_ISSUER", "https://login.example.org/realms/newsroom")

@@ -256,6 +256,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"])
             from_options = from_options or field in given
-            lines.append(f"  TRUTHSCAN_{field.upper()} (--{field.replace('_', '-')}): {error['msg']}")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if not field:  # a rule across settings: its message names the variables itself
+                lines.append(f"  {message}")
+                continue
+            lines.append(f"  TRUTHSCAN_{field.upper()} (--{field.replace('_', '-')}): {message}")
         sys.stderr.write("truthscan-mcp: invalid configuration:\n" + "\n".join(lines) + "\n")
         raise SystemExit(2 if from_options else 3) from None
