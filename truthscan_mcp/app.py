@@ -164,7 +164,7 @@ def _client(
         retry=retry,
         deadlines=deadlines,
         allow_private=settings.allow_private_urls,
-        knobs=settings.knobs,
+        hints=settings.hints,
     )
 
 

@@ -58,7 +58,7 @@ def _left_unset(name: str, value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class Knobs:
+class SettingHints:
     """The name of each setting's knob in the way this server was started.
 
     A hint that says "set TRUTHSCAN_ALLOWED_DIRS" to someone who passed `--allowed-dirs`, or
@@ -143,8 +143,8 @@ class Knobs:
         return "TRUTHSCAN_API_KEY"
 
 
-#: The knobs of a server configured through its environment alone (the default).
-ENVIRONMENT_KNOBS = Knobs()
+#: The hints of a server configured through its environment alone (the default).
+ENVIRONMENT_HINTS = SettingHints()
 
 
 def default_allowed_dirs() -> list[Path]:
@@ -239,7 +239,7 @@ class Settings(BaseSettings):
         description="Keep the daily cap and the history per user (the token's issuer and subject); "
         "needs TRUTHSCAN_OAUTH_ISSUER.",
     )
-    # Where the values came from, for `knobs`: not settings themselves (no option, no variable
+    # Where the values came from, for `hints`: not settings themselves (no option, no variable
     # to document), so private attributes.
     _launcher: Launcher = PrivateAttr(default="command")
     _command_line: frozenset[str] = PrivateAttr(default_factory=frozenset[str])
@@ -376,12 +376,12 @@ class Settings(BaseSettings):
         return value.strip().upper() if isinstance(value, str) else value
 
     def given_on_command_line(self, names: Iterable[str]) -> Settings:
-        """Record which settings came from command-line options, for `knobs`; returns self."""
+        """Record which settings came from command-line options, for `hints`; returns self."""
         self._command_line = frozenset(names)
         return self
 
     def launched_by(self, launcher: Launcher) -> Settings:
-        """Record who started the server (as TRUTHSCAN_LAUNCHER does), for `knobs`; returns self."""
+        """Record who started the server (as TRUTHSCAN_LAUNCHER does), for `hints`; returns self."""
         self._launcher = launcher
         return self
 
@@ -390,8 +390,8 @@ class Settings(BaseSettings):
         return self._launcher
 
     @property
-    def knobs(self) -> Knobs:
-        return Knobs(launcher=self._launcher, command_line=self._command_line)
+    def hints(self) -> SettingHints:
+        return SettingHints(launcher=self._launcher, command_line=self._command_line)
 
     def effective_api_key(self) -> str | None:
         """The key to send: the user's, or the sandbox's built-in one in sandbox mode."""

@@ -27,7 +27,7 @@ from truthscan_mcp.evidence.picture import MAX_PIXELS, dimensions, picture_of
 from truthscan_mcp.media.formats import sniff_format
 from truthscan_mcp.media.image import LoadedImage
 from truthscan_mcp.models import C2paInfo, CameraInfo, DetectionReport, Provenance, ReportSource
-from truthscan_mcp.settings import ENVIRONMENT_KNOBS
+from truthscan_mcp.settings import ENVIRONMENT_HINTS
 
 ID = "77565038-9e3d-4e6a-8c80-e20785be5ee9"
 
@@ -67,7 +67,7 @@ def test_a_callers_folder_outside_the_allowed_ones_is_refused_before_anything_is
     allowed, outside = tmp_path / "allowed", tmp_path / "outside" / "deep"
     allowed.mkdir()
     with pytest.raises(SourceNotAllowedError, match="only inside the allowed folders"):
-        report_directory(str(outside), default=allowed / "r", allowed=[allowed], knobs=ENVIRONMENT_KNOBS)
+        report_directory(str(outside), default=allowed / "r", allowed=[allowed], hints=ENVIRONMENT_HINTS)
     assert not outside.parent.exists()
 
 
@@ -77,12 +77,12 @@ def test_a_symlink_out_of_the_allowed_folder_is_refused(tmp_path: Path) -> None:
     outside.mkdir()
     (allowed / "link").symlink_to(outside)
     with pytest.raises(SourceNotAllowedError):
-        report_directory(str(allowed / "link"), default=allowed, allowed=[allowed], knobs=ENVIRONMENT_KNOBS)
+        report_directory(str(allowed / "link"), default=allowed, allowed=[allowed], hints=ENVIRONMENT_HINTS)
 
 
 def test_the_default_folder_is_created_when_missing(tmp_path: Path) -> None:
     default = tmp_path / "Documents" / "TruthScan reports"
-    assert report_directory(None, default=default, allowed=[], knobs=ENVIRONMENT_KNOBS) == default
+    assert report_directory(None, default=default, allowed=[], hints=ENVIRONMENT_HINTS) == default
     assert default.is_dir()
 
 

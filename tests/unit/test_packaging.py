@@ -226,7 +226,7 @@ def test_manifest_launch_without_a_key_starts_a_keyless_server_that_knows_it_is_
     env["TRUTHSCAN_API_KEY"] = left_empty_as
     settings = _settings_of_launch(command, env, monkeypatch)
     assert (settings.api_key, settings.sandbox, settings.launcher) == (None, False, "bundle")
-    assert settings.knobs.knob("allowed_dirs") == 'the "Image folders" setting'
+    assert settings.hints.knob("allowed_dirs") == 'the "Image folders" setting'
 
 
 def test_manifest_launch_with_the_sandbox_switch_on_runs_the_simulator(

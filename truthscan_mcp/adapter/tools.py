@@ -362,7 +362,7 @@ async def check_credits(ctx: Context[AppContext]) -> Annotated[CallToolResult, C
 async def health(ctx: Context[AppContext]) -> Annotated[CallToolResult, Health]:
     app = ctx.request_context.lifespan_context
     result = await check_health(app)
-    return tool_result(result, render_health(result, app.client.knobs.add_key_hint()))
+    return tool_result(result, render_health(result, app.client.hints.add_key_hint()))
 
 
 def reporter(app: AppContext) -> Reporter:

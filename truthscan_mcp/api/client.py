@@ -51,7 +51,7 @@ from truthscan_mcp.errors import ConfigurationError, TruthScanError, Unavailable
 from truthscan_mcp.media.formats import sniff_format
 from truthscan_mcp.media.netguard import guarded_client
 from truthscan_mcp.models import Credits
-from truthscan_mcp.settings import ENVIRONMENT_KNOBS, Knobs
+from truthscan_mcp.settings import ENVIRONMENT_HINTS, SettingHints
 
 __all__ = [
     "Deadlines",
@@ -138,14 +138,14 @@ class TruthScanClient:
         retry: RetryPolicy | None = None,
         deadlines: Deadlines | None = None,
         allow_private: bool = False,
-        knobs: Knobs = ENVIRONMENT_KNOBS,
+        hints: SettingHints = ENVIRONMENT_HINTS,
     ) -> None:
         """`deadlines` bound each operation in total (see `Deadlines`; tests pass tiny ones);
         `allow_private` lets a heatmap from outside the configured origins come from a private
         address (TRUTHSCAN_ALLOW_PRIVATE_URLS), as for URL sources."""
         self._http = http
         #: how this server was configured: the words every "change a setting" hint uses
-        self.knobs = knobs
+        self.hints = hints
         self.api_url = api_url.rstrip("/")
         self.storage_url = storage_url.rstrip("/")
         self._key = api_key
@@ -155,7 +155,7 @@ class TruthScanClient:
         #: set once any answer carried the simulator's mark
         self.simulated = False
         self._sender = Sender(
-            http, self.retry, secrets=self._secrets, on_answer=self._notice, key_place=knobs.key_place()
+            http, self.retry, secrets=self._secrets, on_answer=self._notice, key_place=hints.key_place()
         )
 
     @property
@@ -172,7 +172,7 @@ class TruthScanClient:
 
     def require_key(self) -> str:
         if self._key is None:
-            raise ConfigurationError(f"No TruthScan API key is configured. {self.knobs.add_key_hint()}")
+            raise ConfigurationError(f"No TruthScan API key is configured. {self.hints.add_key_hint()}")
         return self._key.get_secret_value()
 
     def storage_url_for(self, file_path: str) -> str:

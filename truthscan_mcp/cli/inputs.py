@@ -105,7 +105,7 @@ def _read_stdin(stdin: BinaryIO, found: Gathered) -> None:
 def _list_folder(
     arg: str, settings: Settings, *, recursive: bool, pattern: str | None, found: Gathered
 ) -> None:
-    checked = allowed_path(arg, list(settings.allowed_dirs), "directory", settings.knobs)
+    checked = allowed_path(arg, list(settings.allowed_dirs), "directory", settings.hints)
     root, real = checked.absolute, checked.resolved
     try:
         with os.scandir(real):

@@ -42,7 +42,7 @@ from truthscan_mcp.media.paths import allowed_path
 from truthscan_mcp.media.sources import load_image
 from truthscan_mcp.models import BatchResult, BatchRow, BatchTotals, DetectionReport
 from truthscan_mcp.sanitize import counted, truthscan_says
-from truthscan_mcp.settings import Knobs, Settings
+from truthscan_mcp.settings import SettingHints, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ async def expand_inputs(
         found = await anyio.to_thread.run_sync(
             _list_directory,
             list(settings.allowed_dirs),
-            settings.knobs,
+            settings.hints,
             directory,
             pattern,
             recursive,
@@ -180,7 +180,7 @@ def limit_inputs(inputs: list[BatchInput], max_images: int | None, *, directory:
 
 
 def _list_directory(
-    allowed: list[Path], knobs: Knobs, directory: str, pattern: str | None, recursive: bool
+    allowed: list[Path], hints: SettingHints, directory: str, pattern: str | None, recursive: bool
 ) -> list[Path]:
     """The directory's files, sorted, at most MAX_BATCH + 1 of them; runs in a worker thread.
 
@@ -190,7 +190,7 @@ def _list_directory(
     own row when it resolves outside. Hidden entries are skipped, as a shell glob skips them
     (macOS litters folders with `._photo.jpg` files that are not images).
     """
-    checked = allowed_path(directory, allowed, "directory", knobs)
+    checked = allowed_path(directory, allowed, "directory", hints)
     root, real = checked.absolute, checked.resolved
     if not real.exists():
         raise InvalidInputError(

@@ -66,7 +66,7 @@ class Detector:
         self.schedule = schedule or Planner(api_url=client.api_url)
         self._store = store
         #: today's paid detections and the daily cap (`TRUTHSCAN_MAX_DETECTIONS_PER_DAY`)
-        self.guard = SpendingGuard(store, daily_limit=settings.max_detections_per_day, knobs=settings.knobs)
+        self.guard = SpendingGuard(store, daily_limit=settings.max_detections_per_day, hints=settings.hints)
         self._following = Following(client, self.schedule, store, simulated=simulated)
         self._paying = Paying(client, store, self._following, self.guard)
         self._flights = Flights()

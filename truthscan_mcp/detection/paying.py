@@ -41,7 +41,7 @@ class Paying:
         self.client = client
         self._store = store
         self._following = following
-        self._guard = guard or SpendingGuard(store, daily_limit=None, knobs=client.knobs)
+        self._guard = guard or SpendingGuard(store, daily_limit=None, hints=client.hints)
 
     async def needs_paying(self, image: LoadedImage, options: DetectOptions) -> bool:
         """Whether detecting `image` with `options` would spend a credit (no stored answer)."""

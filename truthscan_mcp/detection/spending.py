@@ -28,7 +28,7 @@ import anyio
 from truthscan_mcp.detection.store import Hold, ResultStore
 from truthscan_mcp.errors import DailyLimitError
 from truthscan_mcp.sanitize import counted
-from truthscan_mcp.settings import Knobs
+from truthscan_mcp.settings import SettingHints
 
 DAY = 86_400.0
 
@@ -72,12 +72,12 @@ class SpendingGuard:
         store: ResultStore | None,
         *,
         daily_limit: int | None,
-        knobs: Knobs,
+        hints: SettingHints,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self.daily_limit = daily_limit
-        self._knobs = knobs
+        self._hints = hints
         self._clock = clock
         #: this process's own count, for when the store cannot tell: paid times (and by whom),
         #: and holds (how many, for whom)
@@ -145,7 +145,7 @@ class SpendingGuard:
         where = f"{used} used today (UTC){whose}, counted across every server sharing this cache"
         after = (
             f"The count resets {reset_words(self._clock())}; images already detected are still answered "
-            f"from the cache for free. To allow more, {self._knobs.daily_limit_hint()}."
+            f"from the cache for free. To allow more, {self._hints.daily_limit_hint()}."
         )
         if count == 1:
             return DailyLimitError(

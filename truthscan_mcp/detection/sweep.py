@@ -76,7 +76,7 @@ async def sweep_page(settings: Settings, page: str, *, max_images: int, timeout:
         page,
         allow_private=settings.allow_private_urls,
         timeout=timeout,
-        private_hint=settings.knobs.private_urls_hint(),
+        private_hint=settings.hints.private_urls_hint(),
     )
     found: PageImages = await anyio.to_thread.run_sync(find_images, fetched.html, fetched.url)
     if not found.images:

@@ -130,7 +130,7 @@ class Reporter:
             directory,
             default=chosen if chosen is not None else settings.reports_dir,
             allowed=settings.allowed_dirs,
-            knobs=settings.knobs,
+            hints=settings.hints,
         )
 
     async def write_all(self, items: list[BatchItem], chosen: Path | None = None) -> ReportRun:
@@ -164,7 +164,7 @@ class Reporter:
         if source.kind == "path" and source.location and source.sha256:
             try:
                 async with await load_path(
-                    source.location, self.settings.allowed_dirs, self.settings.knobs
+                    source.location, self.settings.allowed_dirs, self.settings.hints
                 ) as image:
                     if image.sha256 == source.sha256:
                         return await image.read_bytes(), "read again from its path; its SHA-256 matches"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from truthscan_mcp.errors import InvalidInputError, SourceNotAllowedError
 from truthscan_mcp.media.paths import allowed_path
-from truthscan_mcp.settings import Knobs
+from truthscan_mcp.settings import SettingHints
 
 #: Suffixes tried before giving up on a name (only reached when reports are written in a loop).
 MAX_SUFFIX = 1000
@@ -26,13 +26,15 @@ _O_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) |
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def report_directory(directory: str | None, *, default: Path, allowed: Sequence[Path], knobs: Knobs) -> Path:
+def report_directory(
+    directory: str | None, *, default: Path, allowed: Sequence[Path], hints: SettingHints
+) -> Path:
     """The folder to write into, created when missing; refused outside the allowed folders."""
     if directory is None or not directory.strip():
         target = default.expanduser()
     else:
         try:
-            target = allowed_path(directory, allowed, "directory", knobs).resolved
+            target = allowed_path(directory, allowed, "directory", hints).resolved
         except SourceNotAllowedError:
             listed = ", ".join(str(root) for root in allowed) or "none"
             raise SourceNotAllowedError(

@@ -33,7 +33,7 @@ from truthscan_mcp.errors import ClipboardError, ImageSizeError
 from truthscan_mcp.media.formats import MAX_IMAGE_BYTES, human_size
 from truthscan_mcp.media.image import ContentDigest, LoadedImage, check_content
 from truthscan_mcp.media.paths import load_path
-from truthscan_mcp.settings import ENVIRONMENT_KNOBS, Knobs
+from truthscan_mcp.settings import ENVIRONMENT_HINTS, SettingHints
 
 logger = logging.getLogger(__name__)
 
@@ -192,14 +192,14 @@ def _as_png(image: Any) -> bytes:
 
 
 async def load_clipboard(
-    allowed: Sequence[Path], knobs: Knobs = ENVIRONMENT_KNOBS, *, grab: Grabber = _grab_with_pillow
+    allowed: Sequence[Path], hints: SettingHints = ENVIRONMENT_HINTS, *, grab: Grabber = _grab_with_pillow
 ) -> LoadedImage:
     """The image on the clipboard, validated like any other source, with `kind` "clipboard"."""
     content = await anyio.to_thread.run_sync(_read_clipboard, grab)
     if content is None:
         raise ClipboardError(EMPTY_HINT)
     if isinstance(content, list):
-        return await _copied_file(content, allowed, knobs)
+        return await _copied_file(content, allowed, hints)
     what = "The image on the clipboard"
     if len(content) > MAX_IMAGE_BYTES:
         raise ImageSizeError(
@@ -220,13 +220,13 @@ async def load_clipboard(
     )
 
 
-async def _copied_file(paths: list[str], allowed: Sequence[Path], knobs: Knobs) -> LoadedImage:
+async def _copied_file(paths: list[str], allowed: Sequence[Path], hints: SettingHints) -> LoadedImage:
     """A file copied in a file manager: read as a `path` (allowed folders included)."""
     if not paths:
         raise ClipboardError(EMPTY_HINT)
     if len(paths) > 1:
         logger.info("%d files on the clipboard: checking the first", len(paths))
-    loaded = await load_path(paths[0], allowed, knobs)
+    loaded = await load_path(paths[0], allowed, hints)
     return dataclasses.replace(loaded, kind="clipboard")
 
 

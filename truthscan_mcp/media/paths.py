@@ -32,7 +32,7 @@ from truthscan_mcp.media.image import (
     read_digest,
     too_large,
 )
-from truthscan_mcp.settings import ENVIRONMENT_KNOBS, Knobs
+from truthscan_mcp.settings import ENVIRONMENT_HINTS, SettingHints
 
 PathKind = Literal["file", "directory"]
 
@@ -90,10 +90,10 @@ def parse_path(raw: str, kind: PathKind = "file") -> ParsedPath:
 
 
 def allowed_path(
-    raw: str, allowed: Sequence[Path], kind: PathKind = "file", knobs: Knobs = ENVIRONMENT_KNOBS
+    raw: str, allowed: Sequence[Path], kind: PathKind = "file", hints: SettingHints = ENVIRONMENT_HINTS
 ) -> AllowedPath:
     """`raw` parsed and resolved, or refused when it lies outside every allowed directory
-    (saying how to add one in the words of `knobs`: option, bundle setting or variable)."""
+    (saying how to add one in the words of `hints`: option, bundle setting or variable)."""
     given, relative = parse_path(raw, kind)
     try:
         absolute = given if given.is_absolute() else Path.cwd() / given
@@ -111,18 +111,18 @@ def allowed_path(
         remedy = "Copy the image into one of them" if kind == "file" else "Move the images into one of them"
         raise SourceNotAllowedError(
             f"The {kind} {absolute} is outside the directories this server may read{escape}. "
-            f"Allowed directories: {listed}. {remedy}, {knobs.add_folder_hint()}."
+            f"Allowed directories: {listed}. {remedy}, {hints.add_folder_hint()}."
         )
     return AllowedPath(absolute=absolute, resolved=resolved, relative=relative)
 
 
-def locate_file(raw: str, allowed: Sequence[Path], knobs: Knobs = ENVIRONMENT_KNOBS) -> LocatedFile:
+def locate_file(raw: str, allowed: Sequence[Path], hints: SettingHints = ENVIRONMENT_HINTS) -> LocatedFile:
     """Resolve and vet the path of one image file.
 
     The file type is read with stat() — never by opening it — because opening a FIFO blocks
     until a writer appears.
     """
-    path = allowed_path(raw, allowed, "file", knobs)
+    path = allowed_path(raw, allowed, "file", hints)
     display = str(path.absolute)
     try:
         info = os.stat(path.resolved)
@@ -164,9 +164,11 @@ def _file_kind(mode: int) -> str:
     return "special file"
 
 
-async def load_path(raw: str, allowed: Sequence[Path], knobs: Knobs = ENVIRONMENT_KNOBS) -> LoadedImage:
+async def load_path(
+    raw: str, allowed: Sequence[Path], hints: SettingHints = ENVIRONMENT_HINTS
+) -> LoadedImage:
     """The image file `raw` names, read once for its size, hash and format."""
-    located = await anyio.to_thread.run_sync(locate_file, raw, list(allowed), knobs)
+    located = await anyio.to_thread.run_sync(locate_file, raw, list(allowed), hints)
     what = f"The file {located.display}"
     if located.size > MAX_IMAGE_BYTES:
         raise too_large(what, located.size)

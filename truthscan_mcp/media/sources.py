@@ -64,9 +64,9 @@ async def load_image(
         )
     key, value = given[0]
     if key == "path":
-        return await load_path(value, settings.allowed_dirs, settings.knobs)
+        return await load_path(value, settings.allowed_dirs, settings.hints)
     if key == "clipboard":
-        return await load_clipboard(settings.allowed_dirs, settings.knobs)
+        return await load_clipboard(settings.allowed_dirs, settings.hints)
     if key == "upload":
         if uploads is None:
             raise InvalidInputError("This server takes no uploads: pass `path`, `url` or `data` instead.")
@@ -78,7 +78,7 @@ async def load_image(
             value,
             allow_private=settings.allow_private_urls,
             timeout=http_timeout,
-            private_hint=settings.knobs.private_urls_hint(),
+            private_hint=settings.hints.private_urls_hint(),
         )
     return load_data(value)
 

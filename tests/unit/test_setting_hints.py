@@ -11,11 +11,11 @@ import os
 import pytest
 
 from truthscan_mcp.cli.main import build_parser, settings_from
-from truthscan_mcp.settings import Knobs, Settings
+from truthscan_mcp.settings import SettingHints, Settings
 
-BUNDLE = Knobs(launcher="bundle")
-COMMAND_LINE = Knobs(command_line=frozenset({"allowed_dirs", "api_key", "sandbox"}))
-ENVIRONMENT = Knobs()
+BUNDLE = SettingHints(launcher="bundle")
+COMMAND_LINE = SettingHints(command_line=frozenset({"allowed_dirs", "api_key", "sandbox"}))
+ENVIRONMENT = SettingHints()
 
 
 @pytest.fixture(autouse=True)
@@ -66,8 +66,8 @@ def test_the_private_url_hint_names_the_option_the_variable_or_the_bundles_lack_
 
 def test_settings_from_the_command_line_record_which_options_were_given() -> None:
     settings = settings_from(build_parser().parse_args(["--allowed-dirs", "/tmp", "--cache-path", "off"]))
-    assert settings.knobs.knob("allowed_dirs") == "--allowed-dirs"
-    assert settings.knobs.knob("api_key") == "TRUTHSCAN_API_KEY"
+    assert settings.hints.knob("allowed_dirs") == "--allowed-dirs"
+    assert settings.hints.knob("api_key") == "TRUTHSCAN_API_KEY"
 
 
 def test_the_bundle_marker_wins_over_the_options_the_bundle_itself_passes(
@@ -75,7 +75,7 @@ def test_the_bundle_marker_wins_over_the_options_the_bundle_itself_passes(
 ) -> None:
     monkeypatch.setenv("TRUTHSCAN_LAUNCHER", "bundle")
     settings = settings_from(build_parser().parse_args(["--allowed-dirs", "/tmp", "--cache-path", "off"]))
-    assert settings.knobs.knob("allowed_dirs") == 'the "Image folders" setting'
+    assert settings.hints.knob("allowed_dirs") == 'the "Image folders" setting'
 
 
 @pytest.mark.parametrize("unset", ["", "  ", "${user_config.api_key}"])
