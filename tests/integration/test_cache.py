@@ -403,6 +403,9 @@ async def test_a_failure_of_the_first_call_is_shared_not_sent_again(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     sandbox.sandbox.set_credits(KEY, 0)
+    # The refusal takes a while, as a real one may: the two calls are in flight together however
+    # the machine schedules the work each does first (reading, provenance in a thread).
+    sandbox.sandbox.add_fault(FaultRule(endpoint="detect", kind="delay", delay_seconds=0.5))
     errors: list[BaseException] = []
 
     async with open_app(settings_for(sandbox, tmp_path), retry=FAST_RETRY, schedule=FAST_POLL) as app:
