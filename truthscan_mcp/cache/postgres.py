@@ -37,6 +37,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from truthscan_mcp.cache import postgres_ledger as ledger
+from truthscan_mcp.cache.claim_wait import ClaimState, user_scope, wait_for_claim
 from truthscan_mcp.cache.database import CacheUnusableError, service_key
 from truthscan_mcp.cache.postgres_rows import PER_ANSWER_FIELDS, RESULT_COLUMNS, history_entry, stored
 from truthscan_mcp.cache.postgres_schema import migrate
@@ -219,23 +220,16 @@ class PostgresStore:
         self, key: ContentKey, *, until: float, skip: str | None = None
     ) -> StoredResult | ClaimWait | None:
         """Poll (two indexed reads) until a document appears or the claim ends."""
-        while True:
-            state = await self._run(lambda conn: _claim_state(conn, self.service, key, skip))
-            if state is None:
-                return None
-            if state is False:
-                return "free"
-            if state is not True:
-                return state
-            if anyio.current_time() >= until:
-                return "held"
-            await anyio.sleep(min(self._claim_poll, max(0.0, until - anyio.current_time())))
+
+        async def read_state() -> ClaimState:
+            return await self._run(lambda conn: _claim_state(conn, self.service, key, skip))
+
+        return await wait_for_claim(read_state, until=until, poll=self._claim_poll)
 
     # --- the ledger of paid detections (the daily cap), shared by every replica ---------------
 
     def scope_of(self, user: str | None) -> str:
-        """The ledger scope a user's detections are counted under (their own, with per-user caps)."""
-        return self.ledger_scope if user is None else f"{self.ledger_scope} user:{user}"
+        return user_scope(self.ledger_scope, user)
 
     async def spent_since(self, since: float, *, user: str | None = None) -> int | None:
         """From the database, plus what this replica paid that the database has not taken yet."""

@@ -31,6 +31,7 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
+from truthscan_mcp.cache.claim_wait import ClaimState, user_scope, wait_for_claim
 from truthscan_mcp.cache.database import (
     BUSY_TIMEOUT,
     CacheUnusableError,
@@ -210,25 +211,16 @@ class ResultCache:
         self, key: ContentKey, *, until: float, skip: str | None = None
     ) -> StoredResult | ClaimWait | None:
         """Poll the file (cheap: two indexed reads) until a document appears or the claim ends."""
-        while True:
-            state = await self._run(
-                lambda db: db.claim_state(self.service, key, now=self._clock(), skip=skip)
-            )
-            if state is None:
-                return None
-            if state is False:
-                return "free"
-            if state is not True:
-                return state
-            if anyio.current_time() >= until:
-                return "held"
-            await anyio.sleep(min(self._claim_poll, max(0.0, until - anyio.current_time())))
+
+        async def read_state() -> ClaimState:
+            return await self._run(lambda db: db.claim_state(self.service, key, now=self._clock(), skip=skip))
+
+        return await wait_for_claim(read_state, until=until, poll=self._claim_poll)
 
     # --- the ledger of paid detections (the daily cap) ----------------------------------------
 
     def scope_of(self, user: str | None) -> str:
-        """The ledger scope a user's detections are counted under (their own, with per-user caps)."""
-        return self.ledger_scope if user is None else f"{self.ledger_scope} user:{user}"
+        return user_scope(self.ledger_scope, user)
 
     async def spent_since(self, since: float, *, user: str | None = None) -> int | None:
         """From the file, plus what this process paid that the file has not taken yet (whoever
