@@ -30,6 +30,7 @@ import pytest
 from mcp import Client
 
 from tests.support import child_env, free_port, make_settings, serve_app, structured
+from tests.support.half_open import closed_by_server, half_open
 from truthscan_mcp.adapter.transports import build_http_app
 
 if TYPE_CHECKING:
@@ -108,31 +109,6 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeo
     raise AssertionError(f"nothing listened on 127.0.0.1:{port}")
 
 
-def _half_open(port: int, count: int) -> list[socket.socket]:
-    """`count` connections that start a request and never finish its headers."""
-    opened: list[socket.socket] = []
-    for _ in range(count):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        sock.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        opened.append(sock)
-    return opened
-
-
-def _closed_by_server(sock: socket.socket, within: float) -> bool:
-    """Whether the server closed `sock` (EOF or reset) within `within` seconds."""
-    deadline = time.monotonic() + within
-    try:
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            if sock.recv(1024) == b"":
-                return True
-    except TimeoutError:
-        return False
-    except OSError:  # reset
-        return True
-    return False
-
-
 async def _health(url: str, within: float) -> dict[str, object]:
     with anyio.fail_after(within):
         async with Client(url) as client:
@@ -145,7 +121,7 @@ async def _health(url: str, within: float) -> dict[str, object]:
 async def test_more_half_open_connections_than_descriptors_do_not_starve_health(
     limited_server: ServerProcess,
 ) -> None:
-    sockets = _half_open(limited_server.port, HALF_OPEN)
+    sockets = half_open(limited_server.port, HALF_OPEN, request_line=b"POST /mcp HTTP/1.1")
     try:
         await anyio.sleep(0.5)
         # Before: every descriptor held (256 of 256), `health` timed out, and asyncio logged
@@ -169,10 +145,10 @@ async def test_more_half_open_connections_than_descriptors_do_not_starve_health(
 async def test_a_connection_that_never_finishes_its_headers_is_closed(limited_server: ServerProcess) -> None:
     from truthscan_mcp.adapter.connections import HEADER_TIMEOUT
 
-    sockets = _half_open(limited_server.port, 3)
+    sockets = half_open(limited_server.port, 3, request_line=b"POST /mcp HTTP/1.1")
     try:
         started = time.monotonic()
-        assert all(_closed_by_server(sock, within=HEADER_TIMEOUT + 10) for sock in sockets)
+        assert all(closed_by_server(sock, within=HEADER_TIMEOUT + 10) for sock in sockets)
         assert time.monotonic() - started >= HEADER_TIMEOUT - 1
     finally:
         for sock in sockets:

@@ -9,7 +9,6 @@ under a lowered descriptor limit) and is asked through the SDK client; loopback 
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -19,10 +18,13 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.support import live_env, scrub_truthscan_env, structured
+from tests.support import live_env, structured
+from tests.support.half_open import closed_by_server, half_open
 from tests.support.servers import SandboxServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_user_configuration")]
+#: a request for the upload page that never finishes its headers
+UPLOAD_REQUEST = b"GET /upload/x HTTP/1.1"
 
 #: The server's descriptor limit in these tests, and more half-open connections than that.
 FD_LIMIT = 256
@@ -37,11 +39,6 @@ _LIMITED_SERVER = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _no_user_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrub_truthscan_env(monkeypatch)
-
-
 @pytest.fixture
 async def limited_client(sandbox: SandboxServer) -> AsyncIterator[Client]:
     params = StdioServerParameters(
@@ -51,30 +48,6 @@ async def limited_client(sandbox: SandboxServer) -> AsyncIterator[Client]:
     )
     async with Client(params) as client:
         yield client
-
-
-def _half_open(port: int, count: int) -> list[socket.socket]:
-    """`count` connections that start a request and never finish its headers."""
-    opened: list[socket.socket] = []
-    for _ in range(count):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        sock.sendall(b"GET /upload/x HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        opened.append(sock)
-    return opened
-
-
-def _closed_by_server(sock: socket.socket, within: float) -> bool:
-    deadline = time.monotonic() + within
-    try:
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            if sock.recv(1024) == b"":
-                return True
-    except TimeoutError:
-        return False
-    except OSError:  # reset
-        return True
-    return False
 
 
 async def _request_image(client: Client) -> tuple[str, int]:
@@ -88,7 +61,7 @@ async def test_more_half_open_connections_than_descriptors_do_not_starve_the_upl
     limited_client: Client,
 ) -> None:
     url, port = await _request_image(limited_client)
-    sockets = await anyio.to_thread.run_sync(_half_open, port, HALF_OPEN)
+    sockets = await anyio.to_thread.run_sync(lambda: half_open(port, HALF_OPEN, request_line=UPLOAD_REQUEST))
     try:
         await anyio.sleep(0.5)
         # Before: the listener took every descriptor it was offered; the page never answered
@@ -110,11 +83,11 @@ async def test_a_connection_to_the_upload_page_that_never_finishes_its_headers_i
     from truthscan_mcp.adapter.connections import HEADER_TIMEOUT
 
     url, port = await _request_image(limited_client)
-    sockets = await anyio.to_thread.run_sync(_half_open, port, 3)
+    sockets = await anyio.to_thread.run_sync(lambda: half_open(port, 3, request_line=UPLOAD_REQUEST))
     try:
         started = time.monotonic()
         closed = [
-            await anyio.to_thread.run_sync(_closed_by_server, sock, HEADER_TIMEOUT + 10) for sock in sockets
+            await anyio.to_thread.run_sync(closed_by_server, sock, HEADER_TIMEOUT + 10) for sock in sockets
         ]
         waited = time.monotonic() - started
     finally:
