@@ -123,6 +123,7 @@ def test_documented_flow_goes_pending_analyzing_done_then_analysis_and_heatmap(
     sandbox: SandboxServer, client: httpx2.Client
 ) -> None:
     sandbox.sandbox.config.processing_seconds = 0.6  # each state long enough to be seen on a busy machine
+    sandbox.sandbox.config.analysis_seconds = 0.6  # so is the analysis still pending once the verdict is
     doc_id = detect(client, sandbox, AI_PNG, "ai-generated.png", "image/png", generate_analysis_details=True)
 
     snapshots = poll(client, doc_id, lambda d: d["status"] == "done")
