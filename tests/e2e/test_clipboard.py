@@ -10,10 +10,10 @@ nothing is faked between the copy and the detection. Skips with a hint without X
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -55,14 +55,6 @@ pytestmark = [
 ]
 
 
-def _free_display() -> int:
-    start = random.randrange(100, 900)  # not the number a test before just gave back
-    for number in range(start, start + 100):
-        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
-            return number
-    raise RuntimeError(f"no free X display number from :{start}")
-
-
 def _xclip_out(display: str, target: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         ["xclip", "-selection", "clipboard", "-t", target, "-o"],
@@ -72,32 +64,26 @@ def _xclip_out(display: str, target: str) -> subprocess.CompletedProcess[bytes]:
     )
 
 
-def _answers(display: str) -> bool:
-    """The X server takes connections (xclip says whether there is an owner, not that it cannot
-    open the display)."""
-    return b"open display" not in _xclip_out(display, "TARGETS").stderr
-
-
 @pytest.fixture
 def display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh, empty X display of our own, set as DISPLAY (and no Wayland) for this test."""
     scrub_truthscan_env(monkeypatch)
-    for _ in range(5):  # another worker may take the same number between the check and the start
-        name = f":{_free_display()}"
-        xvfb = subprocess.Popen(
-            ["Xvfb", name, "-nolisten", "tcp", "-screen", "0", "320x240x24"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and xvfb.poll() is None and not _answers(name):
-            time.sleep(0.05)
-        if xvfb.poll() is None and _answers(name):
-            break
+    # Xvfb picks a free display number itself and writes it to `-displayfd`: no other worker can
+    # take the same number between a check and the start.
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-nolisten", "tcp", "-screen", "0", "320x240x24"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(write_end,),
+    )
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as chosen:
+        number = chosen.readline().strip()  # written once the server takes connections
+    if not number or xvfb.poll() is not None:
         xvfb.kill()
-        xvfb.wait()
-    else:
         pytest.fail("Xvfb did not start")
+    name = f":{number.decode()}"
     monkeypatch.setenv("DISPLAY", name)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     try:
@@ -107,25 +93,35 @@ def display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         xvfb.wait(timeout=10)
 
 
+def _own_clipboard(display: str, data: bytes, target: str) -> subprocess.Popen[bytes]:
+    """An xclip that owns the clipboard of `display` with `data` as `target`, once it offers it."""
+    with tempfile.TemporaryFile() as errors:  # the child keeps its own descriptor of it
+        owner = subprocess.Popen(
+            ["xclip", "-quiet", "-selection", "clipboard", "-t", target, "-i"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            env={**os.environ, "DISPLAY": display},
+        )
+        assert owner.stdin is not None
+        owner.stdin.write(data)
+        owner.stdin.close()
+        deadline = time.monotonic() + 30
+        while target.encode() not in _xclip_out(display, "TARGETS").stdout:  # owned once it offers it
+            if owner.poll() is not None or time.monotonic() > deadline:
+                owner.kill()
+                errors.seek(0)
+                said = errors.read().decode(errors="replace").strip()
+                code = owner.poll()
+                pytest.fail(f"xclip did not take the clipboard of {display} (exit code {code}): {said}")
+            time.sleep(0.05)
+        return owner
+
+
 @contextmanager
 def copied(display: str, data: bytes, target: str) -> Generator[None]:
     """`data` on the clipboard as `target`, owned by an xclip that runs until the block ends."""
-    owner = subprocess.Popen(
-        ["xclip", "-quiet", "-selection", "clipboard", "-t", target, "-i"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "DISPLAY": display},
-    )
-    assert owner.stdin is not None
-    owner.stdin.write(data)
-    owner.stdin.close()
-    deadline = time.monotonic() + 30
-    while target.encode() not in _xclip_out(display, "TARGETS").stdout:  # owned once it offers it
-        if owner.poll() is not None or time.monotonic() > deadline:
-            owner.kill()
-            pytest.fail(f"xclip did not take the clipboard of {display} (exit code {owner.poll()})")
-        time.sleep(0.05)
+    owner = _own_clipboard(display, data, target)
     try:
         yield
     finally:
